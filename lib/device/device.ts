@@ -1,0 +1,208 @@
+/**
+ * Device: the driver's handle on one NIC — its shared region, the driver side of every queue,
+ * per-queue buffer pools, and the native device (TAP or one end of a wire).
+ *
+ * Interrupts: the addon calls back at most once per batch (coalesced); the Device checks the
+ * region's config generation for queue and backend status changes (reported as 'ringError' and
+ * 'backendLost' events carrying a CondisError), then runs the driver's `onInterrupt`.
+ */
+import { EventEmitter } from 'node:events';
+import { CondisError, fromNative, ringErrorCode } from '../errors';
+import type { NativeDevice, NativeInfo, NativeStats } from '../native';
+import { BufferPool } from '../virtio/buffer-pool';
+import { DriverQueue } from '../virtio/driver-queue';
+import { DeviceStatus, QueueState, RegionHeaderOff, ringErrorName } from '../virtio/layout';
+import type { Region } from '../virtio/region';
+import type { Backend } from './options';
+
+export interface DeviceEvents {
+  ringError: [CondisError];
+  backendLost: [CondisError];
+}
+
+export class Device extends EventEmitter<DeviceEvents> {
+  readonly backend: Backend;
+  readonly region: Region;
+  /** receiveq of pair k (virtio queue 2k). */
+  readonly rx: DriverQueue[];
+  /** transmitq of pair k (virtio queue 2k+1). */
+  readonly tx: DriverQueue[];
+  /** Buffer pool of virtio queue q (its own slice of the region's pool). */
+  readonly pools: BufferPool[];
+  /** Runs on every coalesced interrupt, after status checks. Set by the driver (miniport, port). */
+  onInterrupt: (() => void) | null = null;
+  private nat: NativeDevice | null;
+  private seenGeneration = 0;
+  private readonly reported: Uint8Array;
+  private lostReported = false;
+  private closing: Promise<void> | null = null;
+
+  /** @internal use openTap / openWirePair / openDevice. */
+  constructor(backend: Backend, region: Region) {
+    super();
+    this.backend = backend;
+    this.region = region;
+    this.rx = [];
+    this.tx = [];
+    this.pools = [];
+    for (let q = 0; q < region.numQueues; q++) {
+      const dq = new DriverQueue(region, q);
+      if (q % 2 === 0) this.rx.push(dq);
+      else this.tx.push(dq);
+      this.pools.push(new BufferPool(region, q * region.buffersPerQueue, region.buffersPerQueue));
+    }
+    this.reported = new Uint8Array(region.numQueues);
+    this.nat = null;
+  }
+
+  /** @internal */
+  attach(nat: NativeDevice): void {
+    this.nat = nat;
+  }
+
+  /** @internal the addon's interrupt callback. */
+  readonly interrupt = (): void => {
+    if (this.nat === null) return;
+    const u32 = this.region.u32;
+    // ORDERING: seq-cst load; the device bumps the generation after writing a status.
+    const gen = Atomics.load(u32, RegionHeaderOff.configGeneration >>> 2);
+    if (gen !== this.seenGeneration) {
+      this.seenGeneration = gen;
+      this.checkStatus();
+    }
+    this.onInterrupt?.();
+  };
+
+  get closed(): boolean {
+    return this.nat === null;
+  }
+
+  get queuePairs(): number {
+    return this.region.queuePairs;
+  }
+
+  /** Publishes what was added to `queue` and kicks the device if it asked for it (event index). */
+  publish(queue: DriverQueue): void {
+    if (queue.publish() && this.nat !== null) this.nat.kick(queue.index);
+  }
+
+  kick(q: number): void {
+    this.native().kick(q);
+  }
+
+  /** Steers VID `vid` (1..4094) to queue pair `pair` (1..N-1): tag inserted on transmit, stripped on receive. */
+  bindPair(pair: number, vid: number): void {
+    this.call((n) => n.bindPair(pair, vid));
+  }
+
+  unbindPair(pair: number): void {
+    this.call((n) => n.unbindPair(pair));
+  }
+
+  /**
+   * Virtio 1.2 queue reset of virtio queue q: the device stops using it and every buffer that was
+   * in flight is the driver's again. Writes their tokens to `out` and returns how many.
+   */
+  resetQueue(q: number, out: Uint32Array): number {
+    const dq = q % 2 === 0 ? this.rx[q >>> 1] : this.tx[q >>> 1];
+    if (dq === undefined) throw new CondisError('ERR_CONDIS_INVALID_ARG', `no queue ${q}`, { queue: q });
+    this.call((n) => n.resetQueue(q, true));
+    const count = dq.reclaimAfterReset(out);
+    this.call((n) => n.resetQueue(q, false));
+    this.reported[q] = 0;
+    return count;
+  }
+
+  setLink(up: boolean): void {
+    this.call((n) => n.setLink(up));
+  }
+
+  setMtu(mtu: number): void {
+    this.call((n) => n.setMtu(mtu));
+  }
+
+  stats(): NativeStats {
+    return this.call((n) => n.stats());
+  }
+
+  info(): NativeInfo {
+    return this.call((n) => n.info());
+  }
+
+  /** Keep (default) or stop keeping the Node event loop alive while the device is open. */
+  ref(): void {
+    this.nat?.ref();
+  }
+
+  unref(): void {
+    this.nat?.unref();
+  }
+
+  /**
+   * Transmits what was posted (bounded by timeoutMs), then stops the device and releases the TAP.
+   * Idempotent; resolves on a later turn, never synchronously.
+   */
+  close(timeoutMs = 1000): Promise<void> {
+    if (this.closing) return this.closing;
+    const nat = this.nat;
+    this.nat = null;
+    this.closing = new Promise((resolve) => {
+      setImmediate(() => {
+        nat?.close(true, timeoutMs);
+        resolve();
+      });
+    });
+    return this.closing;
+  }
+
+  /** Stops the device now, abandoning whatever was posted. Idempotent. */
+  destroy(): void {
+    const nat = this.nat;
+    this.nat = null;
+    nat?.close(false, 0);
+    if (!this.closing) this.closing = Promise.resolve();
+  }
+
+  private native(): NativeDevice {
+    if (this.nat === null) throw new CondisError('ERR_CONDIS_DEVICE_CLOSED', 'the device is closed');
+    return this.nat;
+  }
+
+  private call<T>(f: (n: NativeDevice) => T): T {
+    const n = this.native();
+    try {
+      return f(n);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  private checkStatus(): void {
+    const u32 = this.region.u32;
+    // ORDERING: seq-cst loads after the generation load above.
+    const status = Atomics.load(u32, RegionHeaderOff.deviceStatus >>> 2);
+    if (status === DeviceStatus.BackendLost && !this.lostReported) {
+      this.lostReported = true;
+      const errno = Atomics.load(u32, RegionHeaderOff.deviceErrno >>> 2);
+      const err = new CondisError(
+        'ERR_CONDIS_BACKEND_LOST',
+        `${this.backend} backend lost (errno ${errno}): the interface was deleted or failed; frames now fail`,
+        { errno },
+      );
+      this.emit('backendLost', err);
+    }
+    for (let q = 0; q < this.region.numQueues; q++) {
+      const dq = q % 2 === 0 ? this.rx[q >>> 1]! : this.tx[q >>> 1]!;
+      const s = dq.status();
+      if (s.state === QueueState.NeedsReset && this.reported[q] === 0) {
+        this.reported[q] = 1;
+        const err = new CondisError(
+          ringErrorCode(s.error),
+          `queue ${q} (${q % 2 === 0 ? 'receiveq' : 'transmitq'} ${q >>> 1}) needs reset: ${ringErrorName(s.error)} at ${s.detail}`,
+          { queue: q, error: s.error, detail: s.detail },
+        );
+        this.emit('ringError', err);
+      }
+    }
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * Validation of device options: JS validates, C++ trusts shapes and asserts (better-sqlite3's
+ * split). Every failure is a CondisError ERR_CONDIS_INVALID_ARG naming the option and the range.
+ */
+import { CondisError } from '../errors';
+import { kMaxQueuePairs, kMaxQueueSize, kMinQueueSize } from '../virtio/layout';
+
+export type Backend = 'tap' | 'wire';
+
+export interface DeviceOptions {
+  /** Queue pairs: pair 0 untagged, 1..N-1 bindable to a VID. Default 4. */
+  queuePairs?: number;
+  /** Descriptors per queue, power of two 2..32768. Default 256. */
+  queueSize?: number;
+  /** Bytes per pool buffer (multiple of 64, >= 128). Default 2048. */
+  bufferSize?: number;
+  /** Buffers start with a 12-byte virtio_net_hdr (TAP: IFF_VNET_HDR). Default false. */
+  vnetHdr?: boolean;
+  /** TAP name (1..15 chars; may contain one %d). Default: the kernel picks tapN. */
+  name?: string;
+  mtu?: number;
+  /** 'aa:bb:cc:dd:ee:ff', unicast, not all zero. */
+  mac?: string;
+  persist?: boolean;
+  multiQueue?: boolean;
+  /** Bring the TAP up on open. Default true. */
+  up?: boolean;
+  /** Frames per queue per device service pass, 1..256. Default 64. */
+  batch?: number;
+  /** io_uring for TAP writes where the kernel allows it. Default true. */
+  uring?: boolean;
+}
+
+export interface ResolvedOptions {
+  queuePairs: number;
+  queueSize: number;
+  bufferSize: number;
+  vnetHdr: boolean;
+  name: string;
+  mtu: number;
+  mac: Uint8Array | undefined;
+  persist: boolean;
+  multiQueue: boolean;
+  up: boolean;
+  batch: number;
+  uring: boolean;
+}
+
+const bad = (msg: string, option: string) => new CondisError('ERR_CONDIS_INVALID_ARG', msg, { option });
+
+function int(o: Record<string, unknown>, key: string, dflt: number, min: number, max: number): number {
+  const v = o[key] ?? dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw bad(`${key} must be an integer from ${min} to ${max}, got ${String(v)}`, key);
+  }
+  return v;
+}
+
+function bool(o: Record<string, unknown>, key: string, dflt: boolean): boolean {
+  const v = o[key] ?? dflt;
+  if (typeof v !== 'boolean') throw bad(`${key} must be a boolean, got ${typeof v}`, key);
+  return v;
+}
+
+/** Linux interface names: 1..15 bytes, no '/', ':' or whitespace, not '.' or '..' (dev_valid_name). */
+export function checkIfName(name: string): void {
+  if (name.length === 0 || Buffer.byteLength(name) > 15) {
+    throw bad(`interface name "${name}" must be 1 to 15 bytes`, 'name');
+  }
+  if (name === '.' || name === '..' || /[/:\s]/.test(name)) {
+    throw bad(`interface name "${name}" may not be "." or ".." or contain "/", ":" or whitespace`, 'name');
+  }
+  if ((name.match(/%/g) ?? []).length > 1 || (name.includes('%') && !name.includes('%d'))) {
+    throw bad(`interface name "${name}" may contain one "%d" pattern and no other "%"`, 'name');
+  }
+}
+
+export function parseMac(mac: string): Uint8Array {
+  const m = /^([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2})$/i.exec(mac);
+  if (!m) throw bad(`mac "${mac}" must look like 02:00:00:00:00:01`, 'mac');
+  const b = Uint8Array.from(m.slice(1).map((h) => Number.parseInt(h, 16)));
+  if ((b[0]! & 1) !== 0) throw bad(`mac "${mac}" is a multicast address; a NIC needs a unicast one`, 'mac');
+  if (b.every((x) => x === 0)) throw bad(`mac "${mac}" is all zero`, 'mac');
+  return b;
+}
+
+export function resolveOptions(options: DeviceOptions = {}): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw bad('options must be an object', 'options');
+  const o = options as Record<string, unknown>;
+  const known = new Set([
+    'queuePairs', 'queueSize', 'bufferSize', 'vnetHdr', 'name', 'mtu', 'mac', 'persist',
+    'multiQueue', 'up', 'batch', 'uring',
+  ]);
+  for (const k of Object.keys(o)) if (!known.has(k)) throw bad(`unknown option "${k}"`, k);
+  const queueSize = int(o, 'queueSize', 256, kMinQueueSize, kMaxQueueSize);
+  if ((queueSize & (queueSize - 1)) !== 0) throw bad(`queueSize must be a power of two, got ${queueSize}`, 'queueSize');
+  const bufferSize = int(o, 'bufferSize', 2048, 128, 65536 + 64);
+  if (bufferSize % 64 !== 0) throw bad(`bufferSize must be a multiple of 64, got ${bufferSize}`, 'bufferSize');
+  const name = o.name ?? '';
+  if (typeof name !== 'string') throw bad('name must be a string', 'name');
+  if (name !== '') checkIfName(name);
+  const mac = o.mac;
+  if (mac !== undefined && typeof mac !== 'string') throw bad('mac must be a string', 'mac');
+  const mtu = o.mtu === undefined ? 0 : int(o, 'mtu', 0, 68, 65521);
+  return {
+    queuePairs: int(o, 'queuePairs', 4, 1, kMaxQueuePairs),
+    queueSize,
+    bufferSize,
+    vnetHdr: bool(o, 'vnetHdr', false),
+    name,
+    mtu,
+    mac: mac === undefined ? undefined : parseMac(mac),
+    persist: bool(o, 'persist', false),
+    multiQueue: bool(o, 'multiQueue', false),
+    up: bool(o, 'up', true),
+    batch: int(o, 'batch', 64, 1, 256),
+    uring: bool(o, 'uring', true),
+  };
+}

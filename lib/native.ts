@@ -1,0 +1,152 @@
+/**
+ * The typed contract of the addon (native/addon.cc, native/device_wrap.cc): the only file that
+ * loads the .node module. node-gyp-build looks in prebuilds/ first, then build/.
+ *
+ * Nothing here is called per packet: packets move through the shared rings (lib/virtio), the
+ * device's I/O thread and one coalesced interrupt callback per batch.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** Options the native side reads; lib/device/options.ts validates them first. */
+export interface NativeDeviceOptions {
+  /** TAP: interface name ('' = kernel picks tap%d). Wire: a label for thread names. */
+  name?: string;
+  vnetHdr?: boolean;
+  multiQueue?: boolean;
+  persist?: boolean;
+  /** Bring the TAP up after configuring it (default true). */
+  up?: boolean;
+  mtu?: number;
+  mac?: Uint8Array;
+  /** Frames per queue per service pass, 1..256 (default 64). */
+  batch?: number;
+  /** Use io_uring for TAP writes when the kernel allows (default true). */
+  uring?: boolean;
+}
+
+export interface NativePairStats {
+  vid: number;
+  txFrames: number;
+  txBytes: number;
+  txUnbound: number;
+  txMalformed: number;
+  txErrors: number;
+  rxFrames: number;
+  rxBytes: number;
+  rxNoBuffer: number;
+  rxTooBig: number;
+  interrupts: number;
+  rxState: number;
+  txState: number;
+}
+
+export interface NativeStats {
+  rxUnboundVid: number;
+  rxMalformed: number;
+  rxReadErrors: number;
+  rxDeferred: number;
+  kicks: number;
+  wakeups: number;
+  batches: number;
+  irqRaised: number;
+  irqCoalesced: number;
+  ringErrors: number;
+  uring: boolean;
+  pairs: NativePairStats[];
+}
+
+export interface NativeInfo {
+  name: string;
+  backend: 'tap' | 'wire';
+  queuePairs: number;
+  vnetHdr: boolean;
+  ifname?: string;
+  ifindex?: number;
+  mac?: string;
+  mtu?: number;
+  linkUp?: boolean;
+}
+
+/** One device. Methods throw an Error with `code` (and `errno`/`syscall` for OS failures). */
+export interface NativeDevice {
+  /** Driver notification for virtio queue `q` (one per published batch at most). */
+  kick(q: number): void;
+  bindPair(pair: number, vid: number): void;
+  unbindPair(pair: number): void;
+  /** Virtio 1.2 queue reset: the device forgets the queue's buffers; indices return to 0. */
+  resetQueue(q: number, disable?: boolean): void;
+  setLink(up: boolean): void;
+  setMtu(mtu: number): void;
+  stats(): NativeStats;
+  info(): NativeInfo;
+  /** close(true, ms) transmits what was posted first (bounded); close(false) abandons it. Idempotent. */
+  close(drain?: boolean, timeoutMs?: number): void;
+  ref(): void;
+  unref(): void;
+}
+
+export interface NativeLayout {
+  abiVersion: number;
+  magic: number;
+  headerBytes: number;
+  maxQueuePairs: number;
+  minQueueSize: number;
+  maxQueueSize: number;
+  vnetHdrLen: number;
+  descOff: number;
+  availOff: number;
+  usedOff: number;
+  stride: number;
+  poolOffset: number;
+  queueStatusOff: number;
+  irqPendingOff: number;
+  configGenerationOff: number;
+  deviceStatusOff: number;
+  deviceErrnoOff: number;
+  eventIdxBit: number;
+  maxChainSegments: number;
+}
+
+export interface NativeBinding {
+  abiVersion: number;
+  openTap(region: Uint8Array, options: NativeDeviceOptions, onInterrupt: () => void): NativeDevice;
+  openWirePair(
+    regionA: Uint8Array,
+    regionB: Uint8Array,
+    options: NativeDeviceOptions,
+    onInterruptA: () => void,
+    onInterruptB: () => void,
+  ): [NativeDevice, NativeDevice];
+  layout(queueSize: number, numQueues: number): NativeLayout;
+}
+
+let cached: NativeBinding | undefined;
+
+/** Loads the addon once. Throws ERR_CONDIS_NO_ADDON with a fix if it was never built. */
+export function native(): NativeBinding {
+  if (cached) return cached;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const load = require('node-gyp-build') as (dir: string) => unknown;
+    cached = load(packageRoot()) as NativeBinding;
+  } catch (cause) {
+    const err = new Error(
+      `condis-tap: the native addon is not built (${(cause as Error).message.split('\n')[0]}); run "npm run build:native"`,
+    ) as Error & { code: string };
+    err.code = 'ERR_CONDIS_NO_ADDON';
+    throw err;
+  }
+  return cached;
+}
+
+/** The folder holding binding.gyp: lib/.. from source, dist/lib/../.. when compiled. */
+function packageRoot(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'binding.gyp'))) {
+    const up = path.dirname(dir);
+    if (up === dir) return path.resolve(__dirname, '..');
+    dir = up;
+  }
+  return dir;
+}

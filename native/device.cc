@@ -1,0 +1,292 @@
+// device.cc — the device's control path: create, wire pairing, queue pair binding, queue reset,
+// link, stats, close. The data path is in io_loop.cc.
+#include "device.h"
+
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+namespace condis {
+
+std::shared_ptr<Device> Device::create(uint8_t* region, size_t len, const DeviceConfig& cfg, Error* err) {
+  const char* why = nullptr;
+  if (!validate_region(region, len, &why)) {
+    *err = Error::condis("ERR_CONDIS_BAD_REGION", why);
+    return nullptr;
+  }
+  if (cfg.batch < 1 || cfg.batch > 256) {
+    *err = Error::condis("ERR_CONDIS_INVALID_ARG", "batch must be from 1 to 256");
+    return nullptr;
+  }
+  std::shared_ptr<Device> d(new Device());
+  d->cfg_ = cfg;
+  d->region_ = region;
+  d->region_len_ = len;
+  d->hdr_ = reinterpret_cast<RegionHeader*>(region);
+  RegionHeader h;
+  // SAFETY: validate_region proved len >= sizeof h. One snapshot; JS may rewrite the header later
+  // and the device must not care.
+  std::memcpy(&h, region, sizeof h);
+  d->num_queues_ = h.num_queues;
+  d->queue_size_ = h.queue_size;
+  d->backend_ = cfg.backend;
+  d->queues_.resize(h.num_queues);
+  for (uint32_t i = 0; i < h.num_queues; i++) d->queues_[i].init(region, len, h, i, (i & 1) != 0);
+  for (auto& v : d->pair_vid_) v.store(0, std::memory_order_relaxed);  // ORDERING: before the thread exists
+  std::memset(d->vid_to_pair_, 0xff, sizeof d->vid_to_pair_);
+  d->rx_dirty_.assign(h.num_queues / 2, 0);
+  d->tx_stalled_.assign(h.num_queues / 2, 0);
+  d->stalled_on_.assign(h.num_queues / 2, 0);
+  d->pm_.reset(new PairMetrics[h.num_queues / 2]);
+
+  if (cfg.backend == BackendKind::kTap) {
+    Error e = d->tap_.open(cfg.tap);
+    if (e) {
+      *err = e;
+      return nullptr;
+    }
+    d->vnet_ = d->tap_.vnet_hdr();
+    uint32_t mtu = 1500;
+    d->tap_.get_mtu(&mtu);
+    d->max_frame_ = mtu + 14 + 4;
+  } else {
+    d->vnet_ = cfg.tap.vnet_hdr;  // the wire carries the header through when both ends use it
+    d->max_frame_ = cfg.wire_max_frame;
+  }
+  d->kick_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  d->stop_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  d->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (d->kick_fd_ < 0 || d->stop_fd_ < 0 || d->epoll_fd_ < 0) {
+    *err = Error::os(errno, "eventfd", "cannot create the device's event descriptors");
+    d->close(false, 0);
+    return nullptr;
+  }
+  // Scratch for the I/O thread, sized once: the hot path allocates nothing.
+  d->tx_slots_.resize(cfg.batch);
+  if (cfg.backend == BackendKind::kTap) {
+    // Room for the largest frame the TAP can hand us at any MTU it accepts.
+    d->rx_stage_.resize(size_t(cfg.batch) * (65536 + kVnetHdrLen));
+    if (cfg.use_uring) {
+      Error ue;
+      d->uring_ = Uring::create(256, &ue);  // nullptr: fall back to writev, reported in stats
+    }
+  }
+  return d;
+}
+
+Device::~Device() { close(false, 0); }
+
+Error Device::join_wire(const std::shared_ptr<Device>& a, const std::shared_ptr<Device>& b) {
+  if (a->backend_ != BackendKind::kWire || b->backend_ != BackendKind::kWire)
+    return Error::condis("ERR_CONDIS_INVALID_ARG", "only wire devices can be joined");
+  if (a.get() == b.get()) return Error::condis("ERR_CONDIS_INVALID_ARG", "a device cannot be wired to itself");
+  if (a->started_ || b->started_ || a->peer_ || b->peer_)
+    return Error::condis("ERR_CONDIS_INVALID_STATE", "wire ends must be joined once, before start");
+  if (a->vnet_ != b->vnet_)
+    return Error::condis("ERR_CONDIS_INVALID_ARG", "both wire ends must agree on vnetHdr");
+  a->peer_ = b;
+  b->peer_ = a;
+  return Error();
+}
+
+Error Device::start(InterruptFn irq, const std::string& thread_name) {
+  if (started_.exchange(true)) return Error::condis("ERR_CONDIS_INVALID_STATE", "device already started");
+  irq_ = std::move(irq);
+  if (backend_ == BackendKind::kWire && !peer_)
+    return Error::condis("ERR_CONDIS_INVALID_STATE", "a wire device needs its other end before start");
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = kick_fd_;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, kick_fd_, &ev);
+  ev.data.fd = stop_fd_;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, stop_fd_, &ev);
+  if (backend_ == BackendKind::kTap) {
+    ev.data.fd = tap_.fd();
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, tap_.fd(), &ev) != 0)
+      return Error::os(errno, "epoll_ctl", "cannot watch the TAP descriptor");
+  }
+  // Every queue starts enabled; the driver has zeroed the rings when it built the region.
+  {
+    std::lock_guard<std::mutex> t(tx_mu_);
+    std::lock_guard<std::mutex> r(rx_mu_);
+    for (auto& q : queues_) q.reset(true);
+  }
+  try {
+    thread_ = std::thread([self = shared_from_this()] { self->run(); });
+  } catch (const std::system_error& e) {
+    return Error::os(e.code().value(), "pthread_create", "cannot start the device's I/O thread");
+  }
+  std::string n = thread_name.substr(0, 15);  // the kernel keeps 15 characters
+  pthread_setname_np(thread_.native_handle(), n.c_str());
+  return Error();
+}
+
+void Device::kick(uint32_t q) {
+  if (q >= num_queues_) return;
+  m_.kicks.add();
+  uint64_t one = 1;
+  int fd = kick_fd_;
+  if ((q & 1) == 0 && backend_ == BackendKind::kWire) {
+    // A receive queue on a wire is filled by the other end's thread: wake that one.
+    // peer_ is only written before start and after our thread stops, both on this (JS) thread.
+    if (!peer_) return;
+    fd = peer_->kick_fd_;
+  }
+  if (fd >= 0) (void)!write(fd, &one, sizeof one);
+}
+
+Error Device::bind_pair(uint32_t pair, uint32_t vid) {
+  if (pair == 0 || pair >= num_queues_ / 2)
+    return Error::condis("ERR_CONDIS_INVALID_ARG", "pair must be from 1 to queuePairs-1 (pair 0 is untagged)");
+  if (vid < 1 || vid > 4094) return Error::condis("ERR_CONDIS_INVALID_ARG", "VID must be from 1 to 4094");
+  std::lock_guard<std::mutex> t(tx_mu_);
+  std::lock_guard<std::mutex> r(rx_mu_);
+  if (vid_to_pair_[vid] != 0xff && vid_to_pair_[vid] != pair)
+    return Error::condis("ERR_CONDIS_VID_IN_USE", "VID " + std::to_string(vid) + " is already bound to pair " +
+                                                      std::to_string(vid_to_pair_[vid]));
+  const uint16_t old = pair_vid_[pair].load(std::memory_order_relaxed);  // ORDERING: under both locks
+  if (old != 0 && old != vid)
+    return Error::condis("ERR_CONDIS_PAIR_IN_USE", "pair " + std::to_string(pair) + " is bound to VID " +
+                                                       std::to_string(old) + "; unbind it first");
+  vid_to_pair_[vid] = static_cast<uint8_t>(pair);
+  pair_vid_[pair].store(static_cast<uint16_t>(vid), std::memory_order_relaxed);  // ORDERING: readers hold a lock
+  queues_[2 * pair].set_vid(vid);
+  queues_[2 * pair + 1].set_vid(vid);
+  return Error();
+}
+
+Error Device::unbind_pair(uint32_t pair) {
+  if (pair == 0 || pair >= num_queues_ / 2)
+    return Error::condis("ERR_CONDIS_INVALID_ARG", "pair must be from 1 to queuePairs-1 (pair 0 is untagged)");
+  {
+    std::lock_guard<std::mutex> t(tx_mu_);
+    std::lock_guard<std::mutex> r(rx_mu_);
+    const uint16_t vid = pair_vid_[pair].load(std::memory_order_relaxed);  // ORDERING: under both locks
+    if (vid != 0) vid_to_pair_[vid] = 0xff;
+    pair_vid_[pair].store(0, std::memory_order_relaxed);  // ORDERING: readers hold a lock
+    queues_[2 * pair].set_vid(0);
+    queues_[2 * pair + 1].set_vid(0);
+  }
+  // A wire peer stalled on our (now unbound) VID must re-route: its frames now drop.
+  if (peer_) kick(1);
+  return Error();
+}
+
+Error Device::reset_queue(uint32_t q, bool disable) {
+  if (q >= num_queues_) return Error::condis("ERR_CONDIS_INVALID_ARG", "no such queue");
+  if (q & 1) {
+    std::lock_guard<std::mutex> t(tx_mu_);
+    queues_[q].reset(!disable);
+    tx_stalled_[q / 2] = 0;  // I/O thread state, but it only reads it under tx_mu_ too
+  } else {
+    std::lock_guard<std::mutex> r(rx_mu_);
+    queues_[q].reset(!disable);
+    rx_dirty_[q / 2] = 0;
+  }
+  kick(q);
+  return Error();
+}
+
+Error Device::set_link(bool up) {
+  link_up_.store(up, std::memory_order_relaxed);  // ORDERING: advisory; the thread re-reads each pass
+  if (backend_ == BackendKind::kTap) return tap_.set_link(up);
+  return Error();
+}
+
+Error Device::set_mtu(uint32_t mtu) {
+  if (backend_ != BackendKind::kTap) return Error::condis("ERR_CONDIS_INVALID_STATE", "only a TAP has an MTU");
+  Error e = tap_.set_mtu(mtu);
+  if (e) return e;
+  std::lock_guard<std::mutex> t(tx_mu_);
+  max_frame_ = mtu + 18;
+  return Error();
+}
+
+void Device::stats(DeviceStats* out) const {
+  out->rx_unbound_vid = m_.rx_unbound_vid.get();
+  out->rx_malformed = m_.rx_malformed.get();
+  out->rx_read_errors = m_.rx_read_errors.get();
+  out->rx_deferred = m_.rx_deferred.get();
+  out->kicks = m_.kicks.get();
+  out->wakeups = m_.wakeups.get();
+  out->batches = m_.batches.get();
+  out->irq_raised = m_.irq_raised.get();
+  out->irq_coalesced = m_.irq_coalesced.get();
+  out->ring_errors = m_.ring_errors.get();
+  out->uring = uring_ != nullptr;
+  out->pairs.clear();
+  for (uint32_t p = 0; p < num_queues_ / 2; p++) {
+    const PairMetrics& m = pm_[p];
+    PairStats s{};
+    s.vid = pair_vid_[p].load(std::memory_order_relaxed);  // ORDERING: a snapshot for reporting
+    s.tx_frames = m.tx_frames.get();
+    s.tx_bytes = m.tx_bytes.get();
+    s.tx_unbound = m.tx_unbound.get();
+    s.tx_malformed = m.tx_malformed.get();
+    s.tx_errors = m.tx_errors.get();
+    s.rx_frames = m.rx_frames.get();
+    s.rx_bytes = m.rx_bytes.get();
+    s.rx_no_buffer = m.rx_no_buffer.get();
+    s.rx_too_big = m.rx_too_big.get();
+    s.interrupts = m.interrupts.get();
+    s.rx_state = queues_[2 * p].state();
+    s.tx_state = queues_[2 * p + 1].state();
+    out->pairs.push_back(s);
+  }
+}
+
+void Device::close(bool drain, uint32_t timeout_ms) {
+  if (closed_.exchange(true, std::memory_order_acq_rel)) return;  // ORDERING: one closer wins
+  if (thread_.joinable()) {
+    if (drain) {
+      draining_.store(true, std::memory_order_release);  // ORDERING: the thread acquires it
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+      // The thread exits by itself once every ready transmit queue is empty; give it until the deadline.
+      uint64_t one = 1;
+      (void)!write(kick_fd_, &one, sizeof one);
+      while (std::chrono::steady_clock::now() < deadline) {
+        {
+          std::lock_guard<std::mutex> t(tx_mu_);
+          if (drained_tx_locked()) break;
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+    }
+    stop_.store(true, std::memory_order_release);  // ORDERING: the thread acquires it each pass
+    uint64_t one = 1;
+    (void)!write(stop_fd_, &one, sizeof one);
+    thread_.join();
+  }
+  {
+    // From here on no filler (our thread or the peer's) touches our receive queues or region.
+    std::lock_guard<std::mutex> r(rx_mu_);
+    rx_open_.store(false, std::memory_order_release);  // ORDERING: fillers check it under rx_mu_
+  }
+  if (hdr_ != nullptr) {
+    // ORDERING: release so JS reading device_status sees the final state.
+    __atomic_store_n(&hdr_->device_status, static_cast<uint32_t>(kDeviceClosed), __ATOMIC_RELEASE);
+  }
+  peer_.reset();
+  uring_.reset();
+  tap_.close();
+  for (int* fd : {&kick_fd_, &stop_fd_, &epoll_fd_}) {
+    if (*fd >= 0) ::close(*fd);
+    *fd = -1;
+  }
+  irq_ = nullptr;
+}
+
+bool Device::drained_tx_locked() {
+  for (uint32_t q = 1; q < num_queues_; q += 2) {
+    if (!queues_[q].ready()) continue;
+    if (queues_[q].pending() > 0) return false;
+  }
+  return true;
+}
+
+}  // namespace condis

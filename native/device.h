@@ -1,0 +1,174 @@
+// device.h — the NIC: the rings in one shared region, a frame backend (TAP or wire), and the one
+// I/O thread that services them. Plain C++ (no napi.h); device_wrap.cc is its N-API face.
+//
+// Threads and locks:
+//   - the JS thread calls the control path (bind/unbind/reset/stats/close) and kick();
+//   - the device's I/O thread (io_loop.cc) services its transmit queues and, for a TAP, fills its
+//     receive queues; on a wire, the *peer's* I/O thread fills this device's receive queues.
+//   - tx_mu_ guards the transmit DeviceQueues; rx_mu_ guards the receive DeviceQueues and the VID
+//     table. Lock order is always tx_mu_ (any device) before rx_mu_ (any device), never the
+//     reverse, so the two threads of a wire cannot deadlock.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "errors.h"
+#include "metrics.h"
+#include "tap.h"
+#include "uring.h"
+#include "virtq.h"
+
+namespace condis {
+
+enum class BackendKind { kTap, kWire };
+
+struct DeviceConfig {
+  BackendKind backend = BackendKind::kWire;
+  TapOptions tap;               // for kTap
+  uint32_t batch = 64;          // frames per queue per service pass (1..256)
+  bool use_uring = true;        // TAP writes in io_uring batches when the kernel allows
+  uint32_t wire_max_frame = 9216 + 18;  // largest frame a wire carries (no MTU to ask)
+};
+
+struct PairStats {
+  uint32_t vid;
+  uint64_t tx_frames, tx_bytes, tx_unbound, tx_malformed, tx_errors;
+  uint64_t rx_frames, rx_bytes, rx_no_buffer, rx_too_big, interrupts;
+  uint32_t rx_state, tx_state;
+};
+
+struct DeviceStats {
+  uint64_t rx_unbound_vid, rx_malformed, rx_read_errors, rx_deferred, kicks, wakeups, batches;
+  uint64_t irq_raised, irq_coalesced, ring_errors;
+  bool uring;
+  std::vector<PairStats> pairs;
+};
+
+// What became of one frame offered to a receive side.
+enum class Deliver { kDone, kNoBuffer, kDropped };
+
+class Device : public std::enable_shared_from_this<Device> {
+ public:
+  // Called on the I/O thread (possibly the peer's) when the driver asked for an interrupt and
+  // none is in flight. Must not block. device_wrap.cc posts to a ThreadSafeFunction.
+  using InterruptFn = std::function<void()>;
+
+  // The region must stay mapped until close() returns (device_wrap pins the SharedArrayBuffer).
+  static std::shared_ptr<Device> create(uint8_t* region, size_t len, const DeviceConfig& cfg, Error* err);
+  ~Device();
+
+  // Joins two wire devices (before start). Each becomes the other's receive filler.
+  static Error join_wire(const std::shared_ptr<Device>& a, const std::shared_ptr<Device>& b);
+
+  Error start(InterruptFn irq, const std::string& thread_name);
+
+  // Driver notification for queue q (one per batch, never per packet; see DriverQueue.publish()).
+  void kick(uint32_t q);
+
+  // Control path (virtio-net: VLAN filter + queue pair steering, our own control queue stand-in).
+  Error bind_pair(uint32_t pair, uint32_t vid);
+  Error unbind_pair(uint32_t pair);
+  // Virtio 1.2 queue reset (2.6.1): the device stops using queue q and forgets its buffers;
+  // indices return to 0; the queue is enabled again on return unless `disable`.
+  Error reset_queue(uint32_t q, bool disable);
+  Error set_link(bool up);
+  Error set_mtu(uint32_t mtu);
+  void stats(DeviceStats* out) const;
+
+  // close(drain=true) transmits what was posted first (bounded by timeout_ms); drain=false
+  // abandons it. Both stop the thread, release the backend and are idempotent.
+  void close(bool drain, uint32_t timeout_ms);
+  bool closed() const { return closed_.load(std::memory_order_acquire); }  // ORDERING: pairs with close()'s release
+
+  const Tap* tap() const { return backend_ == BackendKind::kTap ? &tap_ : nullptr; }
+  uint32_t num_pairs() const { return num_queues_ / 2; }
+  bool vnet_hdr() const { return vnet_; }
+
+ private:
+  Device() = default;
+  friend class IoLoop;
+
+  // --- I/O thread (io_loop.cc) ---
+  void run();
+  bool service_tx();                   // true if any frame moved
+  bool service_tap_rx();
+  bool arm_and_check();                // before sleeping; true = more work, don't sleep
+  void raise_interrupt();              // coalesced: at most one call in flight
+  void publish_rx_locked(Device& rx);  // rx.rx_mu_ held: publish used + interrupt
+  // Classifies a frame by its 802.1Q tag, strips it, copies it into a receive chain of `rx`.
+  // rx.rx_mu_ must be held. `tag_vid` is the VID the sender inserts (0 = none).
+  // *rxq_out names the receive queue chosen (for arming a kick on kNoBuffer).
+  static Deliver deliver(Device& rx, const iovec* iov, int iovcnt, uint32_t total, uint32_t* rxq_out);
+  void pause_tap_rx(bool pause);
+  void set_backend_lost(int err);
+  bool drained_tx_locked();
+
+  // --- shared state ---
+  uint8_t* region_ = nullptr;
+  size_t region_len_ = 0;
+  RegionHeader* hdr_ = nullptr;
+  uint32_t num_queues_ = 0;
+  uint32_t queue_size_ = 0;
+  bool vnet_ = false;
+  BackendKind backend_ = BackendKind::kWire;
+  DeviceConfig cfg_;
+
+  mutable std::mutex tx_mu_;
+  mutable std::mutex rx_mu_;
+  std::vector<DeviceQueue> queues_;                 // index = virtio queue number
+  std::atomic<uint16_t> pair_vid_[kMaxQueuePairs];  // 0 = untagged (pair 0) / unbound
+  uint8_t vid_to_pair_[4096];                       // under rx_mu_; 0xff = no pair
+  std::vector<uint8_t> rx_dirty_;                   // under rx_mu_: receive queues with unpublished used entries
+
+  Tap tap_;
+  uint32_t max_frame_ = 0;  // largest frame (after the vnet header) the device moves
+  std::unique_ptr<Uring> uring_;
+
+  // Wire: the peer fills our receive queues, we fill theirs. peer_ is set before start() and
+  // cleared after our thread has stopped.
+  std::shared_ptr<Device> peer_;
+  std::atomic<bool> rx_open_{true};  // false once closing: fillers drop instead of touching the region
+
+  int kick_fd_ = -1;
+  int stop_fd_ = -1;
+  int epoll_fd_ = -1;
+  std::thread thread_;
+  InterruptFn irq_;
+  std::atomic<bool> started_{false};
+  std::atomic<bool> closed_{false};
+  std::atomic<bool> draining_{false};
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> backend_lost_{false};
+  std::atomic<bool> link_up_{true};
+  bool tap_rx_paused_ = false;         // I/O thread only
+  std::vector<uint8_t> tx_stalled_;    // I/O thread only: per tx pair, 1 = waiting for peer rx buffers
+  std::vector<uint32_t> stalled_on_;   // I/O thread only: which peer rx queue
+
+  // I/O thread scratch, sized at create(): no allocation on the hot path.
+  struct TxSlot {
+    uint16_t queue;
+    uint16_t head;
+    uint32_t len;
+    int iovcnt;
+    uint8_t hdr[kVnetHdrLen + 16];  // vnet header + MACs + inserted 802.1Q tag
+    iovec iov[kMaxChainSegments + 2];
+  };
+  std::vector<TxSlot> tx_slots_;
+  std::vector<uint8_t> rx_stage_;  // batch x max_frame bytes for TAP reads
+  Chain chain_;     // transmit pops, I/O thread only
+  Chain rx_chain_;  // receive pops, under rx_mu_ (by whichever thread fills us)
+
+  mutable DeviceMetrics m_;
+  std::unique_ptr<PairMetrics[]> pm_;
+};
+
+}  // namespace condis

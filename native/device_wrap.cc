@@ -1,0 +1,418 @@
+// device_wrap.cc — the N-API face of a Device: the only file (with addon.cc) that includes napi.h.
+//
+// JS validates, C++ trusts shapes but still checks ranges (lib/device/options.ts does the
+// user-facing validation). Nothing here runs per packet: the data path is the shared rings,
+// the I/O thread and one coalesced interrupt call.
+#include "device_wrap.h"
+
+#include <cstring>
+
+namespace condis {
+
+namespace {
+
+// Builds the JS error: message, code, and for OS errors errno (negative, as Node does) + syscall.
+Napi::Error to_js(Napi::Env env, const Error& e) {
+  Napi::Error err = Napi::Error::New(env, e.message);
+  err.Set("code", Napi::String::New(env, e.code));
+  if (e.sys_errno != 0) {
+    err.Set("errno", Napi::Number::New(env, -e.sys_errno));
+    err.Set("syscall", Napi::String::New(env, e.syscall != nullptr ? e.syscall : ""));
+  }
+  return err;
+}
+
+uint32_t get_u32(const Napi::Object& o, const char* k, uint32_t dflt) {
+  Napi::Value v = o.Get(k);
+  return v.IsNumber() ? v.As<Napi::Number>().Uint32Value() : dflt;
+}
+
+bool get_bool(const Napi::Object& o, const char* k, bool dflt) {
+  Napi::Value v = o.Get(k);
+  return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : dflt;
+}
+
+// The region must be a Uint8Array over a SharedArrayBuffer (N-API in Node 20 has no direct
+// SharedArrayBuffer accessor; a typed array view gives us its pinned backing store).
+bool region_of(Napi::Value v, uint8_t** data, size_t* len) {
+  if (!v.IsTypedArray()) return false;
+  Napi::TypedArray ta = v.As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != napi_uint8_array) return false;
+  Napi::Uint8Array u8 = v.As<Napi::Uint8Array>();
+  if (u8.ByteOffset() != 0) return false;
+  *data = u8.Data();
+  *len = u8.ByteLength();
+  return *data != nullptr;
+}
+
+}  // namespace
+
+Napi::FunctionReference* DeviceWrap::ctor_ = nullptr;
+
+Napi::Function DeviceWrap::Init(Napi::Env env) {
+  Napi::Function f = DefineClass(env, "NativeDevice",
+                                 {
+                                     InstanceMethod<&DeviceWrap::Kick>("kick"),
+                                     InstanceMethod<&DeviceWrap::BindPair>("bindPair"),
+                                     InstanceMethod<&DeviceWrap::UnbindPair>("unbindPair"),
+                                     InstanceMethod<&DeviceWrap::ResetQueue>("resetQueue"),
+                                     InstanceMethod<&DeviceWrap::SetLink>("setLink"),
+                                     InstanceMethod<&DeviceWrap::SetMtu>("setMtu"),
+                                     InstanceMethod<&DeviceWrap::Stats>("stats"),
+                                     InstanceMethod<&DeviceWrap::Info>("info"),
+                                     InstanceMethod<&DeviceWrap::Close>("close"),
+                                     InstanceMethod<&DeviceWrap::Ref>("ref"),
+                                     InstanceMethod<&DeviceWrap::Unref>("unref"),
+                                 });
+  ctor_ = new Napi::FunctionReference(Napi::Persistent(f));
+  env.SetInstanceData<Napi::FunctionReference>(ctor_);
+  return f;
+}
+
+DeviceWrap::DeviceWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DeviceWrap>(info) {}
+
+DeviceWrap::~DeviceWrap() { Shutdown(false, 0); }
+
+void DeviceWrap::CleanupHook(void* arg) {
+  // The environment (main thread at exit, or a worker) is going away: stop the thread before the
+  // SharedArrayBuffer can be freed under it.
+  static_cast<DeviceWrap*>(arg)->Shutdown(false, 0);
+}
+
+void DeviceWrap::Shutdown(bool drain, uint32_t timeout_ms) {
+  if (dev_) {
+    dev_->close(drain, timeout_ms);
+    dev_.reset();
+  }
+  if (has_tsfn_) {
+    tsfn_.Release();
+    has_tsfn_ = false;
+  }
+  if (hooked_) {
+    napi_remove_env_cleanup_hook(env_, CleanupHook, this);
+    hooked_ = false;
+  }
+  region_ref_.Reset();
+}
+
+// Runs on the JS thread for each coalesced interrupt.
+void CallJs(Napi::Env env, Napi::Function cb, DeviceWrap* self, void*) {
+  if (env == nullptr || self == nullptr || !self->dev_) return;
+  // ORDERING: release-clear before JS harvests: a completion published after this store raises
+  // a new interrupt; one published before it is seen by the harvest that follows.
+  __atomic_store_n(&self->hdr_->irq_pending, 0u, __ATOMIC_SEQ_CST);
+  cb.Call({});
+}
+
+Napi::Object DeviceWrap::Wrap(Napi::Env env, std::shared_ptr<Device> dev, Napi::Value region,
+                              Napi::Function on_irq, const std::string& name) {
+  Napi::Object obj = ctor_->New({});
+  DeviceWrap* w = Napi::ObjectWrap<DeviceWrap>::Unwrap(obj);
+  w->env_ = env;
+  w->dev_ = std::move(dev);
+  w->region_ref_ = Napi::Persistent(region.As<Napi::Object>());  // pins the SharedArrayBuffer
+  uint8_t* data = nullptr;
+  size_t len = 0;
+  region_of(region, &data, &len);
+  w->hdr_ = reinterpret_cast<RegionHeader*>(data);
+  w->tsfn_ = Tsfn::New(env, on_irq, "condis-irq", 0, 1, w);
+  w->has_tsfn_ = true;
+  w->name_ = name;
+  napi_add_env_cleanup_hook(env, CleanupHook, w);
+  w->hooked_ = true;
+  return obj;
+}
+
+Error DeviceWrap::Start(const std::string& thread_name) {
+  Tsfn tsfn = tsfn_;
+  return dev_->start([tsfn]() mutable { tsfn.NonBlockingCall(); }, thread_name);
+}
+
+Napi::Value DeviceWrap::Kick(const Napi::CallbackInfo& info) {
+  if (dev_) dev_->kick(info[0].As<Napi::Number>().Uint32Value());
+  return info.Env().Undefined();
+}
+
+#define CONDIS_REQUIRE_OPEN(env)                                                                \
+  if (!dev_) {                                                                                  \
+    to_js(env, Error::condis("ERR_CONDIS_DEVICE_CLOSED", "the device is closed")).ThrowAsJavaScriptException(); \
+    return env.Undefined();                                                                     \
+  }
+
+Napi::Value DeviceWrap::BindPair(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CONDIS_REQUIRE_OPEN(env);
+  Error e = dev_->bind_pair(info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value());
+  if (e) to_js(env, e).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value DeviceWrap::UnbindPair(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CONDIS_REQUIRE_OPEN(env);
+  Error e = dev_->unbind_pair(info[0].As<Napi::Number>().Uint32Value());
+  if (e) to_js(env, e).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value DeviceWrap::ResetQueue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CONDIS_REQUIRE_OPEN(env);
+  const bool disable = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+  Error e = dev_->reset_queue(info[0].As<Napi::Number>().Uint32Value(), disable);
+  if (e) to_js(env, e).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value DeviceWrap::SetLink(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CONDIS_REQUIRE_OPEN(env);
+  Error e = dev_->set_link(info[0].ToBoolean().Value());
+  if (e) to_js(env, e).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value DeviceWrap::SetMtu(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CONDIS_REQUIRE_OPEN(env);
+  Error e = dev_->set_mtu(info[0].As<Napi::Number>().Uint32Value());
+  if (e) to_js(env, e).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value DeviceWrap::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CONDIS_REQUIRE_OPEN(env);
+  DeviceStats s;
+  dev_->stats(&s);
+  Napi::Object o = Napi::Object::New(env);
+  auto n = [&](Napi::Object& t, const char* k, uint64_t v) { t.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
+  n(o, "rxUnboundVid", s.rx_unbound_vid);
+  n(o, "rxMalformed", s.rx_malformed);
+  n(o, "rxReadErrors", s.rx_read_errors);
+  n(o, "rxDeferred", s.rx_deferred);
+  n(o, "kicks", s.kicks);
+  n(o, "wakeups", s.wakeups);
+  n(o, "batches", s.batches);
+  n(o, "irqRaised", s.irq_raised);
+  n(o, "irqCoalesced", s.irq_coalesced);
+  n(o, "ringErrors", s.ring_errors);
+  o.Set("uring", Napi::Boolean::New(env, s.uring));
+  Napi::Array pairs = Napi::Array::New(env, s.pairs.size());
+  for (size_t i = 0; i < s.pairs.size(); i++) {
+    const PairStats& p = s.pairs[i];
+    Napi::Object po = Napi::Object::New(env);
+    n(po, "vid", p.vid);
+    n(po, "txFrames", p.tx_frames);
+    n(po, "txBytes", p.tx_bytes);
+    n(po, "txUnbound", p.tx_unbound);
+    n(po, "txMalformed", p.tx_malformed);
+    n(po, "txErrors", p.tx_errors);
+    n(po, "rxFrames", p.rx_frames);
+    n(po, "rxBytes", p.rx_bytes);
+    n(po, "rxNoBuffer", p.rx_no_buffer);
+    n(po, "rxTooBig", p.rx_too_big);
+    n(po, "interrupts", p.interrupts);
+    n(po, "rxState", p.rx_state);
+    n(po, "txState", p.tx_state);
+    pairs.Set(i, po);
+  }
+  o.Set("pairs", pairs);
+  return o;
+}
+
+Napi::Value DeviceWrap::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CONDIS_REQUIRE_OPEN(env);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("name", Napi::String::New(env, name_));
+  o.Set("queuePairs", Napi::Number::New(env, dev_->num_pairs()));
+  o.Set("vnetHdr", Napi::Boolean::New(env, dev_->vnet_hdr()));
+  if (const Tap* t = dev_->tap()) {
+    o.Set("backend", Napi::String::New(env, "tap"));
+    o.Set("ifname", Napi::String::New(env, t->name()));
+    o.Set("ifindex", Napi::Number::New(env, t->ifindex()));
+    uint8_t mac[6];
+    if (!t->get_mac(mac)) {
+      char buf[18];
+      std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+      o.Set("mac", Napi::String::New(env, buf));
+    }
+    uint32_t mtu = 0;
+    if (!t->get_mtu(&mtu)) o.Set("mtu", Napi::Number::New(env, mtu));
+    bool up = false;
+    if (!t->get_link(&up)) o.Set("linkUp", Napi::Boolean::New(env, up));
+  } else {
+    o.Set("backend", Napi::String::New(env, "wire"));
+  }
+  return o;
+}
+
+Napi::Value DeviceWrap::Close(const Napi::CallbackInfo& info) {
+  // close(true, ms): transmit what was posted (bounded); close(false): abandon it (destroy).
+  const bool drain = info.Length() > 0 && info[0].ToBoolean().Value();
+  const uint32_t ms = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 1000;
+  Shutdown(drain, ms);
+  return info.Env().Undefined();
+}
+
+Napi::Value DeviceWrap::Ref(const Napi::CallbackInfo& info) {
+  if (has_tsfn_) tsfn_.Ref(info.Env());
+  return info.Env().Undefined();
+}
+
+Napi::Value DeviceWrap::Unref(const Napi::CallbackInfo& info) {
+  if (has_tsfn_) tsfn_.Unref(info.Env());
+  return info.Env().Undefined();
+}
+
+// ---- module-level functions -------------------------------------------------------------------
+
+namespace {
+
+bool read_device_config(Napi::Env env, const Napi::Object& o, DeviceConfig* cfg) {
+  cfg->batch = get_u32(o, "batch", 64);
+  cfg->use_uring = get_bool(o, "uring", true);
+  cfg->tap.vnet_hdr = get_bool(o, "vnetHdr", false);
+  cfg->tap.multi_queue = get_bool(o, "multiQueue", false);
+  cfg->tap.persist = get_bool(o, "persist", false);
+  cfg->tap.up = get_bool(o, "up", true);
+  cfg->tap.mtu = get_u32(o, "mtu", 0);
+  Napi::Value name = o.Get("name");
+  if (name.IsString()) cfg->tap.name = name.As<Napi::String>().Utf8Value();
+  Napi::Value mac = o.Get("mac");
+  if (mac.IsTypedArray()) {
+    Napi::Uint8Array m = mac.As<Napi::Uint8Array>();
+    if (m.ElementLength() != 6) {
+      to_js(env, Error::condis("ERR_CONDIS_INVALID_ARG", "mac must be 6 bytes")).ThrowAsJavaScriptException();
+      return false;
+    }
+    cfg->tap.has_mac = true;
+    std::memcpy(cfg->tap.mac, m.Data(), 6);
+  }
+  return true;
+}
+
+}  // namespace
+
+// openTap(region: Uint8Array, options, onInterrupt) -> NativeDevice
+Napi::Value OpenTap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t* data = nullptr;
+  size_t len = 0;
+  if (!region_of(info[0], &data, &len) || !info[1].IsObject() || !info[2].IsFunction()) {
+    to_js(env, Error::condis("ERR_CONDIS_INVALID_ARG", "openTap(region: Uint8Array over a SharedArrayBuffer, options, onInterrupt)"))
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  DeviceConfig cfg;
+  cfg.backend = BackendKind::kTap;
+  if (!read_device_config(env, info[1].As<Napi::Object>(), &cfg)) return env.Undefined();
+  Error err;
+  std::shared_ptr<Device> dev = Device::create(data, len, cfg, &err);
+  if (!dev) {
+    to_js(env, err).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const std::string ifname = dev->tap()->name();
+  Napi::Object obj = DeviceWrap::Wrap(env, dev, info[0], info[2].As<Napi::Function>(), ifname);
+  DeviceWrap* w = Napi::ObjectWrap<DeviceWrap>::Unwrap(obj);
+  err = w->Start("condis-" + ifname);
+  if (err) {
+    w->Shutdown(false, 0);
+    to_js(env, err).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return obj;
+}
+
+// openWirePair(regionA, regionB, options, onInterruptA, onInterruptB) -> [NativeDevice, NativeDevice]
+Napi::Value OpenWirePair(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t *da = nullptr, *db = nullptr;
+  size_t la = 0, lb = 0;
+  if (!region_of(info[0], &da, &la) || !region_of(info[1], &db, &lb) || !info[2].IsObject() ||
+      !info[3].IsFunction() || !info[4].IsFunction()) {
+    to_js(env, Error::condis("ERR_CONDIS_INVALID_ARG",
+                             "openWirePair(regionA, regionB, options, onInterruptA, onInterruptB)"))
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (da == db) {
+    to_js(env, Error::condis("ERR_CONDIS_INVALID_ARG", "the two wire ends need two regions")).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  DeviceConfig cfg;
+  cfg.backend = BackendKind::kWire;
+  if (!read_device_config(env, info[2].As<Napi::Object>(), &cfg)) return env.Undefined();
+  Error err;
+  std::shared_ptr<Device> a = Device::create(da, la, cfg, &err);
+  if (!a) {
+    to_js(env, err).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::shared_ptr<Device> b = Device::create(db, lb, cfg, &err);
+  if (!b) {
+    a->close(false, 0);
+    to_js(env, err).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  err = Device::join_wire(a, b);
+  if (err) {
+    a->close(false, 0);
+    b->close(false, 0);
+    to_js(env, err).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string name = "wire";
+  Napi::Value nv = info[2].As<Napi::Object>().Get("name");
+  if (nv.IsString()) name = nv.As<Napi::String>().Utf8Value();
+  Napi::Object oa = DeviceWrap::Wrap(env, a, info[0], info[3].As<Napi::Function>(), name + "/a");
+  Napi::Object ob = DeviceWrap::Wrap(env, b, info[1], info[4].As<Napi::Function>(), name + "/b");
+  DeviceWrap* wa = Napi::ObjectWrap<DeviceWrap>::Unwrap(oa);
+  DeviceWrap* wb = Napi::ObjectWrap<DeviceWrap>::Unwrap(ob);
+  err = wa->Start("condis-wire-a");
+  if (!err) err = wb->Start("condis-wire-b");
+  if (err) {
+    wa->Shutdown(false, 0);
+    wb->Shutdown(false, 0);
+    to_js(env, err).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, oa);
+  out.Set(1u, ob);
+  return out;
+}
+
+// layout(queueSize, numQueues) -> the offsets native/virtq.h computes, for the mirror test.
+Napi::Value Layout(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint32_t q = info[0].As<Napi::Number>().Uint32Value();
+  const uint32_t nq = info[1].As<Napi::Number>().Uint32Value();
+  const QueueLayout l = queue_layout(q);
+  Napi::Object o = Napi::Object::New(env);
+  auto n = [&](const char* k, double v) { o.Set(k, Napi::Number::New(env, v)); };
+  n("abiVersion", kAbiVersion);
+  n("magic", kRegionMagic);
+  n("headerBytes", kHeaderBytes);
+  n("maxQueuePairs", kMaxQueuePairs);
+  n("minQueueSize", kMinQueueSize);
+  n("maxQueueSize", kMaxQueueSize);
+  n("vnetHdrLen", kVnetHdrLen);
+  n("descOff", l.desc_off);
+  n("availOff", l.avail_off);
+  n("usedOff", l.used_off);
+  n("stride", l.stride);
+  n("poolOffset", pool_offset_for(nq, q));
+  n("queueStatusOff", kQueueStatusOff);
+  n("irqPendingOff", offsetof(RegionHeader, irq_pending));
+  n("configGenerationOff", offsetof(RegionHeader, config_generation));
+  n("deviceStatusOff", offsetof(RegionHeader, device_status));
+  n("deviceErrnoOff", offsetof(RegionHeader, device_errno));
+  n("eventIdxBit", VIRTIO_RING_F_EVENT_IDX);
+  n("maxChainSegments", kMaxChainSegments);
+  return o;
+}
+
+}  // namespace condis

@@ -1,0 +1,468 @@
+// io_loop.cc — the device's I/O thread: the data path.
+//
+// One thread per device. It sleeps in epoll on {kick eventfd, stop eventfd, TAP fd} and, when
+// woken, services rings in passes until a pass moves nothing; then it re-arms kicks (virtio
+// event index, 2.7.10) and re-checks before sleeping, so no notification is lost.
+//
+//   transmit: avail chains of transmitq k -> (802.1Q tag inserted if pair k is bound) -> TAP
+//             write (io_uring batch, or writev) / wire: straight into the peer's receive ring
+//   receive:  TAP read -> tag classified and stripped -> receiveq of the pair bound to the VID
+//             (pair 0 for untagged; unbound VID dropped and counted)
+//
+// Interrupts into JS are coalesced: RegionHeader.irq_pending is 1 while a call is in flight,
+// so there is at most one call per device in flight, never one per packet.
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "device.h"
+
+namespace condis {
+
+namespace {
+
+constexpr uint16_t kEthP8021Q = 0x8100;
+
+// Copies `len` bytes at frame offset `off` out of an iovec list. Returns false if short.
+bool gather(const iovec* iov, int n, uint32_t off, uint8_t* out, uint32_t len) {
+  for (int i = 0; i < n && len > 0; i++) {
+    if (off >= iov[i].iov_len) {
+      off -= static_cast<uint32_t>(iov[i].iov_len);
+      continue;
+    }
+    const uint32_t take = std::min<uint32_t>(len, static_cast<uint32_t>(iov[i].iov_len) - off);
+    // SAFETY: off + take <= iov[i].iov_len; every iovec points into checked pool memory or staging.
+    std::memcpy(out, static_cast<const uint8_t*>(iov[i].iov_base) + off, take);
+    out += take;
+    len -= take;
+    off = 0;
+  }
+  return len == 0;
+}
+
+// Copies the frame in `src` into the receive chain, leaving out bytes [skip_off, skip_off+skip_len).
+uint32_t scatter_frame(const iovec* src, int n, uint32_t skip_off, uint32_t skip_len, const Chain& dst) {
+  uint32_t pos = 0;  // position in the source frame
+  uint32_t written = 0;
+  uint32_t di = 0, doff = 0;
+  for (int i = 0; i < n; i++) {
+    const uint8_t* p = static_cast<const uint8_t*>(src[i].iov_base);
+    uint32_t left = static_cast<uint32_t>(src[i].iov_len);
+    while (left > 0) {
+      uint32_t take = left;
+      if (pos < skip_off) {
+        take = std::min(take, skip_off - pos);
+      } else if (pos < skip_off + skip_len) {
+        take = std::min(take, skip_off + skip_len - pos);
+        p += take;
+        pos += take;
+        left -= take;
+        continue;
+      }
+      while (take > 0 && di < dst.nseg) {
+        const uint32_t room = dst.seg[di].len - doff;
+        const uint32_t c = std::min(take, room);
+        // SAFETY: doff + c <= seg.len, and the segment was checked to lie inside the pool.
+        std::memcpy(dst.seg[di].ptr + doff, p, c);
+        p += c;
+        pos += c;
+        left -= c;
+        take -= c;
+        written += c;
+        doff += c;
+        if (doff == dst.seg[di].len) {
+          di++;
+          doff = 0;
+        }
+      }
+      if (di == dst.nseg && take > 0) return written;  // caller checked capacity; defensive
+    }
+  }
+  return written;
+}
+
+inline uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+
+}  // namespace
+
+Deliver Device::deliver(Device& rx, const iovec* iov, int iovcnt, uint32_t total, uint32_t* rxq_out) {
+  const uint32_t hl = rx.vnet_ ? kVnetHdrLen : 0;
+  uint8_t eth[4];
+  if (total < hl + 14 || !gather(iov, iovcnt, hl + 12, eth, 4)) {
+    rx.m_.rx_malformed.add();
+    return Deliver::kDropped;
+  }
+  uint32_t vid = 0;
+  bool strip = false;
+  if (be16(eth) == kEthP8021Q) {
+    uint8_t tci[2];
+    if (total < hl + 18 || !gather(iov, iovcnt, hl + 14, tci, 2)) {
+      rx.m_.rx_malformed.add();
+      return Deliver::kDropped;
+    }
+    vid = be16(tci) & 0x0fff;
+    strip = true;  // VID 0 (priority tag only) goes to pair 0 untagged
+  }
+  uint32_t pair = 0;
+  if (vid != 0) {
+    pair = rx.vid_to_pair_[vid];
+    if (pair == 0xff) {
+      rx.m_.rx_unbound_vid.add();
+      return Deliver::kDropped;
+    }
+  }
+  const uint32_t qi = 2 * pair;
+  *rxq_out = qi;
+  DeviceQueue& q = rx.queues_[qi];
+  PairMetrics& pm = rx.pm_[pair];
+  if (!q.ready()) {
+    pm.rx_no_buffer.add();  // disabled or broken queue: nobody to give the frame to
+    return Deliver::kDropped;
+  }
+  switch (q.pop(&rx.rx_chain_)) {
+    case PopResult::kEmpty:
+      return Deliver::kNoBuffer;
+    case PopResult::kBroken:
+      rx.m_.ring_errors.add();
+      rx.raise_interrupt();
+      return Deliver::kDropped;
+    case PopResult::kChain:
+      break;
+  }
+  const Chain& c = rx.rx_chain_;
+  const uint32_t out_len = total - (strip ? 4 : 0);
+  rx.rx_dirty_[pair] = 1;
+  if (out_len > c.total) {
+    q.push_used(c.head, 0);  // the buffer goes back empty: the driver sees len 0
+    pm.rx_too_big.add();
+    return Deliver::kDropped;
+  }
+  const uint32_t n = scatter_frame(iov, iovcnt, hl + 12, strip ? 4 : 0, c);
+  if (strip && hl != 0 && c.seg[0].len >= 8) {
+    // virtio_net_hdr.csum_start (5.1.6) counts from the frame start; 4 bytes fewer now.
+    uint8_t* h = c.seg[0].ptr;
+    if (h[0] & 1) {  // VIRTIO_NET_HDR_F_NEEDS_CSUM
+      uint16_t cs;
+      std::memcpy(&cs, h + 6, 2);
+      if (cs >= 4) cs = static_cast<uint16_t>(cs - 4);
+      std::memcpy(h + 6, &cs, 2);
+    }
+  }
+  q.push_used(c.head, n);
+  pm.rx_frames.add();
+  pm.rx_bytes.add(n - hl);
+  return Deliver::kDone;
+}
+
+void Device::raise_interrupt() {
+  if (hdr_ == nullptr) return;
+  // ORDERING: acq_rel exchange: the used.idx stores before it are visible to the JS thread that
+  // clears the flag (device_wrap.cc) before it harvests, and only one caller sees 0 -> 1.
+  if (__atomic_exchange_n(&hdr_->irq_pending, 1u, __ATOMIC_ACQ_REL) == 0) {
+    m_.irq_raised.add();
+    if (irq_) irq_();
+  } else {
+    m_.irq_coalesced.add();
+  }
+}
+
+void Device::publish_rx_locked(Device& rx) {
+  bool want = false;
+  for (uint32_t p = 0; p < rx.num_queues_ / 2; p++) {
+    if (!rx.rx_dirty_[p]) continue;
+    rx.rx_dirty_[p] = 0;
+    if (rx.queues_[2 * p].publish_used()) {
+      rx.pm_[p].interrupts.add();
+      want = true;
+    }
+  }
+  if (want) rx.raise_interrupt();
+}
+
+void Device::set_backend_lost(int err) {
+  if (backend_lost_.exchange(true)) return;
+  // ORDERING: release: errno first, then the status JS acts on.
+  __atomic_store_n(&hdr_->device_errno, static_cast<uint32_t>(err), __ATOMIC_RELAXED);
+  __atomic_store_n(&hdr_->device_status, static_cast<uint32_t>(kDeviceBackendLost), __ATOMIC_RELEASE);
+  // ORDERING: seq_cst bump so JS re-reads statuses on the interrupt that follows.
+  __atomic_add_fetch(&hdr_->config_generation, 1u, __ATOMIC_SEQ_CST);
+  if (backend_ == BackendKind::kTap && tap_.fd() >= 0) epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, tap_.fd(), nullptr);
+  raise_interrupt();
+}
+
+bool Device::service_tx() {
+  std::lock_guard<std::mutex> t(tx_mu_);
+  Device* peer = backend_ == BackendKind::kWire ? peer_.get() : nullptr;
+  std::unique_lock<std::mutex> r;
+  if (peer != nullptr) r = std::unique_lock<std::mutex>(peer->rx_mu_);  // lock order: tx before rx
+  const bool peer_open = peer != nullptr && peer->rx_open_.load(std::memory_order_acquire);  // ORDERING: set under peer rx_mu_
+  const uint32_t hl = vnet_ ? kVnetHdrLen : 0;
+  const bool link = link_up_.load(std::memory_order_relaxed);  // ORDERING: advisory
+  bool moved = false;
+  bool want_irq = false;
+
+  for (uint32_t p = 0; p < num_queues_ / 2; p++) {
+    DeviceQueue& q = queues_[2 * p + 1];
+    if (!q.ready()) continue;
+    if (tx_stalled_[p]) {
+      if (!peer_open || peer->queues_[stalled_on_[p]].pending() != 0 || !peer->queues_[stalled_on_[p]].ready())
+        tx_stalled_[p] = 0;
+      else
+        continue;
+    }
+    PairMetrics& pm = pm_[p];
+    const uint16_t vid = pair_vid_[p].load(std::memory_order_relaxed);  // ORDERING: written under tx_mu_
+    uint32_t nslots = 0;
+    bool pushed = false;
+    while (nslots < cfg_.batch) {
+      const PopResult pr = q.pop(&chain_);
+      if (pr == PopResult::kEmpty) break;
+      if (pr == PopResult::kBroken) {
+        m_.ring_errors.add();
+        want_irq = true;
+        break;
+      }
+      moved = true;
+      const Chain& c = chain_;
+      if (c.total < hl + 14 || c.total - hl > max_frame_) {
+        q.push_used(c.head, kTxMalformed);
+        pm.tx_malformed.add();
+        pushed = true;
+        continue;
+      }
+      if (p != 0 && vid == 0) {
+        q.push_used(c.head, kTxUnbound);
+        pm.tx_unbound.add();
+        pushed = true;
+        continue;
+      }
+      if (!link || backend_lost_.load(std::memory_order_relaxed)) {  // ORDERING: advisory
+        q.push_used(c.head, kTxBackendError);
+        pm.tx_errors.add();
+        pushed = true;
+        continue;
+      }
+      // Build the frame as it goes on the wire: [vnet hdr][dst src][802.1Q tag?][type ... payload].
+      TxSlot& s = tx_slots_[nslots];
+      s.queue = static_cast<uint16_t>(2 * p + 1);
+      s.head = c.head;
+      uint32_t lead = hl + 12;
+      // Gather the lead bytes (they may span segments) into the slot's header scratch.
+      uint32_t si = 0, soff = 0, got = 0;
+      while (got < lead) {
+        const uint32_t take = std::min(lead - got, c.seg[si].len - soff);
+        // SAFETY: take <= remaining bytes of segment si; s.hdr has room for hl + 16 bytes.
+        std::memcpy(s.hdr + got, c.seg[si].ptr + soff, take);
+        got += take;
+        soff += take;
+        if (soff == c.seg[si].len) {
+          si++;
+          soff = 0;
+        }
+      }
+      if (vid != 0) {
+        s.hdr[lead + 0] = 0x81;
+        s.hdr[lead + 1] = 0x00;
+        s.hdr[lead + 2] = static_cast<uint8_t>(vid >> 8);
+        s.hdr[lead + 3] = static_cast<uint8_t>(vid & 0xff);
+        if (hl != 0 && (s.hdr[0] & 1)) {  // NEEDS_CSUM: csum_start moves 4 bytes later
+          uint16_t cs;
+          std::memcpy(&cs, s.hdr + 6, 2);
+          cs = static_cast<uint16_t>(cs + 4);
+          std::memcpy(s.hdr + 6, &cs, 2);
+        }
+        lead += 4;
+      }
+      s.iov[0] = iovec{s.hdr, lead};
+      int k = 1;
+      for (; si < c.nseg; si++) {
+        // SAFETY: soff < seg.len here; the rest of the segment lies inside the pool.
+        s.iov[k++] = iovec{c.seg[si].ptr + soff, c.seg[si].len - soff};
+        soff = 0;
+      }
+      s.iovcnt = k;
+      s.len = c.total + (vid != 0 ? 4 : 0);
+
+      if (peer != nullptr) {
+        // Wire: hand the frame straight to the other end's receive ring.
+        if (!peer_open) {
+          q.push_used(c.head, kTxPeerGone);
+          pm.tx_errors.add();
+          pushed = true;
+          continue;
+        }
+        uint32_t rxq = 0;
+        const Deliver d = deliver(*peer, s.iov, s.iovcnt, s.len, &rxq);
+        if (d == Deliver::kNoBuffer) {
+          // Flow control per queue pair: keep the frame, wait for the peer to post buffers.
+          q.unpop();
+          tx_stalled_[p] = 1;
+          stalled_on_[p] = rxq;
+          break;
+        }
+        q.push_used(c.head, kTxSent);
+        pm.tx_frames.add();
+        pm.tx_bytes.add(s.len - hl);
+        pushed = true;
+        continue;
+      }
+      nslots++;
+    }
+
+    if (nslots > 0) {
+      // TAP: one io_uring_enter for the whole batch, or one writev per frame without io_uring.
+      const int fd = tap_.fd();
+      bool done = false;
+      if (uring_) {
+        unsigned queued = 0;
+        for (uint32_t i = 0; i < nslots; i++)
+          if (uring_->prep_writev(fd, tx_slots_[i].iov, tx_slots_[i].iovcnt, i)) queued++;
+        if (queued == nslots && uring_->submit(nslots) >= 0) {
+          UringCompletion cqe[256];
+          unsigned got = 0;
+          while (got < nslots) {
+            unsigned h = uring_->harvest(cqe, nslots - got);
+            if (h == 0) {
+              if (uring_->submit(1) < 0) break;
+              continue;
+            }
+            for (unsigned i = 0; i < h; i++) {
+              TxSlot& s = tx_slots_[cqe[i].user_data];
+              s.len = cqe[i].res < 0 ? (0x80000000u | static_cast<uint32_t>(-cqe[i].res)) : s.len;
+            }
+            got += h;
+          }
+          done = got == nslots;
+        }
+        if (!done) uring_.reset();  // the ring misbehaved: fall back to writev for good
+      }
+      for (uint32_t i = 0; i < nslots; i++) {
+        TxSlot& s = tx_slots_[i];
+        if (!done) {
+          const ssize_t w = writev(fd, s.iov, s.iovcnt);
+          if (w < 0) s.len = 0x80000000u | static_cast<uint32_t>(errno);
+        }
+        if (s.len & 0x80000000u) {
+          const int err = static_cast<int>(s.len & 0x7fffffffu);
+          q.push_used(s.head, kTxBackendError);
+          pm.tx_errors.add();
+          if (err == EBADFD || err == ENODEV || err == ENXIO) set_backend_lost(err);
+        } else {
+          q.push_used(s.head, kTxSent);
+          pm.tx_frames.add();
+          pm.tx_bytes.add(s.len - hl);
+        }
+      }
+      pushed = true;
+    }
+    if (pushed && q.publish_used()) {
+      pm.interrupts.add();
+      want_irq = true;
+    }
+  }
+  if (peer != nullptr && peer_open) publish_rx_locked(*peer);
+  if (r.owns_lock()) r.unlock();
+  if (want_irq) raise_interrupt();
+  return moved;
+}
+
+void Device::pause_tap_rx(bool pause) {
+  if (pause == tap_rx_paused_ || backend_lost_.load(std::memory_order_relaxed)) return;  // ORDERING: advisory
+  epoll_event ev{};
+  ev.events = pause ? 0u : static_cast<uint32_t>(EPOLLIN);
+  ev.data.fd = tap_.fd();
+  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, tap_.fd(), &ev);
+  tap_rx_paused_ = pause;
+  if (pause) m_.rx_deferred.add();
+}
+
+bool Device::service_tap_rx() {
+  if (backend_lost_.load(std::memory_order_relaxed)) return false;  // ORDERING: advisory
+  std::lock_guard<std::mutex> r(rx_mu_);
+  // Read only while some receive queue has a buffer: the kernel keeps frames meanwhile (as
+  // Firecracker defers RX). A frame for one full queue while others have room is dropped and
+  // counted, so one VC that holds its buffers cannot stall the others.
+  bool any = false;
+  for (uint32_t p = 0; p < num_queues_ / 2 && !any; p++) any = queues_[2 * p].pending() > 0;
+  if (!any) {
+    pause_tap_rx(true);
+    return false;
+  }
+  pause_tap_rx(false);
+  const size_t slot = 65536 + kVnetHdrLen;
+  bool moved = false;
+  for (uint32_t i = 0; i < cfg_.batch; i++) {
+    uint8_t* buf = rx_stage_.data() + size_t(i) * slot;
+    const ssize_t n = read(tap_.fd(), buf, slot);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) break;
+      m_.rx_read_errors.add();
+      if (errno == EBADFD || errno == ENODEV || errno == ENXIO) set_backend_lost(errno);
+      break;
+    }
+    moved = true;
+    iovec iov{buf, static_cast<size_t>(n)};
+    uint32_t rxq = 0;
+    if (deliver(*this, &iov, 1, static_cast<uint32_t>(n), &rxq) == Deliver::kNoBuffer)
+      pm_[rxq / 2].rx_no_buffer.add();
+  }
+  publish_rx_locked(*this);
+  return moved;
+}
+
+bool Device::arm_and_check() {
+  bool more = false;
+  {
+    std::lock_guard<std::mutex> t(tx_mu_);
+    Device* peer = backend_ == BackendKind::kWire ? peer_.get() : nullptr;
+    for (uint32_t p = 0; p < num_queues_ / 2; p++) {
+      DeviceQueue& q = queues_[2 * p + 1];
+      if (!q.ready()) continue;
+      if (tx_stalled_[p] && peer != nullptr) {
+        std::lock_guard<std::mutex> r(peer->rx_mu_);
+        if (peer->queues_[stalled_on_[p]].enable_kick()) more = true;
+        continue;
+      }
+      if (q.enable_kick()) more = true;
+    }
+  }
+  if (backend_ == BackendKind::kTap && tap_rx_paused_) {
+    // Reading is paused for want of buffers: ask for a kick when any receive queue gets one.
+    std::lock_guard<std::mutex> r(rx_mu_);
+    for (uint32_t p = 0; p < num_queues_ / 2; p++) {
+      if (queues_[2 * p].enable_kick()) more = true;
+    }
+  }
+  return more;
+}
+
+void Device::run() {
+  epoll_event evs[4];
+  for (;;) {
+    bool more = true;
+    while (more) {
+      if (stop_.load(std::memory_order_acquire)) return;  // ORDERING: pairs with close()
+      uint64_t v;
+      (void)!read(kick_fd_, &v, sizeof v);  // reset the eventfd; kicks are level information only
+      more = service_tx();
+      if (backend_ == BackendKind::kTap) more = service_tap_rx() || more;
+      if (more) {
+        m_.batches.add();
+      } else {
+        more = arm_and_check();
+      }
+    }
+    const int n = epoll_wait(epoll_fd_, evs, 4, -1);
+    m_.wakeups.add();
+    if (n < 0 && errno != EINTR) return;
+    for (int i = 0; i < n; i++) {
+      if (evs[i].data.fd == stop_fd_) return;
+      if (evs[i].data.fd == tap_.fd() && (evs[i].events & (EPOLLERR | EPOLLHUP))) set_backend_lost(EIO);
+    }
+  }
+}
+
+}  // namespace condis
