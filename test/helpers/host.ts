@@ -1,0 +1,83 @@
+/**
+ * The Linux host as a test peer: ip/tc for setup, AF_PACKET (through python3, which has it in its
+ * standard library) to send and capture raw frames on an interface.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export function sh(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function shQuiet(cmd: string, args: string[]): void {
+  try {
+    execFileSync(cmd, args, { stdio: 'ignore' });
+  } catch {
+    // cleanup of something that may not exist
+  }
+}
+
+/** Unique, short (<= 15 chars) interface names per test file run. */
+export function ifName(prefix: string): string {
+  return `${prefix}${process.pid % 10000}${Math.floor(Math.random() * 100)}`.slice(0, 15);
+}
+
+export function ifExists(name: string): boolean {
+  return fs.existsSync(`/sys/class/net/${name}`);
+}
+
+export function ifStat(name: string, stat: string): number {
+  return Number(fs.readFileSync(`/sys/class/net/${name}/statistics/${stat}`, 'utf8'));
+}
+
+/** Quiet interface: no IPv6 (router solicitations, MLD) so the only frames are the test's. */
+export function quiet(name: string): void {
+  shQuiet('sysctl', ['-q', '-w', `net.ipv6.conf.${name}.disable_ipv6=1`]);
+}
+
+/** frames written into `from` come out of `to` (tc ingress + mirred redirect). */
+export function mirred(from: string, to: string): void {
+  sh('tc', ['qdisc', 'add', 'dev', from, 'ingress']);
+  sh('tc', [
+    'filter', 'add', 'dev', from, 'parent', 'ffff:', 'protocol', 'all', 'prio', '1',
+    'u32', 'match', 'u32', '0', '0', 'action', 'mirred', 'egress', 'redirect', 'dev', to,
+  ]);
+}
+
+const PY = path.join(__dirname, 'afpacket.py');
+
+/** Sends `count` copies of `frameHex` out of interface `ifname` through an AF_PACKET socket. */
+export function packetSend(ifname: string, frameHex: string, count: number): void {
+  sh('python3', [PY, 'send', ifname, frameHex, String(count)]);
+}
+
+/**
+ * Starts capturing frames with ethertype `ethertype` on `ifname`; `stop()` returns the frames (hex)
+ * seen until then (or until `count` were seen).
+ */
+export function packetCapture(ifname: string, ethertype: number, count: number, timeoutMs = 5000) {
+  const child = spawn('python3', [PY, 'recv', ifname, String(ethertype), String(count), String(timeoutMs)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => {
+    out += d;
+  });
+  child.stderr.on('data', (d) => {
+    err += d;
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    const check = () => (err.includes('READY') ? resolve() : undefined);
+    child.stderr.on('data', check);
+    child.on('exit', (code) => (code !== 0 ? reject(new Error(`afpacket recv failed: ${err}`)) : resolve()));
+  });
+  const done = new Promise<string[]>((resolve, reject) => {
+    child.on('exit', (code) => {
+      if (code !== 0) reject(new Error(`afpacket recv exited ${code}: ${err}`));
+      else resolve(out.split('\n').filter((l) => l.length > 0));
+    });
+  });
+  return { ready, done };
+}

@@ -1,0 +1,35 @@
+/**
+ * Writes straight into a queue's shared ring, bypassing DriverQueue's checks: how tests play a
+ * buggy or hostile driver against the native device.
+ */
+import { kAvailIdxOff, kAvailRingOff, queueBaseOffset, queueLayout } from '../../lib/virtio/layout';
+import type { Region } from '../../lib/virtio/region';
+
+export function writeDesc(r: Region, q: number, i: number, addr: number, len: number, flags: number, next: number) {
+  const base = queueBaseOffset(q, r.queueSize) + queueLayout(r.queueSize).descOff + 16 * i;
+  r.dv.setBigUint64(base, BigInt(addr), true);
+  r.dv.setUint32(base + 8, len, true);
+  r.dv.setUint16(base + 12, flags, true);
+  r.dv.setUint16(base + 14, next, true);
+}
+
+function availBase(r: Region, q: number): number {
+  return queueBaseOffset(q, r.queueSize) + queueLayout(r.queueSize).availOff;
+}
+
+export function availIdx(r: Region, q: number): number {
+  return r.dv.getUint16(availBase(r, q) + kAvailIdxOff, true);
+}
+
+/** Appends `head` to the avail ring and publishes it (avail.idx + 1). */
+export function pushAvail(r: Region, q: number, head: number): void {
+  const b = availBase(r, q);
+  const idx = availIdx(r, q);
+  r.dv.setUint16(b + kAvailRingOff + 2 * (idx & (r.queueSize - 1)), head, true);
+  setAvailIdx(r, q, (idx + 1) & 0xffff);
+}
+
+export function setAvailIdx(r: Region, q: number, idx: number): void {
+  const u16 = new Uint16Array(r.sab);
+  Atomics.store(u16, (availBase(r, q) + kAvailIdxOff) >>> 1, idx);
+}
