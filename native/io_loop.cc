@@ -384,10 +384,18 @@ bool Device::service_tap_rx() {
   std::lock_guard<std::mutex> r(rx_mu_);
   // Read only while some receive queue has a buffer: the kernel keeps frames meanwhile (as
   // Firecracker defers RX). A frame for one full queue while others have room is dropped and
-  // counted, so one VC that holds its buffers cannot stall the others.
-  bool any = false;
-  for (uint32_t p = 0; p < num_queues_ / 2 && !any; p++) any = queues_[2 * p].pending() > 0;
-  if (!any) {
+  // counted, so one VC that holds its buffers cannot stall the others. `budget` is how many
+  // buffers were posted at the last look: reading stops when it runs out and we look again.
+  auto posted = [this] {
+    uint32_t n = 0;
+    for (uint32_t p = 0; p < num_queues_ / 2; p++) {
+      const int k = queues_[2 * p].pending();
+      if (k > 0) n += static_cast<uint32_t>(k);
+    }
+    return n;
+  };
+  uint32_t budget = posted();
+  if (budget == 0) {
     pause_tap_rx(true);
     return false;
   }
@@ -395,6 +403,7 @@ bool Device::service_tap_rx() {
   const size_t slot = 65536 + kVnetHdrLen;
   bool moved = false;
   for (uint32_t i = 0; i < cfg_.batch; i++) {
+    if (budget == 0 && (budget = posted()) == 0) break;  // the next pass pauses reading
     uint8_t* buf = rx_stage_.data() + size_t(i) * slot;
     const ssize_t n = read(tap_.fd(), buf, slot);
     if (n < 0) {
@@ -404,6 +413,7 @@ bool Device::service_tap_rx() {
       break;
     }
     moved = true;
+    budget--;
     iovec iov{buf, static_cast<size_t>(n)};
     uint32_t rxq = 0;
     if (deliver(*this, &iov, 1, static_cast<uint32_t>(n), &rxq) == Deliver::kNoBuffer)

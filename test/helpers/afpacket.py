@@ -3,10 +3,15 @@
 ethertype on it. Standard library only (Linux AF_PACKET sockets)."""
 import select
 import socket
+import struct
 import sys
 import time
 
 ETH_P_ALL = 0x0003
+SOL_PACKET = 263
+PACKET_AUXDATA = 8
+TP_STATUS_VLAN_VALID = 0x10
+TP_STATUS_VLAN_TPID_VALID = 0x40
 
 
 def send(ifname, frame_hex, count):
@@ -21,6 +26,9 @@ def recv(ifname, ethertype, count, timeout_ms):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     s.bind((ifname, ETH_P_ALL))
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    # The kernel moves a received 802.1Q tag into skb metadata before packet sockets see the
+    # frame; PACKET_AUXDATA hands it back and we re-insert it, as libpcap does.
+    s.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
     sys.stderr.write("READY\n")
     sys.stderr.flush()
     got = 0
@@ -32,8 +40,14 @@ def recv(ifname, ethertype, count, timeout_ms):
         r, _, _ = select.select([s], [], [], left)
         if not r:
             break
-        data, addr = s.recvfrom(65536)
-        # addr[2] is the packet type: skip frames this host sent (PACKET_OUTGOING = 4) twice-seen
+        data, anc, _flags, _addr = s.recvmsg(65536, socket.CMSG_SPACE(32))
+        for level, typ, cdata in anc:
+            if level == SOL_PACKET and typ == PACKET_AUXDATA and len(cdata) >= 20:
+                status, _l, _s, _m, _n, tci, tpid = struct.unpack("IIIHHHH", cdata[:20])
+                if status & TP_STATUS_VLAN_VALID:
+                    if not status & TP_STATUS_VLAN_TPID_VALID:
+                        tpid = 0x8100
+                    data = data[:12] + struct.pack("!HH", tpid, tci) + data[12:]
         if len(data) >= 14 and int.from_bytes(data[12:14], "big") == ethertype:
             sys.stdout.write(data.hex() + "\n")
             got += 1

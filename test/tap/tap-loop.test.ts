@@ -1,0 +1,100 @@
+// Frames over real TAPs: tapA -> tc mirred -> tapB, both serviced by our devices; and TAP <-> the
+// kernel through an AF_PACKET socket on the host side.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Device, FramePort, openTap } from '../../lib/device';
+import { ETH_EXPERIMENTAL, frame, seqOf } from '../helpers/frames';
+import { ifExists, ifName, ifStat, mirred, packetCapture, packetSend, quiet, shQuiet } from '../helpers/host';
+import { tapTestsEnabled } from '../helpers/privilege';
+import { waitUntil } from '../helpers/wait';
+
+const enabled = tapTestsEnabled('tap-loop');
+
+describe.runIf(enabled)('TAP: frames through the kernel', () => {
+  const A = ifName('ctlA');
+  const B = ifName('ctlB');
+  let a: Device;
+  let b: Device;
+  let pa: FramePort;
+  let pb: FramePort;
+
+  beforeAll(() => {
+    a = openTap({ name: A, queuePairs: 2, queueSize: 256 });
+    b = openTap({ name: B, queuePairs: 2, queueSize: 256 });
+    quiet(A);
+    quiet(B);
+    mirred(A, B);
+    mirred(B, A);
+    pa = new FramePort(a, 0);
+    pb = new FramePort(b, 0);
+    a.onInterrupt = () => pa.poll();
+    b.onInterrupt = () => pb.poll();
+    pa.postRx();
+    pb.postRx();
+  });
+
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    shQuiet('ip', ['link', 'del', A]);
+    shQuiet('ip', ['link', 'del', B]);
+  });
+
+  it('opens real interfaces that vanish on close', () => {
+    expect(ifExists(A)).toBe(true);
+    const info = a.info();
+    expect(info).toMatchObject({ backend: 'tap', ifname: A, linkUp: true, mtu: 1500 });
+    expect(info.ifindex).toBeGreaterThan(0);
+  });
+
+  it.each([64, 1500])('%i-byte frames A -> B and B -> A with exact counts and order', async (size) => {
+    const n = 2000;
+    const seqB: number[] = [];
+    const seqA: number[] = [];
+    pb.onFrame = (bytes, off, len) => {
+      if (len === size && bytes[off + 12] === 0x88) seqB.push(seqOf(bytes, off));
+    };
+    pa.onFrame = (bytes, off, len) => {
+      if (len === size && bytes[off + 12] === 0x88) seqA.push(seqOf(bytes, off));
+    };
+    const sentA0 = pa.sent;
+    const sentB0 = pb.sent;
+    await waitUntil(
+      () => {
+        while (pa.sent - sentA0 < n && pa.send(frame(size, pa.sent - sentA0))) {}
+        while (pb.sent - sentB0 < n && pb.send(frame(size, pb.sent - sentB0))) {}
+        pa.flush();
+        pb.flush();
+        return seqB.length === n && seqA.length === n;
+      },
+      `${n} frames each way`,
+      15_000,
+    );
+    expect(seqB).toEqual(Array.from({ length: n }, (_, i) => i));
+    expect(seqA).toEqual(Array.from({ length: n }, (_, i) => i));
+  });
+
+  it('a TAP and an AF_PACKET socket exchange frames', async () => {
+    // device -> kernel: captured on the host side of tapA.
+    shQuiet('tc', ['qdisc', 'del', 'dev', A, 'ingress']); // stop mirroring A for this test
+    const cap = packetCapture(A, ETH_EXPERIMENTAL, 50);
+    await cap.ready;
+    for (let i = 0; i < 50; i++) pa.send(frame(100, 7000 + i));
+    pa.flush();
+    const got = await cap.done;
+    expect(got.length).toBe(50);
+    expect(got.map((h) => Number.parseInt(h.slice(28, 36), 16))).toEqual(
+      Array.from({ length: 50 }, (_, i) => 7000 + i),
+    );
+    const rx0 = ifStat(A, 'rx_packets');
+    expect(rx0).toBeGreaterThanOrEqual(50);
+
+    // kernel -> device: an AF_PACKET send on tapA is transmitted into the TAP, to our device.
+    let seen = 0;
+    pa.onFrame = (bytes, off, len) => {
+      if (len === 80 && seqOf(bytes, off) === 4242) seen++;
+    };
+    packetSend(A, Buffer.from(frame(80, 4242)).toString('hex'), 30);
+    await waitUntil(() => seen === 30, '30 frames from AF_PACKET');
+    mirred(A, B);
+  });
+});
