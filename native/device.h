@@ -158,6 +158,7 @@ class Device : public std::enable_shared_from_this<Device> {
     uint16_t queue;
     uint16_t head;
     uint32_t len;
+    uint32_t result;  // 0 = written, 0x80000000 | errno = failed
     int iovcnt;
     uint8_t hdr[kVnetHdrLen + 16];  // vnet header + MACs + inserted 802.1Q tag
     iovec iov[kMaxChainSegments + 2];

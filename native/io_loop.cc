@@ -314,39 +314,45 @@ bool Device::service_tx() {
 
     if (nslots > 0) {
       // TAP: one io_uring_enter for the whole batch, or one writev per frame without io_uring.
+      // Each slot is written exactly once: kSlotPending until the ring (or writev) settles it.
+      constexpr uint32_t kSlotPending = 0xffffffffu;
       const int fd = tap_.fd();
-      bool done = false;
+      for (uint32_t i = 0; i < nslots; i++) tx_slots_[i].result = kSlotPending;
       if (uring_) {
         unsigned queued = 0;
-        for (uint32_t i = 0; i < nslots; i++)
-          if (uring_->prep_writev(fd, tx_slots_[i].iov, tx_slots_[i].iovcnt, i)) queued++;
-        if (queued == nslots && uring_->submit(nslots) >= 0) {
-          UringCompletion cqe[256];
-          unsigned got = 0;
-          while (got < nslots) {
-            unsigned h = uring_->harvest(cqe, nslots - got);
-            if (h == 0) {
-              if (uring_->submit(1) < 0) break;
-              continue;
-            }
-            for (unsigned i = 0; i < h; i++) {
-              TxSlot& s = tx_slots_[cqe[i].user_data];
-              s.len = cqe[i].res < 0 ? (0x80000000u | static_cast<uint32_t>(-cqe[i].res)) : s.len;
-            }
-            got += h;
+        while (queued < nslots && uring_->prep_writev(fd, tx_slots_[queued].iov, tx_slots_[queued].iovcnt, queued))
+          queued++;
+        bool ring_ok = uring_->submit(queued) >= 0;
+        unsigned got = 0;
+        UringCompletion cqe[256];
+        while (ring_ok && got < queued) {
+          const unsigned h = uring_->harvest(cqe, queued - got);
+          if (h == 0) {
+            ring_ok = uring_->submit(1) >= 0;
+            continue;
           }
-          done = got == nslots;
+          for (unsigned i = 0; i < h; i++) {
+            TxSlot& s = tx_slots_[cqe[i].user_data];
+            s.result = cqe[i].res < 0 ? (0x80000000u | static_cast<uint32_t>(-cqe[i].res)) : 0;
+          }
+          got += h;
         }
-        if (!done) uring_.reset();  // the ring misbehaved: fall back to writev for good
+        if (!ring_ok) {
+          // The ring misbehaved: frames it may or may not have written are failed, never resent
+          // (a duplicate is worse than a loss the driver sees); writev from now on.
+          for (uint32_t i = 0; i < queued; i++)
+            if (tx_slots_[i].result == kSlotPending) tx_slots_[i].result = 0x80000000u | EIO;
+          uring_.reset();
+        }
       }
       for (uint32_t i = 0; i < nslots; i++) {
         TxSlot& s = tx_slots_[i];
-        if (!done) {
+        if (s.result == kSlotPending) {
           const ssize_t w = writev(fd, s.iov, s.iovcnt);
-          if (w < 0) s.len = 0x80000000u | static_cast<uint32_t>(errno);
+          s.result = w < 0 ? (0x80000000u | static_cast<uint32_t>(errno)) : 0;
         }
-        if (s.len & 0x80000000u) {
-          const int err = static_cast<int>(s.len & 0x7fffffffu);
+        if (s.result != 0) {
+          const int err = static_cast<int>(s.result & 0x7fffffffu);
           q.push_used(s.head, kTxBackendError);
           pm.tx_errors.add();
           if (err == EBADFD || err == ENODEV || err == ENXIO) set_backend_lost(err);

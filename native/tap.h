@@ -2,7 +2,9 @@
 //
 // Plain C++ (no napi.h). Every failure comes back as an Error carrying errno and the syscall,
 // with a message that says what to do (no /dev/net/tun, no CAP_NET_ADMIN, name in use...).
-// JS validates options first (lib/device/options.ts); this file trusts shapes but not the kernel.
+// JS validates options first (lib/device/options.ts); this file re-validates the name and MAC
+// (ERR_CONDIS_INVALID_ARG) and trusts the kernel with the MTU (EINVAL names the range 68..65521).
+// Calls on a Tap that is not open (or open() on one that is) return ERR_CONDIS_INVALID_STATE.
 #pragma once
 
 #include <cstdint>
@@ -13,14 +15,16 @@
 namespace condis {
 
 struct TapOptions {
-  std::string name;          // "" = let the kernel pick ("tap%d")
+  std::string name;          // "" = let the kernel pick ("tap%d"); 1..15 bytes, one "%d" allowed
   bool vnet_hdr = false;     // IFF_VNET_HDR with a 12-byte virtio_net_hdr (TUNSETVNETHDRSZ)
   bool multi_queue = false;  // IFF_MULTI_QUEUE
-  bool persist = false;      // TUNSETPERSIST: the interface outlives the fd
+  bool persist = false;      // true: TUNSETPERSIST, the interface outlives the fd. false: leave
+                             // the flag as found (a new TAP is not persistent; clear an existing
+                             // TAP's flag with set_persist(false))
   uint32_t mtu = 0;          // 0 = leave the kernel's default
   bool has_mac = false;
   uint8_t mac[6] = {0, 0, 0, 0, 0, 0};
-  bool up = true;            // bring the link up after configuring it
+  bool up = true;            // bring the link up after configuring it (false: leave it as found)
 };
 
 class Tap {
@@ -31,14 +35,15 @@ class Tap {
   Tap& operator=(const Tap&) = delete;
 
   // Opens (or creates) the interface. On failure nothing is left behind (a TAP this call created
-  // is removed again).
+  // is removed again). A name that belongs to a non-TAP interface fails with EEXIST.
   Error open(const TapOptions& opts);
 
   // Closes the fd. If persist was not set the kernel removes the interface. Idempotent.
+  // Afterwards fd() is -1, name() is "" and ifindex() is 0.
   void close();
 
-  int fd() const { return fd_; }
-  const std::string& name() const { return name_; }
+  int fd() const { return fd_; }                      // O_NONBLOCK | O_CLOEXEC
+  const std::string& name() const { return name_; }  // as of open(); setters follow a rename
   int ifindex() const { return ifindex_; }
   bool vnet_hdr() const { return vnet_hdr_; }
 
