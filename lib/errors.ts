@@ -15,7 +15,12 @@ export class CondisError extends Error {
   /** Extra facts: the queue, the VC, its state, counters... */
   readonly details: Record<string, unknown>;
 
-  constructor(code: string, message: string, details: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+  constructor(
+    code: string,
+    message: string,
+    details: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = 'CondisError';
     this.code = code;

@@ -1,4 +1,4 @@
 export { Device } from './device';
 export { openTap, openWirePair, tapUnavailableReason } from './open';
-export { type Backend, type DeviceOptions, checkIfName, parseMac, resolveOptions } from './options';
-export { type FrameSink, FramePort } from './port';
+export { type Backend, checkIfName, type DeviceOptions, parseMac, resolveOptions } from './options';
+export { FramePort, type FrameSink } from './port';

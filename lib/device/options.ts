@@ -76,7 +76,9 @@ export function checkIfName(name: string): void {
 }
 
 export function parseMac(mac: string): Uint8Array {
-  const m = /^([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2})$/i.exec(mac);
+  const m = /^([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2})$/i.exec(
+    mac,
+  );
   if (!m) throw bad(`mac "${mac}" must look like 02:00:00:00:00:01`, 'mac');
   const b = Uint8Array.from(m.slice(1).map((h) => Number.parseInt(h, 16)));
   if ((b[0]! & 1) !== 0) throw bad(`mac "${mac}" is a multicast address; a NIC needs a unicast one`, 'mac');
@@ -88,14 +90,26 @@ export function resolveOptions(options: DeviceOptions = {}): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw bad('options must be an object', 'options');
   const o = options as Record<string, unknown>;
   const known = new Set([
-    'queuePairs', 'queueSize', 'bufferSize', 'vnetHdr', 'name', 'mtu', 'mac', 'persist',
-    'multiQueue', 'up', 'batch', 'uring',
+    'queuePairs',
+    'queueSize',
+    'bufferSize',
+    'vnetHdr',
+    'name',
+    'mtu',
+    'mac',
+    'persist',
+    'multiQueue',
+    'up',
+    'batch',
+    'uring',
   ]);
   for (const k of Object.keys(o)) if (!known.has(k)) throw bad(`unknown option "${k}"`, k);
   const queueSize = int(o, 'queueSize', 256, kMinQueueSize, kMaxQueueSize);
-  if ((queueSize & (queueSize - 1)) !== 0) throw bad(`queueSize must be a power of two, got ${queueSize}`, 'queueSize');
+  if ((queueSize & (queueSize - 1)) !== 0)
+    throw bad(`queueSize must be a power of two, got ${queueSize}`, 'queueSize');
   const bufferSize = int(o, 'bufferSize', 2048, 128, 65536 + 64);
-  if (bufferSize % 64 !== 0) throw bad(`bufferSize must be a multiple of 64, got ${bufferSize}`, 'bufferSize');
+  if (bufferSize % 64 !== 0)
+    throw bad(`bufferSize must be a multiple of 64, got ${bufferSize}`, 'bufferSize');
   const name = o.name ?? '';
   if (typeof name !== 'string') throw bad('name must be a string', 'name');
   if (name !== '') checkIfName(name);

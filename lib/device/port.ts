@@ -45,7 +45,10 @@ export class FramePort {
     const rxq = device.rx[pair];
     const txq = device.tx[pair];
     if (rxq === undefined || txq === undefined) {
-      throw new CondisError('ERR_CONDIS_INVALID_ARG', `no queue pair ${pair} (device has ${device.queuePairs})`);
+      throw new CondisError(
+        'ERR_CONDIS_INVALID_ARG',
+        `no queue pair ${pair} (device has ${device.queuePairs})`,
+      );
     }
     this.device = device;
     this.pair = pair;

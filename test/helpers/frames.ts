@@ -18,9 +18,13 @@ export function frame(size: number, seq: number, tag = 0, dst = MAC_B, src = MAC
 }
 
 export function seqOf(bytes: Uint8Array, off: number): number {
-  return ((bytes[off + 14]! << 24) | (bytes[off + 15]! << 16) | (bytes[off + 16]! << 8) | bytes[off + 17]!) >>> 0;
+  return (
+    ((bytes[off + 14]! << 24) | (bytes[off + 15]! << 16) | (bytes[off + 16]! << 8) | bytes[off + 17]!) >>> 0
+  );
 }
 
 export function tagOf(bytes: Uint8Array, off: number): number {
-  return ((bytes[off + 18]! << 24) | (bytes[off + 19]! << 16) | (bytes[off + 20]! << 8) | bytes[off + 21]!) >>> 0;
+  return (
+    ((bytes[off + 18]! << 24) | (bytes[off + 19]! << 16) | (bytes[off + 20]! << 8) | bytes[off + 21]!) >>> 0
+  );
 }

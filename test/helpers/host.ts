@@ -27,23 +27,7 @@ export function ifExists(name: string): boolean {
   return fs.existsSync(`/sys/class/net/${name}`);
 }
 
-export function ifStat(name: string, stat: string): number {
-  return Number(fs.readFileSync(`/sys/class/net/${name}/statistics/${stat}`, 'utf8'));
-}
-
-/** Quiet interface: no IPv6 (router solicitations, MLD) so the only frames are the test's. */
-export function quiet(name: string): void {
-  shQuiet('sysctl', ['-q', '-w', `net.ipv6.conf.${name}.disable_ipv6=1`]);
-}
-
-/** frames written into `from` come out of `to` (tc ingress + mirred redirect). */
-export function mirred(from: string, to: string): void {
-  sh('tc', ['qdisc', 'add', 'dev', from, 'ingress']);
-  sh('tc', [
-    'filter', 'add', 'dev', from, 'parent', 'ffff:', 'protocol', 'all', 'prio', '1',
-    'u32', 'match', 'u32', '0', '0', 'action', 'mirred', 'egress', 'redirect', 'dev', to,
-  ]);
-}
+export { ifStat, mirred, quiet } from '../../lib/host/tc';
 
 const PY = path.join(__dirname, 'afpacket.py');
 

@@ -21,7 +21,8 @@ export function tapPrivilege(): { ok: true } | { ok: false; why: string } {
 export function tapTestsEnabled(suite: string): boolean {
   const p = tapPrivilege();
   if (p.ok) return true;
-  if (process.env.CI === 'true') throw new Error(`${suite}: TAP tests are mandatory in CI but cannot run: ${p.why}`);
+  if (process.env.CI === 'true')
+    throw new Error(`${suite}: TAP tests are mandatory in CI but cannot run: ${p.why}`);
   console.warn(`[skip] ${suite}: ${p.why}`);
   return false;
 }

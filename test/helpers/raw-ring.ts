@@ -5,7 +5,15 @@
 import { kAvailIdxOff, kAvailRingOff, queueBaseOffset, queueLayout } from '../../lib/virtio/layout';
 import type { Region } from '../../lib/virtio/region';
 
-export function writeDesc(r: Region, q: number, i: number, addr: number, len: number, flags: number, next: number) {
+export function writeDesc(
+  r: Region,
+  q: number,
+  i: number,
+  addr: number,
+  len: number,
+  flags: number,
+  next: number,
+) {
   const base = queueBaseOffset(q, r.queueSize) + queueLayout(r.queueSize).descOff + 16 * i;
   r.dv.setBigUint64(base, BigInt(addr), true);
   r.dv.setUint32(base + 8, len, true);

@@ -3,7 +3,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Device, FramePort, openWirePair } from '../../lib/device';
 import type { CondisError } from '../../lib/errors';
-import { QueueState, VIRTQ_DESC_F_INDIRECT, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from '../../lib/virtio/layout';
+import {
+  QueueState,
+  VIRTQ_DESC_F_INDIRECT,
+  VIRTQ_DESC_F_NEXT,
+  VIRTQ_DESC_F_WRITE,
+} from '../../lib/virtio/layout';
 import { frame } from '../helpers/frames';
 import { availIdx, pushAvail, setAvailIdx, writeDesc } from '../helpers/raw-ring';
 import { waitUntil } from '../helpers/wait';

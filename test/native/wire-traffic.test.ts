@@ -65,7 +65,10 @@ describe('wire: frames both ways with exact counts', () => {
       expect(seenB[k]!.every((t) => t === k)).toBe(true);
       expect(seenA[k]!.every((t) => t === k)).toBe(true);
     }
-    await waitUntil(() => pa.every((p) => p.txDone === perPair) && pb.every((p) => p.txDone === perPair), 'completions');
+    await waitUntil(
+      () => pa.every((p) => p.txDone === perPair) && pb.every((p) => p.txDone === perPair),
+      'completions',
+    );
     const sa = a.stats();
     const sb = b.stats();
     for (let k = 0; k < pairs; k++) {

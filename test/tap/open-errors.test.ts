@@ -46,7 +46,9 @@ describe('option validation (no privileges needed)', () => {
   ])('%j is refused with ERR_CONDIS_INVALID_ARG', (opts, msg) => {
     expect(() => openTap(opts as never)).toThrow(expect.objectContaining({ code: 'ERR_CONDIS_INVALID_ARG' }));
     expect(() => openTap(opts as never)).toThrow(msg);
-    expect(() => openWirePair(opts as never)).toThrow(expect.objectContaining({ code: 'ERR_CONDIS_INVALID_ARG' }));
+    expect(() => openWirePair(opts as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_CONDIS_INVALID_ARG' }),
+    );
   });
 
   it('binding errors are coded', () => {
@@ -113,13 +115,19 @@ describe.runIf(enabled)('TAP open errors from the kernel', () => {
   });
 
   it('as an unprivileged user: a coded error that says why', () => {
-    const r = openTapIn(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all'], ifName('ctu'));
+    const r = openTapIn(
+      ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all'],
+      ifName('ctu'),
+    );
     expect(['EPERM', 'EACCES']).toContain(r.code);
     expect(r.message).toMatch(/\/dev\/net\/tun|CAP_NET_ADMIN/);
   });
 
   it('without /dev/net/tun: ENOENT, saying what is missing', () => {
-    const r = openTapIn(['unshare', '--mount', '--', 'sh', '-c', 'mount -t tmpfs none /dev/net && exec "$0" "$@"'], ifName('ctn'));
+    const r = openTapIn(
+      ['unshare', '--mount', '--', 'sh', '-c', 'mount -t tmpfs none /dev/net && exec "$0" "$@"'],
+      ifName('ctn'),
+    );
     expect(r.code).toBe('ENOENT');
     expect(r.message).toMatch(/\/dev\/net\/tun/);
   });

@@ -66,7 +66,9 @@ describe.runIf(enabled)('TAP: 802.1Q per queue pair, the kernel as peer', () => 
     // dst(12) src(12) | 8100 | TCI: VID 42 | 88b5 | seq
     expect(got.every((h) => (Number.parseInt(h.slice(28, 32), 16) & 0xfff) === 42)).toBe(true);
     expect(got.every((h) => h.slice(32, 36) === '88b5')).toBe(true);
-    expect(got.map((h) => Number.parseInt(h.slice(36, 44), 16))).toEqual(Array.from({ length: 40 }, (_, i) => 100 + i));
+    expect(got.map((h) => Number.parseInt(h.slice(36, 44), 16))).toEqual(
+      Array.from({ length: 40 }, (_, i) => 100 + i),
+    );
     expect(got.every((h) => h.length === 2 * 94)).toBe(true);
   });
 

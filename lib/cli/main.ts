@@ -1,0 +1,65 @@
+/**
+ * The `condis` command line: subcommand dispatch, --help and --version. Every failure is one line
+ * on stderr and a non-zero exit, never a stack trace.
+ */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { run } from './run';
+import { UsageError } from './usage';
+
+const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
+  run: { summary: 'move frames through a device both ways and print its counters', run },
+};
+
+function version(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 5; i++) {
+    try {
+      return JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).version as string;
+    } catch {
+      dir = path.dirname(dir);
+    }
+  }
+  return 'unknown';
+}
+
+function help(): string {
+  const lines = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(8)} ${c.summary}`);
+  return [
+    'usage: condis <command> [options]',
+    '',
+    'commands:',
+    ...lines,
+    '',
+    'options: --help (also after a command), --version',
+    'example: condis run --frames 100000',
+  ].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(`${help()}\n`);
+    return cmd === undefined ? 2 : 0;
+  }
+  if (cmd === '--version' || cmd === '-v') {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  const c = COMMANDS[cmd];
+  if (!c) {
+    process.stderr.write(`condis: unknown command "${cmd}" (try condis --help)\n`);
+    return 2;
+  }
+  try {
+    return await c.run(rest);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    if (err instanceof UsageError) {
+      process.stderr.write(`condis ${cmd}: ${err.message} (try condis ${cmd} --help)\n`);
+      return 2;
+    }
+    process.stderr.write(`condis ${cmd}: ${err.code ? `${err.code}: ` : ''}${err.message}\n`);
+    return 1;
+  }
+}
