@@ -49,7 +49,8 @@ struct PairStats {
 struct DeviceStats {
   uint64_t rx_unbound_vid, rx_malformed, rx_read_errors, rx_deferred, kicks, wakeups, batches;
   uint64_t irq_raised, irq_coalesced, ring_errors;
-  bool uring;
+  bool uring;     // transmit batches through io_uring
+  bool rx_uring;  // receive through armed io_uring reads
   std::vector<PairStats> pairs;
 };
 
@@ -101,6 +102,7 @@ class Device : public std::enable_shared_from_this<Device> {
   void run();
   bool service_tx();                   // true if any frame moved
   bool service_tap_rx();
+  bool service_tap_rx_uring();
   bool arm_and_check();                // before sleeping; true = more work, don't sleep
   void raise_interrupt();              // coalesced: at most one call in flight
   void publish_rx_locked(Device& rx);  // rx.rx_mu_ held: publish used + interrupt
@@ -131,7 +133,12 @@ class Device : public std::enable_shared_from_this<Device> {
 
   Tap tap_;
   uint32_t max_frame_ = 0;  // largest frame (after the vnet header) the device moves
-  std::unique_ptr<Uring> uring_;
+  std::unique_ptr<Uring> uring_;     // TAP writes: one io_uring_enter per transmit batch
+  std::unique_ptr<Uring> rx_uring_;  // TAP reads kept armed into rx_stage_ slots (blocking fd)
+  int rx_efd_ = -1;                  // signalled by rx_uring_ on every completion (epoll)
+  std::vector<uint8_t> rx_armed_;    // I/O thread only: slot has a read in flight
+  std::vector<iovec> rx_iov_;        // one iovec per staging slot, alive while its read is armed
+  uint32_t rx_armed_count_ = 0;
 
   // Wire: the peer fills our receive queues, we fill theirs. peer_ is set before start() and
   // cleared after our thread has stopped.

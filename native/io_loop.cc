@@ -387,6 +387,7 @@ void Device::pause_tap_rx(bool pause) {
 
 bool Device::service_tap_rx() {
   if (backend_lost_.load(std::memory_order_relaxed)) return false;  // ORDERING: advisory
+  if (rx_uring_) return service_tap_rx_uring();
   std::lock_guard<std::mutex> r(rx_mu_);
   // Read only while some receive queue has a buffer: the kernel keeps frames meanwhile (as
   // Firecracker defers RX). A frame for one full queue while others have room is dropped and
@@ -429,6 +430,60 @@ bool Device::service_tap_rx() {
   return moved;
 }
 
+// Receive with io_uring: up to `batch` reads stay armed in staging slots and complete as frames
+// arrive; one io_uring_enter per pass re-arms them. Never more reads armed than receive buffers
+// posted, so frames the driver has no room for stay in the kernel, as with read().
+bool Device::service_tap_rx_uring() {
+  std::lock_guard<std::mutex> r(rx_mu_);
+  const size_t slot = 65536 + kVnetHdrLen;
+  bool moved = false;
+  UringCompletion cqe[256];
+  unsigned h;
+  while ((h = rx_uring_->harvest(cqe, 256)) > 0) {
+    for (unsigned i = 0; i < h; i++) {
+      const uint32_t j = static_cast<uint32_t>(cqe[i].user_data);
+      rx_armed_[j] = 0;
+      rx_armed_count_--;
+      const int32_t res = cqe[i].res;
+      if (res < 0) {
+        if (res == -ECANCELED || res == -EINTR || res == -EAGAIN) continue;
+        m_.rx_read_errors.add();
+        if (res == -EBADFD || res == -ENODEV || res == -ENXIO || res == -EIO) set_backend_lost(-res);
+        continue;
+      }
+      moved = true;
+      iovec iov{rx_stage_.data() + size_t(j) * slot, static_cast<size_t>(res)};
+      uint32_t rxq = 0;
+      if (deliver(*this, &iov, 1, static_cast<uint32_t>(res), &rxq) == Deliver::kNoBuffer)
+        pm_[rxq / 2].rx_no_buffer.add();
+    }
+  }
+  if (moved) publish_rx_locked(*this);
+  if (backend_lost_.load(std::memory_order_relaxed)) return moved;  // ORDERING: advisory
+  uint32_t posted = 0;
+  for (uint32_t p = 0; p < num_queues_ / 2; p++) {
+    const int k = queues_[2 * p].pending();
+    if (k > 0) posted += static_cast<uint32_t>(k);
+  }
+  uint32_t want = posted > rx_armed_count_ ? posted - rx_armed_count_ : 0;
+  unsigned queued = 0;
+  for (uint32_t j = 0; j < cfg_.batch && want > 0; j++) {
+    if (rx_armed_[j]) continue;
+    iovec* iov = &rx_iov_[j];
+    // SAFETY: slot j of rx_stage_ is reserved for this read until its completion is harvested.
+    *iov = iovec{rx_stage_.data() + size_t(j) * slot, slot};
+    if (!rx_uring_->prep_readv(tap_.fd(), iov, 1, j)) break;
+    rx_armed_[j] = 1;
+    rx_armed_count_++;
+    want--;
+    queued++;
+  }
+  if (queued > 0) rx_uring_->submit(0);
+  tap_rx_paused_ = rx_armed_count_ == 0;  // nothing armed: wait for a kick on a receive queue
+  if (tap_rx_paused_ && posted == 0) m_.rx_deferred.add();
+  return moved;
+}
+
 bool Device::arm_and_check() {
   bool more = false;
   {
@@ -463,6 +518,7 @@ void Device::run() {
       if (stop_.load(std::memory_order_acquire)) return;  // ORDERING: pairs with close()
       uint64_t v;
       (void)!read(kick_fd_, &v, sizeof v);  // reset the eventfd; kicks are level information only
+      if (rx_efd_ >= 0) (void)!read(rx_efd_, &v, sizeof v);
       more = service_tx();
       if (backend_ == BackendKind::kTap) more = service_tap_rx() || more;
       if (more) {

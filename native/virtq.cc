@@ -139,6 +139,7 @@ PopResult DeviceQueue::pop(Chain* out) {
   out->total = 0;
   uint32_t idx = head;
   uint32_t steps = 0;
+  uint16_t seen[kMaxChainSegments];  // descriptors of this chain, to name a loop as a loop
   for (;;) {
     if (++steps > q_) {  // a chain can hold at most q_ distinct descriptors: more means a loop
       fail(kRingChainLoop, head);
@@ -173,6 +174,7 @@ PopResult DeviceQueue::pop(Chain* out) {
       return PopResult::kBroken;
     }
     // SAFETY: [addr, addr+len) lies inside the pool, which lies inside the region.
+    seen[out->nseg] = static_cast<uint16_t>(idx);
     out->seg[out->nseg++] = Segment{region_ + d.addr, d.len};
     out->total += d.len;  // <= pool_size * 64 segments; pool_size < 4 GiB... bounded below
     if (out->total > (1u << 24)) {  // 16 MiB per frame is far beyond any MTU: treat as abuse
@@ -183,6 +185,12 @@ PopResult DeviceQueue::pop(Chain* out) {
     if (d.next >= q_) {
       fail(kRingNextOutOfRange, idx);
       return PopResult::kBroken;
+    }
+    for (uint32_t k = 0; k < out->nseg; k++) {  // chains are 1-2 descriptors: a short scan
+      if (seen[k] == d.next) {
+        fail(kRingChainLoop, head);
+        return PopResult::kBroken;
+      }
     }
     idx = d.next;
   }

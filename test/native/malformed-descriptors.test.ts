@@ -194,3 +194,20 @@ describe('malformed descriptors written into the ring on purpose', () => {
     expect(b.stats().pairs.length).toBe(2);
   });
 });
+
+describe('a loop is named a loop at any queue size', () => {
+  it('two descriptors pointing at each other in a 1024-entry queue -> ERR_CONDIS_RING_CHAIN_LOOP', async () => {
+    const [a, b] = openWirePair({ queuePairs: 1, queueSize: 1024 });
+    open.push(a, b);
+    const errors: CondisError[] = [];
+    a.on('ringError', (e) => errors.push(e));
+    const p = a.region.poolOffset;
+    writeDesc(a.region, 1, 5, p, 32, VIRTQ_DESC_F_NEXT, 6);
+    writeDesc(a.region, 1, 6, p + 64, 32, VIRTQ_DESC_F_NEXT, 5);
+    pushAvail(a.region, 1, 5);
+    a.kick(1);
+    await waitUntil(() => errors.length > 0, 'ringError');
+    expect(errors[0]!.code).toBe('ERR_CONDIS_RING_CHAIN_LOOP');
+    expect(errors[0]!.details.detail).toBe(5);
+  });
+});

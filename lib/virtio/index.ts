@@ -1,0 +1,16 @@
+/** Driver side of the virtio split rings shared with the native device (see ./layout.ts). */
+export { BufferPool } from './buffer-pool';
+export { DriverQueue } from './driver-queue';
+export { type InvalidArgError, invalidArg } from './invalid-arg';
+export * from './layout';
+export {
+  attachRegion,
+  configGeneration,
+  createRegion,
+  deviceStatus,
+  type QueueStatusSnapshot,
+  type Region,
+  type RegionOptions,
+  readQueueStatus,
+  validateRegionHeader,
+} from './region';
