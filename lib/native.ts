@@ -23,6 +23,8 @@ export interface NativeDeviceOptions {
   batch?: number;
   /** Use io_uring for TAP writes when the kernel allows (default true). */
   uring?: boolean;
+  /** Busy-poll this many µs for more work before the device thread sleeps (default 100). */
+  pollUs?: number;
 }
 
 export interface NativePairStats {
@@ -53,6 +55,7 @@ export interface NativeStats {
   irqCoalesced: number;
   ringErrors: number;
   uring: boolean;
+  rxUring: boolean;
   pairs: NativePairStats[];
 }
 

@@ -37,6 +37,7 @@ struct DeviceConfig {
   uint32_t batch = 64;          // frames per queue per service pass (1..256)
   bool use_uring = true;        // TAP writes in io_uring batches when the kernel allows
   uint32_t wire_max_frame = 9216 + 18;  // largest frame a wire carries (no MTU to ask)
+  uint32_t spin_ns = 100000;     // busy-poll this long for more work before sleeping (0 = never)
 };
 
 struct PairStats {
@@ -104,6 +105,7 @@ class Device : public std::enable_shared_from_this<Device> {
   bool service_tap_rx();
   bool service_tap_rx_uring();
   bool arm_and_check();                // before sleeping; true = more work, don't sleep
+  bool spin_for_work(uint64_t* idle_since);
   void raise_interrupt();              // coalesced: at most one call in flight
   void publish_rx_locked(Device& rx);  // rx.rx_mu_ held: publish used + interrupt
   // Classifies a frame by its 802.1Q tag, strips it, copies it into a receive chain of `rx`.

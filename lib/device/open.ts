@@ -29,6 +29,7 @@ function nativeOptions(o: ResolvedOptions) {
     ...(o.mac ? { mac: o.mac } : {}),
     batch: o.batch,
     uring: o.uring,
+    pollUs: o.pollUs,
   };
 }
 
