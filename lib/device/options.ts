@@ -109,6 +109,7 @@ export function resolveOptions(options: DeviceOptions = {}): ResolvedOptions {
     'up',
     'batch',
     'uring',
+    'pollUs',
   ]);
   for (const k of Object.keys(o)) if (!known.has(k)) throw bad(`unknown option "${k}"`, k);
   const queueSize = int(o, 'queueSize', 256, kMinQueueSize, kMaxQueueSize);

@@ -43,12 +43,32 @@ describe('option validation (no privileges needed)', () => {
     [{ mtu: 20 }, /mtu must be an integer from 68 to 65521/],
     [{ vnetHdr: 'yes' }, /vnetHdr must be a boolean/],
     [{ colour: 'blue' }, /unknown option "colour"/],
+    [{ pollUs: -1 }, /pollUs must be an integer from 0 to 10000/],
   ])('%j is refused with ERR_CONDIS_INVALID_ARG', (opts, msg) => {
     expect(() => openTap(opts as never)).toThrow(expect.objectContaining({ code: 'ERR_CONDIS_INVALID_ARG' }));
     expect(() => openTap(opts as never)).toThrow(msg);
     expect(() => openWirePair(opts as never)).toThrow(
       expect.objectContaining({ code: 'ERR_CONDIS_INVALID_ARG' }),
     );
+  });
+
+  it('every documented option is accepted', async () => {
+    const [a, b] = openWirePair({
+      queuePairs: 2,
+      queueSize: 64,
+      bufferSize: 256,
+      vnetHdr: true,
+      name: 'w0',
+      batch: 32,
+      uring: false,
+      pollUs: 0,
+      up: true,
+      persist: false,
+      multiQueue: false,
+    });
+    expect(a.info()).toMatchObject({ backend: 'wire', queuePairs: 2, vnetHdr: true });
+    a.destroy();
+    b.destroy();
   });
 
   it('binding errors are coded', () => {

@@ -1,0 +1,292 @@
+/**
+ * MiniportAdapter: the reference CoNDIS miniport over one condis-tap Device (the adapter context
+ * of MiniportInitializeEx). It owns the Device, its free queue pairs (1..N-1; pair 0 carries
+ * untagged traffic and is left alone), the interrupt handler that services every bound pair,
+ * and the VCs' contexts. Handlers are registered with `ndis.registerMiniport` under their NDIS
+ * names and delegate to control.ts (VC lifecycle), send.ts and receive.ts (data path).
+ *
+ * Events (node:events):
+ * - 'vcAbort' (CondisError): a deactivation was aborted (see control.ts abortVc): the code says
+ *   why — ERR_CONDIS_BACKEND_LOST, ERR_CONDIS_RING_*, ERR_CONDIS_DRAIN_TIMEOUT;
+ * - 'queueReset' (CondisError): a queue of an Active VC went to NEEDS_RESET and was reset and
+ *   re-armed (its in-flight sends completed with SEND_ABORTED).
+ */
+import { EventEmitter } from 'node:events';
+import type { Device } from '../device';
+import type { CondisError } from '../errors';
+import {
+  type MiniportCoHandlers,
+  NDIS_STATUS_SUCCESS,
+  type Ndis,
+  type NdisMiniportHandle,
+  type NdisVcHandle,
+  NetBuffer,
+  NetBufferList,
+} from '../ndis';
+import type { BufferPool } from '../virtio/buffer-pool';
+import * as control from './control';
+import { QueuePair } from './pair';
+import { harvestRx, returnNetBufferLists } from './receive';
+import { abortRing, coSendNetBufferLists, drainSoftwareQueue, harvestTx } from './send';
+import { type MiniportVc, VcState } from './vc';
+
+export interface MiniportAdapterOptions {
+  /** Name registered with NDIS (default 'condis-miniport'). */
+  name?: string;
+  /**
+   * Indicate receives with NDIS_RECEIVE_FLAGS_RESOURCES when fewer than this many receive
+   * buffers remain posted on the pair after a harvest (default 0: never).
+   */
+  rxResourcesThreshold?: number;
+}
+
+export interface MiniportAdapterEvents {
+  vcAbort: [CondisError];
+  queueReset: [CondisError];
+}
+
+/** A send NBL over a transmit buffer of a VC's queue pair: sending it copies nothing. */
+export class RingNetBufferList extends NetBufferList {
+  constructor(
+    readonly pool: BufferPool,
+    readonly slot: number,
+    nb: NetBuffer,
+  ) {
+    super(nb);
+  }
+}
+
+/** Snapshot of the adapter's buffers (tests check that nothing leaked). */
+export interface PoolCounts {
+  /** Free slots / capacity, summed over the pools of pairs 1..N-1. */
+  free: number;
+  capacity: number;
+  freePairs: number;
+}
+
+export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
+  readonly ndis: Ndis;
+  readonly device: Device;
+  readonly handle: NdisMiniportHandle;
+  /** Region bytes, its SharedArrayBuffer, and the virtio_net_hdr length (0 without vnetHdr). */
+  readonly bytes: Uint8Array;
+  readonly sab: ArrayBufferLike;
+  readonly hdr: number;
+  /** Largest frame a buffer holds after the header. */
+  readonly frameCapacity: number;
+  readonly rxResourcesThreshold: number;
+  /** Pairs 1..N-1 (index 0 unused), and those not lent to a VC. */
+  readonly pairs: Array<QueuePair | null>;
+  readonly freePairs: QueuePair[];
+  readonly vcs = new Set<MiniportVc>();
+  readonly vcByVid = new Map<number, MiniportVc>();
+  /** Scratch for MiniportReturnNetBufferLists: pairs whose receiveq it re-posted to. */
+  readonly touchedPairs: Array<QueuePair | null>;
+  /** The VC whose deactivation is being decided synchronously (see control.checkDrain). */
+  deactivating: MiniportVc | null = null;
+  /** Set once the device reported ERR_CONDIS_BACKEND_LOST. */
+  backendLost: CondisError | null = null;
+  private halted = false;
+
+  /**
+   * MiniportInitializeEx + NdisMRegisterMiniportDriver: takes over `device` (its onInterrupt and
+   * its pairs 1..N-1) and registers the miniport's handlers with `ndis`.
+   */
+  constructor(ndis: Ndis, device: Device, options: MiniportAdapterOptions = {}) {
+    super();
+    this.ndis = ndis;
+    this.device = device;
+    const region = device.region;
+    this.bytes = region.u8;
+    this.sab = region.u8.buffer;
+    this.hdr = region.payloadOffset;
+    this.frameCapacity = region.bufferSize - region.payloadOffset;
+    this.rxResourcesThreshold = options.rxResourcesThreshold ?? 0;
+    this.pairs = [null];
+    this.freePairs = [];
+    for (let k = 1; k < device.queuePairs; k++) {
+      const pair = new QueuePair(device, k);
+      this.pairs.push(pair);
+    }
+    // Lowest pair first out of the free list.
+    for (let k = device.queuePairs - 1; k >= 1; k--) this.freePairs.push(this.pairs[k]!);
+    this.touchedPairs = new Array<QueuePair | null>(device.queuePairs).fill(null);
+    device.onInterrupt = this.onInterrupt;
+    device.on('backendLost', this.onBackendLost);
+    device.on('ringError', this.onRingError);
+    this.handle = ndis.registerMiniport(options.name ?? 'condis-miniport', this.handlers(), this);
+  }
+
+  private handlers(): MiniportCoHandlers {
+    return {
+      coCreateVc: (_adapter, h) => control.coCreateVc(this, h),
+      coDeleteVc: (vc) => control.coDeleteVc(this, vc as MiniportVc),
+      coActivateVc: (vc, params) => control.coActivateVc(this, vc as MiniportVc, params),
+      coDeactivateVc: (vc) => control.coDeactivateVc(this, vc as MiniportVc),
+      coSendNetBufferLists: (vc, nbls) => coSendNetBufferLists(this, vc as MiniportVc, nbls),
+      returnNetBufferLists: (_adapter, nbls) => returnNetBufferLists(this, nbls),
+      coAbortVc: (vc) => control.coAbortVc(this, vc as MiniportVc),
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Interrupts (MiniportInterruptDPC): one coalesced call per device batch.
+
+  private readonly onInterrupt = (): void => {
+    const pairs = this.pairs;
+    for (let k = 1; k < pairs.length; k++) {
+      const pair = pairs[k]!;
+      if (pair.vc !== null) this.servicePair(pair);
+    }
+  };
+
+  /**
+   * Harvests both queues of a bound pair until they are empty and interrupts are re-enabled
+   * (FramePort.poll's loop), then lets a draining VC complete. Transmit interrupts are delayed
+   * to 3/4 of what is in flight, as Linux's virtqueue_enable_cb_delayed: every chain completes,
+   * so the interrupt always comes.
+   */
+  servicePair(pair: QueuePair): void {
+    for (;;) {
+      const vc = pair.vc;
+      if (vc === null) return;
+      const t = harvestTx(this, vc, pair);
+      if (pair.vc !== vc) return;
+      const r = harvestRx(this, vc, pair);
+      if (pair.vc !== vc) return;
+      if (vc.state === VcState.Draining && vc.drained) {
+        control.checkDrain(this, vc);
+        if (pair.vc !== vc) return;
+      }
+      if (t === 0 && r === 0) {
+        const txDelay = (pair.txq.inFlight() * 3) >>> 2;
+        const more = pair.txq.enableInterrupts(txDelay) || pair.rxq.enableInterrupts();
+        if (!more) return;
+      }
+    }
+  }
+
+  /** Called by the data path after it lowered a Draining VC's counters. */
+  checkDrain(vc: MiniportVc): void {
+    control.checkDrain(this, vc);
+  }
+
+  private readonly onBackendLost = (err: CondisError): void => {
+    this.backendLost = err;
+    for (const vc of this.vcs) if (vc.state === VcState.Draining) control.abortVc(this, vc, err);
+  };
+
+  private readonly onRingError = (err: CondisError): void => {
+    const q = err.details.queue as number | undefined;
+    if (q === undefined) return;
+    const pair = this.pairs[q >>> 1];
+    const vc = pair?.vc;
+    if (!pair || !vc) return;
+    if (vc.state === VcState.Draining) {
+      control.abortVc(this, vc, err);
+      return;
+    }
+    // An Active VC survives a broken queue: reset it and carry on (sends on the ring are lost).
+    if (q % 2 === 1) {
+      abortRing(this, vc, pair);
+      drainSoftwareQueue(this, vc, pair);
+      this.device.publish(pair.txq);
+    } else {
+      const n = this.resetQueue(q, pair.tokens);
+      for (let i = 0; i < n; i++) pair.rxPool.free(pair.tokens[i]!);
+      pair.fillRx();
+      this.device.publish(pair.rxq);
+    }
+    pair.rxq.enableInterrupts();
+    pair.txq.enableInterrupts();
+    this.emit('queueReset', err);
+  };
+
+  // ---------------------------------------------------------------------------------------------
+  // Device control, tolerant of a device that is already closed.
+
+  /**
+   * Virtio queue reset of queue q; the tokens of every chain that was in flight go to `out`.
+   * On a closed device (its thread has stopped, nothing touches the ring) the driver side
+   * reclaims alone.
+   */
+  resetQueue(q: number, out: Uint32Array): number {
+    if (this.device.closed) {
+      const dq = q % 2 === 0 ? this.device.rx[q >>> 1]! : this.device.tx[q >>> 1]!;
+      return dq.reclaimAfterReset(out);
+    }
+    return this.device.resetQueue(q, out);
+  }
+
+  unbindPair(pair: number): void {
+    if (!this.device.closed) this.device.unbindPair(pair);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Public surface
+
+  /** The miniport's context of the VC a handle (any party's) names, or undefined. */
+  vcFor(vcHandle: NdisVcHandle): MiniportVc | undefined {
+    const slot = this.ndis.vcInfo(vcHandle)?.slot;
+    if (slot === undefined) return undefined;
+    for (const vc of this.vcs) if (this.ndis.vcInfo(vc.ndisVcHandle)?.slot === slot) return vc;
+    return undefined;
+  }
+
+  /**
+   * A send NBL over a transmit buffer of the queue pair the VC is active on (a condis-tap
+   * extension in the spirit of NdisAllocateNetBufferAndNetBufferList over shared memory): write
+   * the frame into `nbl.firstNetBuffer.data()` and send it — it goes on the ring without a copy.
+   * The buffer is the caller's until `freeSendNetBufferList`; it is taken from the pair's
+   * transmit pool, so the copy path has one buffer less meanwhile. undefined if the VC is not
+   * active, the length does not fit a buffer, or the pool is empty. `sourceHandle` is set to
+   * `vcHandle` (the caller's handle).
+   */
+  allocateSendNetBufferList(vcHandle: NdisVcHandle, length: number): RingNetBufferList | undefined {
+    const vc = this.vcFor(vcHandle);
+    const pair = vc?.pair;
+    if (!vc || !pair || vc.state !== VcState.Active) return undefined;
+    if (!(length > 0 && length <= this.frameCapacity)) return undefined;
+    const slot = pair.txPool.alloc();
+    if (slot < 0) return undefined;
+    const nbl = new RingNetBufferList(
+      pair.txPool,
+      slot,
+      new NetBuffer(this.bytes, pair.txPool.offsetOf(slot) + this.hdr, length),
+    );
+    nbl.sourceHandle = vcHandle;
+    return nbl;
+  }
+
+  /** Gives a RingNetBufferList's buffer back to its pool (after its send completed). */
+  freeSendNetBufferList(nbl: RingNetBufferList): void {
+    nbl.pool.free(nbl.slot);
+  }
+
+  /** Free and total buffers of pairs 1..N-1 (everything back = free === capacity). */
+  poolCounts(): PoolCounts {
+    let free = 0;
+    let capacity = 0;
+    for (let k = 1; k < this.pairs.length; k++) {
+      const p = this.pairs[k]!;
+      free += p.rxPool.available() + p.txPool.available();
+      capacity += p.rxPool.capacity + p.txPool.capacity;
+    }
+    return { free, capacity, freePairs: this.freePairs.length };
+  }
+
+  /**
+   * MiniportHaltEx: deregisters from NDIS (which asserts no VC is left, spec §5 U10), detaches
+   * from the device and closes it (close() transmits what was posted, bounded). Idempotent.
+   */
+  async halt(): Promise<void> {
+    if (this.halted) return;
+    this.halted = true;
+    const st = this.ndis.deregisterMiniport(this.handle);
+    this.device.off('backendLost', this.onBackendLost);
+    this.device.off('ringError', this.onRingError);
+    this.device.onInterrupt = null;
+    await this.device.close();
+    if (st !== NDIS_STATUS_SUCCESS) throw new Error('MiniportAdapter.halt: VCs still present');
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * The reference CoNDIS miniport over a condis-tap Device (lib/miniport): exports only.
+ * Reading order: adapter.ts (the adapter, interrupts), control.ts (VC lifecycle, drain, abort),
+ * send.ts and receive.ts (data path), vc.ts and pair.ts (contexts), params.ts (call parameters).
+ */
+export {
+  MiniportAdapter,
+  type MiniportAdapterEvents,
+  type MiniportAdapterOptions,
+  type PoolCounts,
+  RingNetBufferList,
+} from './adapter';
+export { ReceiveNetBufferList } from './pair';
+export {
+  type CondisMediaSpecific,
+  condisCallParameters,
+  MAX_VID,
+  MIN_VID,
+  maxFrameOf,
+  vidOf,
+} from './params';
+export { txStatusToNdis } from './send';
+export { MiniportVc, VcCounters, VcState, vcStateName } from './vc';

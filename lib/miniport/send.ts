@@ -1,0 +1,301 @@
+/**
+ * Data path, transmit: MiniportCoSendNetBufferLists, transmit completions harvested from the
+ * transmitq, the software queue, and the abort of a transmitq (queue reset).
+ *
+ * One NET_BUFFER = one frame = one single-descriptor chain. A NET_BUFFER whose memory already lies
+ * in this pair's transmit pool goes on the ring as is (descriptor addr = its region offset: zero
+ * copy); any other is copied into a transmit pool buffer. An NBL completes when the chains of all
+ * its NET_BUFFERs have come back; `miniportReserved` holds how many are still out (a number: no
+ * allocation), and its status is the first failure any of them reported.
+ *
+ * Hot path: no allocation (the copy path makes one subarray view when a NET_BUFFER is a window of
+ * a larger buffer); one publish per MiniportCoSendNetBufferLists call and per harvest batch; one
+ * NdisMCoSendNetBufferListsComplete per batch.
+ */
+import {
+  NDIS_STATUS_CLOSING,
+  NDIS_STATUS_FAILURE,
+  NDIS_STATUS_INVALID_LENGTH,
+  NDIS_STATUS_SEND_ABORTED,
+  NDIS_STATUS_SUCCESS,
+  NDIS_STATUS_VC_NOT_ACTIVATED,
+  type NdisStatus,
+  type NetBuffer,
+  type NetBufferList,
+} from '../ndis';
+import { TxStatus } from '../virtio/layout';
+import type { MiniportAdapter } from './adapter';
+import type { QueuePair } from './pair';
+import { type MiniportVc, VcState } from './vc';
+
+/**
+ * What became of a frame (the device's TxStatus in used.len) as the NDIS_STATUS of its NBL.
+ * The per-NBL codes NdisMCoSendNetBufferListsComplete allows are SUCCESS, INVALID_LENGTH,
+ * RESOURCES, SEND_ABORTED, RESET_IN_PROGRESS and FAILURE (spec §1.2-I), so:
+ * - Sent -> SUCCESS;
+ * - Malformed (shorter than an Ethernet header, longer than the device takes) -> INVALID_LENGTH;
+ * - Aborted (queue reset with the frame still queued) -> SEND_ABORTED;
+ * - BackendError, PeerGone -> FAILURE (the medium is gone);
+ * - Unbound -> FAILURE: the pair lost its VID under the frame, which only an unbind racing a
+ *   send can cause; the frame did not leave, and no code says "VC gone" more precisely.
+ */
+export function txStatusToNdis(st: number): NdisStatus {
+  switch (st) {
+    case TxStatus.Sent:
+      return NDIS_STATUS_SUCCESS;
+    case TxStatus.Malformed:
+      return NDIS_STATUS_INVALID_LENGTH;
+    case TxStatus.Aborted:
+      return NDIS_STATUS_SEND_ABORTED;
+    default:
+      return NDIS_STATUS_FAILURE;
+  }
+}
+
+/**
+ * MiniportCoSendNetBufferLists. Accepts every NBL (NDIS gives a CoNDIS miniport no back-pressure):
+ * what the ring or the pool cannot take now waits in the VC's software queue, in order, and goes
+ * out as transmit completions free room. NBLs that cannot be sent at all (no NET_BUFFER, a frame
+ * of 0 bytes or over the VC's maximum) complete at once with INVALID_LENGTH. Under NDIS's
+ * 'pass-through' send policy the miniport applies spec §4.3 itself: CLOSING while draining,
+ * VC_NOT_ACTIVATED when inactive.
+ */
+export function coSendNetBufferLists(ad: MiniportAdapter, vc: MiniportVc, nbls: NetBufferList): void {
+  const pair = vc.pair;
+  let failHead: NetBufferList | null = null;
+  let failTail: NetBufferList | null = null;
+  let failed = 0;
+  const refuse =
+    vc.state === VcState.Active && pair !== null
+      ? NDIS_STATUS_SUCCESS
+      : vc.state === VcState.Draining
+        ? NDIS_STATUS_CLOSING
+        : NDIS_STATUS_VC_NOT_ACTIVATED;
+  for (let p: NetBufferList | null = nbls; p; ) {
+    const next: NetBufferList | null = p.next;
+    p.next = null;
+    vc.counters.txNbls++;
+    p.status = refuse;
+    let nbs = 0;
+    for (let nb = p.firstNetBuffer; nb; nb = nb.next) {
+      nbs++;
+      if (nb.dataLength <= 0 || nb.dataLength > vc.maxFrame) p.status = NDIS_STATUS_INVALID_LENGTH;
+    }
+    if (nbs === 0) p.status = NDIS_STATUS_INVALID_LENGTH;
+    if (p.status !== NDIS_STATUS_SUCCESS) {
+      if (failTail) failTail.next = p;
+      else failHead = p;
+      failTail = p;
+      failed++;
+    } else {
+      p.miniportReserved = nbs;
+      vc.txInFlight++;
+      if (vc.swqHead === null) {
+        // Nothing waiting: place directly; whatever does not fit heads the software queue.
+        const rest = placeFrom(ad, vc, pair!, p, p.firstNetBuffer);
+        if (rest !== null) {
+          vc.swqHead = vc.swqTail = p;
+          vc.swqNb = rest;
+          vc.counters.txQueued++;
+        }
+      } else {
+        // Behind others: order is preserved (spec §1.2-I), so queue even if the ring has room.
+        vc.swqTail!.next = p;
+        vc.swqTail = p;
+        vc.counters.txQueued++;
+      }
+    }
+    p = next;
+  }
+  if (pair !== null) ad.device.publish(pair.txq);
+  if (failHead !== null) {
+    vc.counters.txFailed += failed;
+    ad.ndis.mCoSendNetBufferListsComplete(vc.ndisVcHandle, failHead, 0);
+  }
+}
+
+/** Places NET_BUFFERs of `nbl` from `nb` on; returns the first one that did not fit, or null. */
+function placeFrom(
+  ad: MiniportAdapter,
+  vc: MiniportVc,
+  pair: QueuePair,
+  nbl: NetBufferList,
+  nb: NetBuffer | null,
+): NetBuffer | null {
+  for (; nb; nb = nb.next) if (!placeFrame(ad, vc, pair, nbl, nb)) return nb;
+  return null;
+}
+
+/** One frame on the transmitq (not published). False if the ring or the pool is full. */
+function placeFrame(
+  ad: MiniportAdapter,
+  vc: MiniportVc,
+  pair: QueuePair,
+  nbl: NetBufferList,
+  nb: NetBuffer,
+): boolean {
+  const q = pair.txq;
+  if (q.freeDescriptors() === 0) return false;
+  const t = pair.allocToken();
+  if (t < 0) return false;
+  const hdr = ad.hdr;
+  const bytes = ad.bytes;
+  const buf = nb.buffer;
+  const len = nb.dataLength;
+  if (buf.buffer === ad.sab) {
+    // Zero copy: the frame (and the virtio_net_hdr room before it) must sit inside one slot of
+    // THIS pair's transmit pool, a slot the sender holds (allocated), or the device would reject
+    // the descriptor (DescOutOfPool) or read memory someone else owns.
+    const start = buf.byteOffset + nb.dataOffset - hdr;
+    if (start >= pair.txPoolLo && start + hdr + len <= pair.txPoolHi) {
+      const pool = pair.txPool;
+      const index = Math.floor((start - pair.txPoolLo) / pool.slotSize);
+      const slotEnd = pair.txPoolLo + (index + 1) * pool.slotSize;
+      if (start + hdr + len <= slotEnd && pool.isAllocated(pool.firstSlot + index)) {
+        if (hdr > 0) bytes.fill(0, start, start + hdr); // virtio_net_hdr: no offloads
+        q.addBuffer(start, hdr + len, false, t);
+        pair.txNbl[t] = nbl;
+        pair.txSlot[t] = -1;
+        vc.counters.txZeroCopy++;
+        return true;
+      }
+    }
+  }
+  const slot = pair.txPool.alloc();
+  if (slot < 0) {
+    pair.freeToken(t);
+    return false;
+  }
+  const off = pair.txPool.offsetOf(slot);
+  if (hdr > 0) bytes.fill(0, off, off + hdr);
+  const from = nb.dataOffset;
+  bytes.set(from === 0 && len === buf.length ? buf : buf.subarray(from, from + len), off + hdr);
+  q.addBuffer(off, hdr + len, false, t);
+  pair.txNbl[t] = nbl;
+  pair.txSlot[t] = slot;
+  vc.counters.txCopied++;
+  return true;
+}
+
+/** Moves what the software queue holds onto the ring while there is room. Not published. */
+export function drainSoftwareQueue(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair): void {
+  while (vc.swqHead !== null) {
+    const rest = placeFrom(ad, vc, pair, vc.swqHead, vc.swqNb);
+    vc.swqNb = rest;
+    if (rest !== null) return;
+    const done = vc.swqHead;
+    vc.swqHead = done.next;
+    done.next = null;
+    if (vc.swqHead === null) vc.swqTail = null;
+    else vc.swqNb = vc.swqHead.firstNetBuffer;
+  }
+}
+
+/**
+ * Harvests transmit completions of `pair` (its VC's sends): frees copy buffers and tokens, maps
+ * each TxStatus, completes every NBL whose frames are all back in ONE
+ * NdisMCoSendNetBufferListsComplete, then refills the ring from the software queue. The caller
+ * checks the drain. Returns the chains harvested.
+ */
+export function harvestTx(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair): number {
+  const n = pair.txq.harvest(pair.tokens, pair.lens, pair.tokens.length);
+  if (n === 0) return 0;
+  completeChains(ad, vc, pair, n, -1);
+  if (vc.swqHead !== null && vc.state !== VcState.Inactive) {
+    drainSoftwareQueue(ad, vc, pair);
+    ad.device.publish(pair.txq);
+  }
+  return n;
+}
+
+/**
+ * Completes the `n` chains whose tokens are in pair.tokens (statuses in pair.lens, or `forced`
+ * for all of them when >= 0) and gives back every NBL that has all its frames back.
+ */
+function completeChains(
+  ad: MiniportAdapter,
+  vc: MiniportVc,
+  pair: QueuePair,
+  n: number,
+  forced: number,
+): void {
+  let head: NetBufferList | null = null;
+  let tail: NetBufferList | null = null;
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    const t = pair.tokens[i]!;
+    const nbl = pair.txNbl[t]!;
+    const slot = pair.txSlot[t]!;
+    if (slot >= 0) pair.txPool.free(slot);
+    pair.freeToken(t);
+    const st = txStatusToNdis(forced >= 0 ? forced : pair.lens[i]!);
+    if (st !== NDIS_STATUS_SUCCESS && nbl.status === NDIS_STATUS_SUCCESS) nbl.status = st;
+    const left = (nbl.miniportReserved as number) - 1;
+    nbl.miniportReserved = left;
+    if (left === 0) {
+      nbl.miniportReserved = undefined;
+      if (tail) tail.next = nbl;
+      else head = nbl;
+      tail = nbl;
+      count++;
+    }
+  }
+  if (head !== null) giveBack(ad, vc, head, count);
+}
+
+/** NdisMCoSendNetBufferListsComplete for a list of `count` NBLs of `vc`, with counters. */
+function giveBack(ad: MiniportAdapter, vc: MiniportVc, head: NetBufferList, count: number): void {
+  vc.txInFlight -= count;
+  const c = vc.counters;
+  for (let p: NetBufferList | null = head; p; p = p.next) {
+    if (p.status === NDIS_STATUS_SUCCESS) c.txCompleted++;
+    else {
+      c.txFailed++;
+      if (p.status === NDIS_STATUS_SEND_ABORTED) c.txAborted++;
+    }
+  }
+  ad.ndis.mCoSendNetBufferListsComplete(vc.ndisVcHandle, head, 0);
+}
+
+/**
+ * Aborts every send the VC holds: the software queue (never placed) and, through a virtio queue
+ * reset of the transmitq, every chain on the ring (the reset hands their tokens back). Each NBL
+ * completes with SEND_ABORTED (unless one of its frames already reported another failure).
+ * The transmitq is re-enabled, empty. The caller checks the drain.
+ */
+export function abortSends(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair): void {
+  let head: NetBufferList | null = null;
+  let tail: NetBufferList | null = null;
+  let count = 0;
+  for (let p = vc.swqHead; p; ) {
+    const next: NetBufferList | null = p.next;
+    p.next = null;
+    let unplaced = 0;
+    for (let nb = p === vc.swqHead ? vc.swqNb : p.firstNetBuffer; nb; nb = nb.next) unplaced++;
+    if (p.status === NDIS_STATUS_SUCCESS) p.status = NDIS_STATUS_SEND_ABORTED;
+    const left = (p.miniportReserved as number) - unplaced;
+    p.miniportReserved = left;
+    if (left === 0) {
+      p.miniportReserved = undefined;
+      if (tail) tail.next = p;
+      else head = p;
+      tail = p;
+      count++;
+    }
+    p = next;
+  }
+  vc.swqHead = vc.swqTail = null;
+  vc.swqNb = null;
+  if (head !== null) giveBack(ad, vc, head, count);
+  abortRing(ad, vc, pair);
+}
+
+/**
+ * Virtio queue reset of the transmitq: every chain still on the ring comes back as a token and
+ * its frame counts as Aborted. The software queue is left alone (a partly placed head NBL keeps
+ * waiting for its other frames). The transmitq is re-enabled, empty.
+ */
+export function abortRing(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair): void {
+  const n = ad.resetQueue(pair.txq.index, pair.tokens);
+  if (n > 0) completeChains(ad, vc, pair, n, TxStatus.Aborted);
+}
