@@ -1,0 +1,14 @@
+/** The NDIS runtime (lib/ndis): exports only. Reading order: actors.ts, ndis.ts, vc-states.ts, drain.ts. */
+export * from './actors';
+export * from './call-parameters';
+export * from './clock';
+export * from './drain';
+export * from './errors';
+export * from './mailbox';
+export * from './nbl';
+export * from './ndis';
+export * from './scheduler';
+export * from './status';
+export * from './trace';
+export * from './vc-states';
+export * from './verifier';

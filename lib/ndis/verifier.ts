@@ -1,0 +1,45 @@
+/**
+ * The verifier: rule checks on the drivers written against the runtime (spec §2-§6). Each break
+ * becomes a CondisError whose code names the rule (ERR_CONDIS_E43...), with the VC, its states and
+ * its counters in the message.
+ *
+ * Modes:
+ * - 'throw' (default): record, call `onViolation`, then throw at the driver call that broke the rule.
+ *   The runtime's state is left consistent before the throw (it continues as in 'report').
+ * - 'report': record and call `onViolation`; the runtime continues with the documented refusal or
+ *   the lenient handling each rule names (e.g. a deactivation completed too early waits for the drain).
+ * - 'off': no checks recorded (the lenient handling still applies).
+ * Breaks detected on a timer (a drain deadline) are only reported, whatever the mode.
+ */
+import { CondisError, type VcSnapshot } from './errors';
+
+export type VerifierMode = 'throw' | 'report' | 'off';
+
+export class Verifier {
+  readonly violations: CondisError[] = [];
+
+  constructor(
+    public mode: VerifierMode = 'throw',
+    private readonly onViolation?: (e: CondisError) => void,
+  ) {}
+
+  /** Record a contract break; throws in 'throw' mode. Call it last, once state is consistent. */
+  flag(code: string, message: string, vc?: VcSnapshot): void {
+    const e = this.report(code, message, vc);
+    if (e && this.mode === 'throw') throw e;
+  }
+
+  /** Record a break without throwing (asynchronous contexts). */
+  report(code: string, message: string, vc?: VcSnapshot): CondisError | undefined {
+    if (this.mode === 'off') return undefined;
+    const e = new CondisError(code, message, vc);
+    this.violations.push(e);
+    this.onViolation?.(e);
+    return e;
+  }
+
+  /** Codes recorded so far (handy in tests). */
+  codes(): string[] {
+    return this.violations.map((v) => v.code);
+  }
+}
