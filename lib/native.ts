@@ -23,7 +23,7 @@ export interface NativeDeviceOptions {
   batch?: number;
   /** Use io_uring for TAP writes when the kernel allows (default true). */
   uring?: boolean;
-  /** Busy-poll this many µs for more work before the device thread sleeps (default 100). */
+  /** Busy-poll this many µs for more work before the device thread sleeps (default 0). */
   pollUs?: number;
 }
 

@@ -37,7 +37,7 @@ struct DeviceConfig {
   uint32_t batch = 64;          // frames per queue per service pass (1..256)
   bool use_uring = true;        // TAP writes in io_uring batches when the kernel allows
   uint32_t wire_max_frame = 9216 + 18;  // largest frame a wire carries (no MTU to ask)
-  uint32_t spin_ns = 100000;     // busy-poll this long for more work before sleeping (0 = never)
+  uint32_t spin_ns = 0;  // busy-poll this long for more work before sleeping (0 = never; pollUs)
 };
 
 struct PairStats {

@@ -274,7 +274,7 @@ namespace {
 bool read_device_config(Napi::Env env, const Napi::Object& o, DeviceConfig* cfg) {
   cfg->batch = get_u32(o, "batch", 64);
   cfg->use_uring = get_bool(o, "uring", true);
-  cfg->spin_ns = get_u32(o, "pollUs", 100) * 1000u;
+  cfg->spin_ns = get_u32(o, "pollUs", 0) * 1000u;
   cfg->tap.vnet_hdr = get_bool(o, "vnetHdr", false);
   cfg->tap.multi_queue = get_bool(o, "multiQueue", false);
   cfg->tap.persist = get_bool(o, "persist", false);

@@ -32,7 +32,7 @@ export interface DeviceOptions {
   /**
    * After the device runs out of work it keeps looking this long (µs) before it sleeps: a sleep
    * and the wakeup that ends it cost far more than a few µs of polling, above all in a VM.
-   * 0 = sleep at once. Default 100.
+   * 0 = sleep at once (the default: on 2 cores a spinning device thread takes CPU the others need).
    */
   pollUs?: number;
 }
@@ -137,6 +137,6 @@ export function resolveOptions(options: DeviceOptions = {}): ResolvedOptions {
     up: bool(o, 'up', true),
     batch: int(o, 'batch', 64, 1, 256),
     uring: bool(o, 'uring', true),
-    pollUs: int(o, 'pollUs', 100, 0, 10_000),
+    pollUs: int(o, 'pollUs', 0, 0, 10_000),
   };
 }
