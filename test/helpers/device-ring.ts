@@ -195,7 +195,8 @@ export class DeviceRing {
       if (total > kMaxFrameBytes) return this.failed(RingError.ChainTooLong, head);
       if (!(flags & VIRTQ_DESC_F_NEXT)) break;
       if (next >= q) return this.failed(RingError.NextOutOfRange, d);
-      for (let k = 0; k < nseg - 1; k++) if (this.seen[k] === next) return this.failed(RingError.ChainLoop, head);
+      for (let k = 0; k < nseg - 1; k++)
+        if (this.seen[k] === next) return this.failed(RingError.ChainLoop, head);
       if (next === d) return this.failed(RingError.ChainLoop, head);
       this.seen[nseg - 1] = d;
       d = next;
