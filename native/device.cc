@@ -190,8 +190,9 @@ Error Device::unbind_pair(uint32_t pair) {
     queues_[2 * pair].set_vid(0);
     queues_[2 * pair + 1].set_vid(0);
   }
-  // A wire peer stalled on our (now unbound) VID must re-route: its frames now drop.
-  if (peer_) kick(1);
+  // A wire peer stalled on our (now unbound) VID must re-route: its frames now drop. Its thread
+  // fills our receive queues, so a receive-queue kick is what wakes it.
+  if (peer_) kick(0);
   return Error();
 }
 
@@ -285,6 +286,12 @@ void Device::close(bool drain, uint32_t timeout_ms) {
     // From here on no filler (our thread or the peer's) touches our receive queues or region.
     std::lock_guard<std::mutex> r(rx_mu_);
     rx_open_.store(false, std::memory_order_release);  // ORDERING: fillers check it under rx_mu_
+  }
+  if (peer_ && peer_->kick_fd_ >= 0) {
+    // The other end may hold sends stalled on our receive queues: wake it so they complete
+    // (kTxPeerGone) now rather than on its next kick.
+    uint64_t one = 1;
+    (void)!write(peer_->kick_fd_, &one, sizeof one);
   }
   if (hdr_ != nullptr) {
     // ORDERING: release so JS reading device_status sees the final state.

@@ -209,7 +209,12 @@ bool Device::service_tx() {
     DeviceQueue& q = queues_[2 * p + 1];
     if (!q.ready()) continue;
     if (tx_stalled_[p]) {
-      if (!peer_open || peer->queues_[stalled_on_[p]].pending() != 0 || !peer->queues_[stalled_on_[p]].ready())
+      // Unstall when the peer is gone, posted buffers, broke or reset the queue, or when routing
+      // changed (the peer unbound or re-bound the VID): the next attempt re-decides the frame.
+      const uint16_t sv = pair_vid_[p].load(std::memory_order_relaxed);  // ORDERING: written under tx_mu_
+      const bool rerouted = sv != 0 && (peer->vid_to_pair_[sv] == 0xff || 2u * peer->vid_to_pair_[sv] != stalled_on_[p]);
+      if (!peer_open || rerouted || peer->queues_[stalled_on_[p]].pending() != 0 ||
+          !peer->queues_[stalled_on_[p]].ready())
         tx_stalled_[p] = 0;
       else
         continue;
@@ -495,7 +500,10 @@ bool Device::arm_and_check() {
       if (!q.ready()) continue;
       if (tx_stalled_[p] && peer != nullptr) {
         std::lock_guard<std::mutex> r(peer->rx_mu_);
-        if (peer->queues_[stalled_on_[p]].enable_kick()) more = true;
+        // A closed peer's region may already be freed: never touch it; the next pass completes
+        // the stalled sends with kTxPeerGone.
+        if (!peer->rx_open_.load(std::memory_order_acquire) || peer->queues_[stalled_on_[p]].enable_kick())  // ORDERING: set under rx_mu_
+          more = true;
         continue;
       }
       if (q.enable_kick()) more = true;
@@ -529,9 +537,11 @@ bool Device::spin_for_work(uint64_t* idle_since) {
       for (uint32_t p = 0; p < num_queues_ / 2; p++) {
         if (!queues_[2 * p + 1].ready()) continue;
         if (tx_stalled_[p]) {
-          // Stalled for want of the peer's receive buffers: those are what we wait for.
+          // Stalled for want of the peer's receive buffers: those are what we wait for. A closed
+          // peer's region may already be freed: never touch it; let service_tx complete the sends.
           if (peer == nullptr) continue;
           std::lock_guard<std::mutex> r(peer->rx_mu_);
+          if (!peer->rx_open_.load(std::memory_order_acquire)) return true;  // ORDERING: set under rx_mu_
           if (peer->queues_[stalled_on_[p]].pending() != 0) return true;
           continue;
         }

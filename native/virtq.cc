@@ -173,14 +173,16 @@ PopResult DeviceQueue::pop(Chain* out) {
       fail(kRingChainTooLong, head);
       return PopResult::kBroken;
     }
-    // SAFETY: [addr, addr+len) lies inside the pool, which lies inside the region.
-    seen[out->nseg] = static_cast<uint16_t>(idx);
-    out->seg[out->nseg++] = Segment{region_ + d.addr, d.len};
-    out->total += d.len;  // <= pool_size * 64 segments; pool_size < 4 GiB... bounded below
-    if (out->total > (1u << 24)) {  // 16 MiB per frame is far beyond any MTU: treat as abuse
+    // 16 MiB per frame is far beyond any MTU: treat as abuse. Checked before the add, so the
+    // u32 total can never wrap (a pool may be almost 4 GiB).
+    if (d.len > (1u << 24) - out->total) {
       fail(kRingChainTooLong, head);
       return PopResult::kBroken;
     }
+    // SAFETY: [addr, addr+len) lies inside the pool, which lies inside the region.
+    seen[out->nseg] = static_cast<uint16_t>(idx);
+    out->seg[out->nseg++] = Segment{region_ + d.addr, d.len};
+    out->total += d.len;
     if (!(d.flags & VIRTQ_DESC_F_NEXT)) break;
     if (d.next >= q_) {
       fail(kRingNextOutOfRange, idx);
