@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 // The `condis` command. npm install/ci builds dist/ (the "prepare" script); from a source tree
-// without dist/, run `npm run build` first.
+// without dist/, run `npm run build:all` first.
 // A closed pipe (condis ... | head) ends the command quietly, as other Unix tools do.
 process.stdout.on('error', (e) => {
   if (e && e.code === 'EPIPE') process.exit(0);
@@ -12,7 +12,7 @@ try {
   main = require('../dist/lib/cli/main.js').main;
 } catch (e) {
   if (e && e.code === 'MODULE_NOT_FOUND') {
-    process.stderr.write('condis: dist/ is not built; run "npm run build" (or npm ci) first\n');
+    process.stderr.write('condis: dist/ is not built; run "npm run build:all" (or npm ci) first\n');
     process.exit(2);
   }
   throw e;
