@@ -1,0 +1,24 @@
+/**
+ * The reference CoNDIS client (lib/client): exports only. responder.ts is the protocol driver
+ * (PingResponder); ethernet.ts, arp.ts, ipv4.ts and icmp.ts the byte-level parsing and encoding
+ * it answers with.
+ */
+export { ARP_LEN, ARP_REPLY, ARP_REQUEST, ArpVerdict, checkArp, writeArpReply } from './arp';
+export { ETH_HLEN, ETH_ZLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from './ethernet';
+export { checkIcmp, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, IcmpVerdict, writeEchoReply } from './icmp';
+export {
+  checkIpv4,
+  formatIpv4Address,
+  IPPROTO_ICMP,
+  IPV4_HLEN,
+  Ipv4Verdict,
+  internetChecksum,
+  parseIpv4Address,
+  writeIpv4ReplyHeader,
+} from './ipv4';
+export {
+  PingResponder,
+  type PingResponderOptions,
+  ResponderCounters,
+  type ResponderState,
+} from './responder';
