@@ -4,11 +4,15 @@
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { bench } from './bench';
 import { run } from './run';
+import { trace } from './trace';
 import { UsageError } from './usage';
 
 const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
   run: { summary: 'move frames through a device both ways and print its counters', run },
+  bench: { summary: 'benchmarks: condis bench drain', run: bench },
+  trace: { summary: 'run a VC flow on the wire and print its NDIS sequence (Mermaid/JSON)', run: trace },
 };
 
 function version(): string {

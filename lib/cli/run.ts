@@ -5,9 +5,10 @@
  */
 import { type Device, FramePort, openTap, openWirePair, tapUnavailableReason } from '../device';
 import { ifStat, mirred, quiet } from '../host/tc';
+import { PcapWriter } from '../pcap/writer';
 import { choice, intFlag, parse, UsageError } from './usage';
 
-const HELP = `usage: condis run [--backend auto|tap|wire] [--frames N] [--size BYTES] [--json]
+const HELP = `usage: condis run [--backend auto|tap|wire] [--frames N] [--size BYTES] [--json] [--pcap FILE]
 
 Moves N frames each way between two devices on queue pair 0 (untagged) and N/10 on
 pair 1 (802.1Q VID 42), then prints what every counter saw.
@@ -16,6 +17,8 @@ pair 1 (802.1Q VID 42), then prints what every counter saw.
   --frames   frames per direction on pair 0 (default 100000)
   --size     frame size in bytes, 60..1514 (default 64)
   --json     print the result as JSON instead of a table
+  --pcap     write every frame delivered (both ways) to FILE in pcap format; frames of pair 1
+             carry their 802.1Q tag (VID 42) as on the wire
 
 example: sudo condis run --frames 1000000 --size 64`;
 
@@ -33,6 +36,7 @@ export async function run(argv: string[]): Promise<number> {
     frames: { type: 'string' },
     size: { type: 'string' },
     json: { type: 'boolean' },
+    pcap: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (f.help) {
@@ -42,6 +46,7 @@ export async function run(argv: string[]): Promise<number> {
   const backend = choice('backend', f.backend, ['auto', 'tap', 'wire'] as const, 'auto');
   const frames = intFlag('frames', f.frames, 100_000, 1, 100_000_000);
   const size = intFlag('size', f.size, 64, 60, 1514);
+  if (f.pcap === '' || f.pcap === true) throw new UsageError('--pcap needs a file name');
   const say = (s: string) => (f.json ? undefined : process.stdout.write(`${s}\n`));
 
   let sides: [Side, Side];
@@ -77,6 +82,24 @@ export async function run(argv: string[]): Promise<number> {
   sides = openSides();
   const [A, B] = sides;
   say(`backend ${note}`);
+  // Each frame is captured once, where it was delivered: A -> B at B's ports, B -> A at A's.
+  let pcap: PcapWriter | null = null;
+  if (typeof f.pcap === 'string') {
+    try {
+      pcap = new PcapWriter(f.pcap);
+    } catch (e) {
+      await A.dev.close();
+      await B.dev.close();
+      throw e;
+    }
+    const w = pcap;
+    for (const s of sides) {
+      s.ports.forEach((p, k) => {
+        const vid = k === 0 ? 0 : 42;
+        p.onFrame = (bytes, off, len) => w.capture(bytes, off, len, vid);
+      });
+    }
+  }
 
   let interrupted = false;
   const onSigint = () => {
@@ -184,11 +207,13 @@ export async function run(argv: string[]): Promise<number> {
           );
       }
     }
+    if (pcap) say(`pcap: ${pcap.frames} frames -> ${pcap.file}`);
     const lost = result.pairs.some((p) => p.aToB.lost !== 0 || p.bToA.lost !== 0);
     if (interrupted) return 130;
     return lost ? 1 : 0;
   } finally {
     process.off('SIGINT', onSigint);
+    pcap?.close();
     await A.dev.close();
     await B.dev.close();
   }

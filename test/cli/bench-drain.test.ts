@@ -1,0 +1,95 @@
+// `condis bench drain` end to end on the wire (no privilege): the report's shape, the JSON and SVG
+// files, and the pcap of the frames moved (read back with tshark). With root, the kernel
+// comparison runs too.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runMain, tshark, vidCounts } from './helpers';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'condis-bench-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+describe('condis bench drain', () => {
+  it('measures every depth on the wire and writes JSON, SVG and pcap', async () => {
+    const json = path.join(dir, 'drain.json');
+    const svg = path.join(dir, 'drain.svg');
+    const pcap = path.join(dir, 'drain.pcap');
+    const iterations = 5;
+    const r = await runMain([
+      'bench',
+      'drain',
+      '--backend',
+      'wire',
+      '--depths',
+      '0,3,16',
+      '--iterations',
+      String(iterations),
+      '--warmup',
+      '1',
+      '--no-kernel',
+      '--json',
+      json,
+      '--svg',
+      svg,
+      '--pcap',
+      pcap,
+    ]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/depth\s+in-flight\s+drain p50/);
+    const report = JSON.parse(fs.readFileSync(json, 'utf8'));
+    expect(report).toMatchObject({ bench: 'drain', backend: 'wire' });
+    expect(report.machine.loadAvg).toHaveLength(3);
+    expect(report.rows.map((x: { depth: number }) => x.depth)).toEqual([0, 3, 16]);
+    for (const row of report.rows) {
+      expect(row.iterations).toBe(iterations);
+      // The wire holds exactly `depth` sends on the ring at NdisCmDeactivateVc.
+      expect(row.inFlight).toEqual({ mean: row.depth, min: row.depth, max: row.depth });
+      for (const k of ['p50', 'p90', 'p99', 'p999', 'max']) {
+        expect(row.drainUs[k]).toBeGreaterThan(0);
+        expect(row.overheadUs[k]).toBeGreaterThanOrEqual(0);
+        expect(row.overheadUs[k]).toBeLessThanOrEqual(row.drainUs.max);
+      }
+      expect(row.drainUs.p50).toBeLessThanOrEqual(row.drainUs.max);
+      expect(row.kernelDownUs).toBeNull();
+    }
+    const chart = fs.readFileSync(svg, 'utf8');
+    expect(chart).toMatch(/^<svg /);
+    expect(chart).toMatch(/drain p99\.9/);
+    expect(chart).toMatch(/microseconds \(log scale\)/);
+    // Each measured or warm-up iteration moves depth frames each way on VID 42.
+    const frames = (3 + 16) * (iterations + 1) * 2;
+    if (tshark('bench drain --pcap')) {
+      expect(vidCounts(pcap)).toEqual(new Map([['42', frames]]));
+    }
+  }, 60_000);
+
+  it.runIf(isRoot)(
+    'with root, compares with the kernel quiesce of a TAP',
+    async () => {
+      const json = path.join(dir, 'kernel.json');
+      const r = await runMain([
+        'bench',
+        'drain',
+        '--depths',
+        '0,8',
+        '--iterations',
+        '3',
+        '--warmup',
+        '0',
+        '--json',
+        json,
+      ]);
+      expect(r.code).toBe(0);
+      const report = JSON.parse(fs.readFileSync(json, 'utf8'));
+      for (const row of report.rows) {
+        expect(row.kernelDownUs.p50).toBeGreaterThan(0);
+        expect(row.kernel.sent).toBe(row.depth * 3);
+      }
+      expect(r.stdout).toMatch(/what the kernel did with the queued frames/);
+    },
+    60_000,
+  );
+});
