@@ -1,0 +1,223 @@
+/**
+ * CondisMcm: a miniport with an integrated call manager (MCM, spec §1.1): lib/miniport's
+ * MiniportAdapter for the data path, the call control of call-control.ts for signalling, in one
+ * driver registered with NdisMRegisterMiniportDriver (registerMcm) and
+ * NdisMCmRegisterAddressFamilyEx.
+ *
+ * Signalling is internal and invisible to NDIS (spec §3.7, E67): it drives queue pair 0 of the
+ * device directly (untagged frames, PortSignallingChannel): no NDIS VC, no handle, no
+ * ProtocolCoCreateVc, no activation callback. Call VCs use the NdisMCm* requests: NdisMCmCreateVc /
+ * NdisMCmDeleteVc for incoming calls, NdisMCmActivateVc once the MCM has programmed its NIC,
+ * NdisMCmDeactivateVc once it has drained the VC (spec §2.4 last point), NdisMCmDispatch*,
+ * NdisMCmMakeCallComplete, NdisMCmCloseCallComplete.
+ *
+ * Composition, not copy: the MiniportAdapter is built against a private view of NDIS — the MCM's
+ * own CM<->miniport interface, which the spec leaves private (§1.1):
+ * - the adapter's NdisMRegisterMiniportDriver is turned into the MCM's registration: NDIS gets the
+ *   adapter's data-path handlers (MiniportCoSendNetBufferLists, MiniportReturnNetBufferLists),
+ *   and the MCM keeps the adapter's MiniportCoCreateVc/ActivateVc/DeactivateVc/DeleteVc to call
+ *   itself (NDIS never calls an MCM's, spec §5 C7);
+ * - the adapter's NdisMCoDeactivateVcComplete (end of a drain) comes to the MCM, which then
+ *   reports the VC inactive with NdisMCmDeactivateVc;
+ * - everything else (send completions, receive indications, the trace...) goes to NDIS as is.
+ */
+import type { Device } from '../device';
+import { CondisError } from '../errors';
+import { MiniportAdapter, type MiniportVc } from '../miniport';
+import {
+  type CoCallParameters,
+  type MiniportCoHandlers,
+  NDIS_STATUS_FAILURE,
+  NDIS_STATUS_PENDING,
+  NDIS_STATUS_SUCCESS,
+  type Ndis,
+  type NdisMiniportHandle,
+  type NdisStatus,
+  type NdisVcHandle,
+} from '../ndis';
+import { CmVc } from './call';
+import { CallControl, type CallControlOptions, type CmAf, type CmSap } from './call-control';
+import { PortSignallingChannel } from './channel';
+
+export interface CondisMcmOptions extends CallControlOptions {
+  /** Name registered with NDIS (default 'condis-mcm'). */
+  name?: string;
+}
+
+/** The MCM's VC context: the call, and the embedded miniport's context of the VC. */
+export class McmVc extends CmVc {
+  mvc: MiniportVc | undefined;
+}
+
+export class CondisMcm extends CallControl {
+  readonly adapter: MiniportAdapter;
+  readonly handle: NdisMiniportHandle;
+  readonly channel: PortSignallingChannel;
+  /** The embedded miniport's handlers: the MCM's private MiniportCo* functions. */
+  private miniport: MiniportCoHandlers | undefined;
+  /** MCM VCs by the handle their miniport context carries (routes NdisMCoDeactivateVcComplete). */
+  private readonly byHandle = new Map<NdisVcHandle, McmVc>();
+
+  /** MiniportInitializeEx of the MCM: takes over `device` (pairs 1..N-1 for VCs, pair 0 for signalling). */
+  constructor(ndis: Ndis, device: Device, opts: CondisMcmOptions) {
+    super(ndis, opts);
+    const internal = privateNdis(ndis, {
+      registerMiniport: (name: string, handlers: MiniportCoHandlers, ctx: unknown) => {
+        this.miniport = handlers;
+        return ndis.registerMcm(name, mcmMiniportHandlers(handlers), ctx);
+      },
+      mCoDeactivateVcComplete: (status: NdisStatus, h: NdisVcHandle) => this.miniportDeactivated(status, h),
+    });
+    this.adapter = new MiniportAdapter(internal, device, { name: opts.name ?? 'condis-mcm' });
+    this.handle = this.adapter.handle;
+    const st = ndis.mCmRegisterAddressFamily(this.handle, this.af, this.cmHandlers());
+    if (st !== NDIS_STATUS_SUCCESS)
+      throw new CondisError(
+        'ERR_CONDIS_INVALID_ARG',
+        `address family 0x${this.af.toString(16)} already registered`,
+      );
+    this.channel = new PortSignallingChannel(device);
+    this.attach(this.channel);
+  }
+
+  /** MiniportHaltEx: stops signalling, releases pair 0, halts the miniport (no VC may be left). */
+  async halt(): Promise<void> {
+    this.stopSignalling();
+    this.channel.close();
+    await this.adapter.halt();
+  }
+
+  private get mp(): MiniportCoHandlers {
+    if (!this.miniport) throw new Error('CondisMcm: the miniport did not register');
+    return this.miniport;
+  }
+
+  /** The embedded miniport's VC context (MiniportCoCreateVc, called by the MCM itself). */
+  private attachMiniportVc(v: McmVc): void {
+    const r = this.mp.coCreateVc!(this.adapter, v.handle);
+    v.mvc = (typeof r === 'number' ? undefined : r.context) as MiniportVc;
+    this.byHandle.set(v.handle, v);
+  }
+
+  protected override newVc(handle: NdisVcHandle, creator: 'client' | 'cm'): CmVc {
+    const v = new McmVc(handle, creator);
+    // A client's VC (ProtocolCoCreateVc of the MCM): its miniport context exists from the start.
+    if (creator === 'client') this.attachMiniportVc(v);
+    return v;
+  }
+
+  protected override vcDeleted(v: CmVc): void {
+    const m = v as McmVc;
+    if (m.mvc) this.mp.coDeleteVc!(m.mvc);
+    this.byHandle.delete(m.handle);
+    m.mvc = undefined;
+  }
+
+  // NDIS requests of an MCM.
+
+  /** NdisMCmCreateVc (the client's ProtocolCoCreateVc only), then the MCM's own miniport context. */
+  protected createVc(af: CmAf, v: CmVc): NdisStatus {
+    const r = this.ndis.mCmCreateVc(this.handle, af.handle, v);
+    if (r.status !== NDIS_STATUS_SUCCESS || !r.vcHandle) return r.status;
+    v.handle = r.vcHandle;
+    this.attachMiniportVc(v as McmVc);
+    return NDIS_STATUS_SUCCESS;
+  }
+
+  /** NdisMCmDeleteVc (the client's ProtocolCoDeleteVc), then the miniport context goes. */
+  protected deleteVc(v: CmVc): NdisStatus {
+    const st = this.ndis.mCmDeleteVc(v.handle);
+    if (st === NDIS_STATUS_SUCCESS) this.vcDeleted(v);
+    return st;
+  }
+
+  /**
+   * Programs the NIC (the miniport's MiniportCoActivateVc: a queue pair bound to the VID), then
+   * NdisMCmActivateVc tells NDIS the parameters in force. Synchronous.
+   */
+  protected activateVc(v: CmVc, params: CoCallParameters): NdisStatus {
+    const mvc = (v as McmVc).mvc;
+    if (!mvc) return NDIS_STATUS_FAILURE;
+    const st = this.mp.coActivateVc!(mvc, params);
+    if (st !== NDIS_STATUS_SUCCESS) return st;
+    return this.ndis.mCmActivateVc(v.handle, params);
+  }
+
+  /**
+   * Drains the VC on the NIC first (the miniport's MiniportCoDeactivateVc: sends completed, held
+   * receives returned, spec §2.4), and only then NdisMCmDeactivateVc. PENDING while draining; the
+   * end of the drain comes back through miniportDeactivated.
+   */
+  protected deactivateVc(v: CmVc): NdisStatus {
+    const mvc = (v as McmVc).mvc;
+    if (!mvc) return NDIS_STATUS_FAILURE;
+    const st = this.mp.coDeactivateVc!(mvc);
+    if (st === NDIS_STATUS_PENDING) return st;
+    if (st !== NDIS_STATUS_SUCCESS) return st;
+    return this.ndis.mCmDeactivateVc(v.handle);
+  }
+
+  /**
+   * The miniport's drain ended (its NdisMCoDeactivateVcComplete, kept private). Reported to NDIS
+   * in a later turn: the miniport calls this from inside MiniportReturnNetBufferLists or its
+   * interrupt harvest, and NdisMCmDeactivateVc should not run on that stack.
+   */
+  private miniportDeactivated(status: NdisStatus, h: NdisVcHandle): void {
+    const v = this.byHandle.get(h);
+    if (!v) return;
+    this.ndis.scheduler.schedule(() => {
+      // A failed (aborted) drain: the miniport re-armed the VC; NDIS never saw it go (A11).
+      const st = status === NDIS_STATUS_SUCCESS ? this.ndis.mCmDeactivateVc(v.handle) : status;
+      this.deactivated(v, st);
+    });
+  }
+
+  protected dispatchIncomingCall(sap: CmSap, v: CmVc, params: CoCallParameters): NdisStatus {
+    return this.ndis.mCmDispatchIncomingCall(sap.handle, v.handle, params);
+  }
+  protected dispatchCallConnected(v: CmVc): void {
+    this.ndis.mCmDispatchCallConnected(v.handle);
+  }
+  protected dispatchIncomingCloseCall(status: NdisStatus, v: CmVc): void {
+    this.ndis.mCmDispatchIncomingCloseCall(status, v.handle);
+  }
+  protected makeCallComplete(status: NdisStatus, v: CmVc, params: CoCallParameters): void {
+    this.ndis.mCmMakeCallComplete(status, v.handle, undefined, undefined, params);
+  }
+  protected closeCallComplete(status: NdisStatus, v: CmVc): void {
+    this.ndis.mCmCloseCallComplete(status, v.handle);
+  }
+}
+
+/**
+ * What NDIS gets for the MCM's miniport side: the adapter's data path, with the MCM's VC context
+ * (McmVc) unwrapped to the miniport's (MiniportVc). VC lifecycle handlers are left out: NDIS does
+ * not call an MCM's (spec §1.1, §5 C7).
+ */
+function mcmMiniportHandlers(h: MiniportCoHandlers): MiniportCoHandlers {
+  return {
+    coSendNetBufferLists: (ctx, nbls, flags) => h.coSendNetBufferLists((ctx as McmVc).mvc, nbls, flags),
+    returnNetBufferLists: h.returnNetBufferLists,
+    coAbortVc: (ctx) => h.coAbortVc?.((ctx as McmVc).mvc),
+  };
+}
+
+/**
+ * A view of `ndis` with some functions replaced: what the embedded miniport calls goes to NDIS
+ * unless the MCM takes it. Bound functions are cached, so the data path allocates nothing.
+ */
+function privateNdis(ndis: Ndis, overrides: Record<string, unknown>): Ndis {
+  const bound = new Map<PropertyKey, unknown>();
+  return new Proxy(ndis, {
+    get(target, prop) {
+      if (typeof prop === 'string' && prop in overrides) return overrides[prop];
+      const cached = bound.get(prop);
+      if (cached !== undefined) return cached;
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      const fn = (value as (...a: unknown[]) => unknown).bind(target);
+      bound.set(prop, fn);
+      return fn;
+    },
+  });
+}
