@@ -79,6 +79,8 @@ export interface NativeDevice {
   unbindPair(pair: number): void;
   /** Virtio 1.2 queue reset: the device forgets the queue's buffers; indices return to 0. */
   resetQueue(q: number, disable?: boolean): void;
+  /** Unbinds pair `pair` and disables both its queues in one step (no syscall); bindPair re-enables. */
+  quiescePair(pair: number): void;
   setLink(up: boolean): void;
   setMtu(mtu: number): void;
   stats(): NativeStats;

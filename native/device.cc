@@ -173,6 +173,9 @@ Error Device::bind_pair(uint32_t pair, uint32_t vid) {
                                                        std::to_string(old) + "; unbind it first");
   vid_to_pair_[vid] = static_cast<uint8_t>(pair);
   pair_vid_[pair].store(static_cast<uint16_t>(vid), std::memory_order_relaxed);  // ORDERING: readers hold a lock
+  // A pair quiesced by a deactivation comes back to service here, its rings empty (indices 0).
+  for (uint32_t q : {2 * pair, 2 * pair + 1})
+    if (queues_[q].state() == kQueueDisabled) queues_[q].reset(true);
   queues_[2 * pair].set_vid(vid);
   queues_[2 * pair + 1].set_vid(vid);
   return Error();
@@ -207,8 +210,43 @@ Error Device::reset_queue(uint32_t q, bool disable) {
     queues_[q].reset(!disable);
     rx_dirty_[q / 2] = 0;
   }
-  kick(q);
+  // A queue just emptied has nothing for the device to do; the driver's next publish kicks (the
+  // reset zeroed avail_event). Only a wire peer stalled on this receive queue must re-decide.
+  if ((q & 1) == 0) wake_stalled_peer(q);
   return Error();
+}
+
+Error Device::quiesce_pair(uint32_t pair) {
+  if (pair == 0 || pair >= num_queues_ / 2)
+    return Error::condis("ERR_CONDIS_INVALID_ARG", "pair must be from 1 to queuePairs-1 (pair 0 is untagged)");
+  {
+    std::lock_guard<std::mutex> t(tx_mu_);
+    std::lock_guard<std::mutex> r(rx_mu_);
+    const uint16_t vid = pair_vid_[pair].load(std::memory_order_relaxed);  // ORDERING: under both locks
+    if (vid != 0) vid_to_pair_[vid] = 0xff;
+    pair_vid_[pair].store(0, std::memory_order_relaxed);  // ORDERING: readers hold a lock
+    queues_[2 * pair].set_vid(0);
+    queues_[2 * pair + 1].set_vid(0);
+    queues_[2 * pair].reset(false);
+    queues_[2 * pair + 1].reset(false);
+    tx_stalled_[pair] = 0;
+    rx_dirty_[pair] = 0;
+  }
+  wake_stalled_peer(2 * pair);
+  return Error();
+}
+
+void Device::wake_stalled_peer(uint32_t rxq) {
+  if (backend_ != BackendKind::kWire || !peer_) return;
+  bool stalled = false;
+  {
+    // The peer's thread fills our receive queues; if it holds sends for this one, it must
+    // re-decide them (drop, or deliver once buffers come). A syscall only when it does.
+    std::lock_guard<std::mutex> t(peer_->tx_mu_);
+    for (uint32_t p = 0; p < peer_->num_queues_ / 2 && !stalled; p++)
+      stalled = peer_->tx_stalled_[p] && peer_->stalled_on_[p] == rxq;
+  }
+  if (stalled) kick(rxq);
 }
 
 Error Device::set_link(bool up) {

@@ -82,6 +82,10 @@ class Device : public std::enable_shared_from_this<Device> {
   // Virtio 1.2 queue reset (2.6.1): the device stops using queue q and forgets its buffers;
   // indices return to 0; the queue is enabled again on return unless `disable`.
   Error reset_queue(uint32_t q, bool disable);
+  // Stops pair `pair` at once, for a deactivation: unbinds its VID and disables both its queues
+  // (virtio 1.2 queue reset) under the device's locks, with no syscall and no kick. The driver
+  // then reclaims both rings; bind_pair enables them again.
+  Error quiesce_pair(uint32_t pair);
   Error set_link(bool up);
   Error set_mtu(uint32_t mtu);
   void stats(DeviceStats* out) const;
@@ -114,6 +118,7 @@ class Device : public std::enable_shared_from_this<Device> {
   static Deliver deliver(Device& rx, const iovec* iov, int iovcnt, uint32_t total, uint32_t* rxq_out);
   void pause_tap_rx(bool pause);
   void set_backend_lost(int err);
+  void wake_stalled_peer(uint32_t rxq);  // JS thread, no locks held
   bool drained_tx_locked();
 
   // --- shared state ---

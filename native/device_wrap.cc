@@ -56,6 +56,7 @@ Napi::Function DeviceWrap::Init(Napi::Env env) {
                                      InstanceMethod<&DeviceWrap::BindPair>("bindPair"),
                                      InstanceMethod<&DeviceWrap::UnbindPair>("unbindPair"),
                                      InstanceMethod<&DeviceWrap::ResetQueue>("resetQueue"),
+                                     InstanceMethod<&DeviceWrap::QuiescePair>("quiescePair"),
                                      InstanceMethod<&DeviceWrap::SetLink>("setLink"),
                                      InstanceMethod<&DeviceWrap::SetMtu>("setMtu"),
                                      InstanceMethod<&DeviceWrap::Stats>("stats"),
@@ -160,6 +161,14 @@ Napi::Value DeviceWrap::ResetQueue(const Napi::CallbackInfo& info) {
   CONDIS_REQUIRE_OPEN(env);
   const bool disable = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
   Error e = dev_->reset_queue(info[0].As<Napi::Number>().Uint32Value(), disable);
+  if (e) to_js(env, e).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value DeviceWrap::QuiescePair(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CONDIS_REQUIRE_OPEN(env);
+  Error e = dev_->quiesce_pair(info[0].As<Napi::Number>().Uint32Value());
   if (e) to_js(env, e).ThrowAsJavaScriptException();
   return env.Undefined();
 }

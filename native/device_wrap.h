@@ -37,6 +37,7 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
   Napi::Value BindPair(const Napi::CallbackInfo& info);
   Napi::Value UnbindPair(const Napi::CallbackInfo& info);
   Napi::Value ResetQueue(const Napi::CallbackInfo& info);
+  Napi::Value QuiescePair(const Napi::CallbackInfo& info);
   Napi::Value SetLink(const Napi::CallbackInfo& info);
   Napi::Value SetMtu(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);

@@ -52,7 +52,7 @@ taken down with DEPTH frames queued), measured in the same run (needs root; else
                 (tc mirred), needs CAP_NET_ADMIN
   --depths      comma-separated depths, 0..4096 (default 0,1,16,256,1024)
   --iterations  measured iterations per depth (default 200)
-  --warmup      unmeasured iterations per depth first (default 20)
+  --warmup      unmeasured iterations per depth first, so the JIT has optimized the path (default 500)
   --no-kernel   skip the kernel comparison
   --json FILE   write the report as JSON
   --svg FILE    write a chart of latency against depth (log scales) as SVG
@@ -199,7 +199,7 @@ export async function benchDrain(argv: string[]): Promise<number> {
   const backend = choice('backend', f.backend, ['tap', 'wire'] as const, 'wire');
   const depths = parseDepths(f.depths);
   const iterations = intFlag('iterations', f.iterations, 200, 1, 1_000_000);
-  const warmup = intFlag('warmup', f.warmup, 20, 0, 1_000_000);
+  const warmup = intFlag('warmup', f.warmup, 500, 0, 1_000_000);
   for (const k of ['json', 'svg', 'pcap'] as const) {
     if (f[k] === '') throw new UsageError(`--${k} needs a file name`);
   }

@@ -113,6 +113,25 @@ export class Device extends EventEmitter<DeviceEvents> {
     return count;
   }
 
+  /**
+   * Stops queue pair `pair` at once, as a deactivation's last step: one native call unbinds its
+   * VID (the host's frames for it are dropped and counted from now on) and disables both queues
+   * (virtio 1.2 queue reset); then the driver side reclaims both rings. The tokens of the chains
+   * that were in flight go to rxOut / txOut; returns [rxCount, txCount]. bindPair re-enables the
+   * queues.
+   */
+  quiescePair(pair: number, rxOut: Uint32Array, txOut: Uint32Array): [number, number] {
+    const rx = this.rx[pair];
+    const tx = this.tx[pair];
+    if (rx === undefined || tx === undefined) {
+      throw new CondisError('ERR_CONDIS_INVALID_ARG', `no queue pair ${pair}`, { pair });
+    }
+    this.call((n) => n.quiescePair(pair));
+    this.reported[2 * pair] = 0;
+    this.reported[2 * pair + 1] = 0;
+    return [rx.reclaimAfterReset(rxOut), tx.reclaimAfterReset(txOut)];
+  }
+
   setLink(up: boolean): void {
     this.call((n) => n.setLink(up));
   }

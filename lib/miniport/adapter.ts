@@ -222,6 +222,17 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
     if (!this.device.closed) this.device.unbindPair(pair);
   }
 
+  /**
+   * Unbind + stop both queues of a pair in one native call, then reclaim both rings: receive
+   * tokens to rxOut, transmit tokens to txOut. On a closed device the driver side reclaims alone.
+   */
+  quiescePair(pair: number, rxOut: Uint32Array, txOut: Uint32Array): [number, number] {
+    if (this.device.closed) {
+      return [this.device.rx[pair]!.reclaimAfterReset(rxOut), this.device.tx[pair]!.reclaimAfterReset(txOut)];
+    }
+    return this.device.quiescePair(pair, rxOut, txOut);
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Public surface
 

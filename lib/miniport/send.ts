@@ -264,10 +264,17 @@ function giveBack(ad: MiniportAdapter, vc: MiniportVc, head: NetBufferList, coun
  * The transmitq is re-enabled, empty. The caller checks the drain.
  */
 export function abortSends(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair): void {
+  abortSoftwareQueue(ad, vc);
+  abortRing(ad, vc, pair);
+}
+
+/** Completes every NBL of the software queue (never placed on the ring) with SEND_ABORTED. */
+export function abortSoftwareQueue(ad: MiniportAdapter, vc: MiniportVc): void {
+  if (vc.swqHead === null) return;
   let head: NetBufferList | null = null;
   let tail: NetBufferList | null = null;
   let count = 0;
-  for (let p = vc.swqHead; p; ) {
+  for (let p: NetBufferList | null = vc.swqHead; p; ) {
     const next: NetBufferList | null = p.next;
     p.next = null;
     let unplaced = 0;
@@ -287,7 +294,14 @@ export function abortSends(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair)
   vc.swqHead = vc.swqTail = null;
   vc.swqNb = null;
   if (head !== null) giveBack(ad, vc, head, count);
-  abortRing(ad, vc, pair);
+}
+
+/**
+ * Completes `n` transmit chains whose tokens a queue reset (or quiesce) left in pair.tokens, as
+ * Aborted. For callers that reset the transmitq themselves.
+ */
+export function completeAbortedChains(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair, n: number): void {
+  if (n > 0) completeChains(ad, vc, pair, n, TxStatus.Aborted);
 }
 
 /**
