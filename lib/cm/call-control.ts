@@ -30,7 +30,7 @@
  * Timers come from an injected Clock; nothing polls.
  */
 
-import { vidOf } from '../miniport/params';
+import { UNTAGGED_VID, vidOf } from '../miniport/params';
 import {
   type AddressFamily,
   type CallManagerHandlers,
@@ -290,13 +290,15 @@ export abstract class CallControl {
    * Requires: the VC Idle and inactive (NDIS: C=MAKING). The parameters name the VC id (VID).
    * Enters: SetupSent; SETUP goes to the peer (unicast if known, else broadcast) under T303.
    * Results: PENDING (NdisCmMakeCallComplete follows: SUCCESS once the VC is active, or the
-   * peer's / the timer's failure status); INVALID_DATA without a VID; VC_NOT_AVAILABLE if
-   * another call on this endpoint carries that VID; NOT_ACCEPTED if the VC carries a call.
+   * peer's / the timer's failure status); INVALID_DATA without a VID or with VID 0 (a call's VC
+   * id is 1..4094, the SETUP's range: VID 0 is untagged pair 0, signalling's home);
+   * VC_NOT_AVAILABLE if another call on this endpoint carries that VID; NOT_ACCEPTED if the VC
+   * carries a call.
    */
   private cmMakeCall(v: CmVc, params: CoCallParameters): NdisStatus {
     if (v.state !== CallState.Idle) return NDIS_STATUS_NOT_ACCEPTED;
     const vid = vidOf(params);
-    if (vid === undefined) return NDIS_STATUS_INVALID_DATA;
+    if (vid === undefined || vid === UNTAGGED_VID) return NDIS_STATUS_INVALID_DATA;
     if (this.vids.has(vid)) return NDIS_STATUS_VC_NOT_AVAILABLE;
     const ref = this.allocRef();
     if (ref === 0) return NDIS_STATUS_VC_NOT_AVAILABLE;

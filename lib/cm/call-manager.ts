@@ -34,7 +34,10 @@ import { SIGNALLING_VID, SignallingVc } from './signalling-vc';
 export interface CondisCallManagerOptions extends CallControlOptions {
   /** Name registered with NDIS (default 'condis-call-manager'). */
   name?: string;
-  /** VID of the signalling VC (default SIGNALLING_VID; see signalling-vc.ts). */
+  /**
+   * VID of the signalling VC: default SIGNALLING_VID (0: untagged frames on queue pair 0); 1..4094
+   * for frames tagged with that VID (see signalling-vc.ts). No call can then use that VID.
+   */
   signallingVid?: number;
 }
 

@@ -16,28 +16,36 @@ export interface SignallingChannel {
   onFrame: ((bytes: Uint8Array, offset: number, length: number) => void) | null;
 }
 
+/** Who lends the device's interrupt to a channel: MiniportAdapter's hook list. */
+export interface InterruptSharing {
+  addInterruptHook(hook: () => void): void;
+  removeInterruptHook(hook: () => void): void;
+}
+
 /**
- * Queue pair 0 of a device, untagged, driven with a FramePort. The device has one interrupt
- * callback and the miniport owns it, so the channel chains itself after the miniport's handler
- * (and unchains on close): one coalesced interrupt services the VCs' pairs, then pair 0.
+ * Queue pair 0 of a device, untagged, driven with a FramePort. With `interrupts` (an MCM: the
+ * embedded miniport owns the device's one interrupt callback), the channel adds a hook to it, so
+ * one coalesced interrupt services the VCs' pairs, then pair 0; alone on a device, it takes the
+ * device's callback itself. close() gives it back either way.
  */
 export class PortSignallingChannel implements SignallingChannel {
   readonly port: FramePort;
   onFrame: ((bytes: Uint8Array, offset: number, length: number) => void) | null = null;
   /** Frames the transmitq could not take (signalling retransmits; nothing waits here). */
   lost = 0;
-  private readonly previous: (() => void) | null;
   private readonly onInterrupt = (): void => {
-    this.previous?.();
     this.port.poll();
   };
   private closed = false;
 
-  constructor(readonly device: Device) {
+  constructor(
+    readonly device: Device,
+    private readonly interrupts?: InterruptSharing,
+  ) {
     this.port = new FramePort(device, 0);
     this.port.onFrame = (bytes, off, len) => this.onFrame?.(bytes, off, len);
-    this.previous = device.onInterrupt;
-    device.onInterrupt = this.onInterrupt;
+    if (interrupts) interrupts.addInterruptHook(this.onInterrupt);
+    else device.onInterrupt = this.onInterrupt;
     this.port.postRx();
     // Ask for the first interrupts on both queues of the pair.
     this.port.poll();
@@ -53,10 +61,11 @@ export class PortSignallingChannel implements SignallingChannel {
     return true;
   }
 
-  /** Unchains from the device's interrupt. Idempotent. */
+  /** Stops servicing pair 0 on interrupts. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.device.onInterrupt === this.onInterrupt) this.device.onInterrupt = this.previous;
+    if (this.interrupts) this.interrupts.removeInterruptHook(this.onInterrupt);
+    else if (this.device.onInterrupt === this.onInterrupt) this.device.onInterrupt = null;
   }
 }

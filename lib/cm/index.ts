@@ -15,7 +15,7 @@ export {
   SignallingStats,
 } from './call-control';
 export { CondisCallManager, type CondisCallManagerOptions } from './call-manager';
-export { PortSignallingChannel, type SignallingChannel } from './channel';
+export { type InterruptSharing, PortSignallingChannel, type SignallingChannel } from './channel';
 export { CondisMcm, type CondisMcmOptions, McmVc } from './mcm';
 export * from './signalling';
 export { SIGNALLING_VID, SignallingVc, signallingCallParameters } from './signalling-vc';

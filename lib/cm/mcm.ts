@@ -11,15 +11,18 @@
  * NdisMCmDeactivateVc once it has drained the VC (spec §2.4 last point), NdisMCmDispatch*,
  * NdisMCmMakeCallComplete, NdisMCmCloseCallComplete.
  *
- * Composition, not copy: the MiniportAdapter is built against a private view of NDIS — the MCM's
- * own CM<->miniport interface, which the spec leaves private (§1.1):
- * - the adapter's NdisMRegisterMiniportDriver is turned into the MCM's registration: NDIS gets the
- *   adapter's data-path handlers (MiniportCoSendNetBufferLists, MiniportReturnNetBufferLists),
- *   and the MCM keeps the adapter's MiniportCoCreateVc/ActivateVc/DeactivateVc/DeleteVc to call
- *   itself (NDIS never calls an MCM's, spec §5 C7);
- * - the adapter's NdisMCoDeactivateVcComplete (end of a drain) comes to the MCM, which then
- *   reports the VC inactive with NdisMCmDeactivateVc;
- * - everything else (send completions, receive indications, the trace...) goes to NDIS as is.
+ * Composition, not copy: the MCM embeds lib/miniport's MiniportAdapter through its reuse options
+ * (the MCM's own CM<->miniport interface, which the spec leaves private, §1.1):
+ * - `register`: the MCM registers with NdisMRegisterMiniportDriver as an MCM (ndis.registerMcm):
+ *   NDIS gets the adapter's data-path handlers (MiniportCoSendNetBufferLists,
+ *   MiniportReturnNetBufferLists, the deadline hook), and the MCM keeps the adapter's
+ *   MiniportCoCreateVc/ActivateVc/DeactivateVc/DeleteVc to call itself (NDIS never calls an
+ *   MCM's, spec §5 C7);
+ * - `onDeactivated`: the end of a pended drain comes to the MCM, which then reports the VC
+ *   inactive with NdisMCmDeactivateVc (never NdisMCoDeactivateVcComplete: NDIS did not ask);
+ * - `untaggedPair: false`: pair 0 is the signalling channel's, so no call can be put on VID 0;
+ * - the channel services pair 0 from an interrupt hook of the adapter (addInterruptHook).
+ * Send completions and receive indications go from the adapter to NDIS directly.
  */
 import type { Device } from '../device';
 import { CondisError } from '../errors';
@@ -55,20 +58,20 @@ export class CondisMcm extends CallControl {
   readonly channel: PortSignallingChannel;
   /** The embedded miniport's handlers: the MCM's private MiniportCo* functions. */
   private miniport: MiniportCoHandlers | undefined;
-  /** MCM VCs by the handle their miniport context carries (routes NdisMCoDeactivateVcComplete). */
+  /** MCM VCs by the handle their miniport context carries (routes the end of a drain). */
   private readonly byHandle = new Map<NdisVcHandle, McmVc>();
 
   /** MiniportInitializeEx of the MCM: takes over `device` (pairs 1..N-1 for VCs, pair 0 for signalling). */
   constructor(ndis: Ndis, device: Device, opts: CondisMcmOptions) {
     super(ndis, opts);
-    const internal = privateNdis(ndis, {
-      registerMiniport: (name: string, handlers: MiniportCoHandlers, ctx: unknown) => {
+    this.adapter = new MiniportAdapter(ndis, device, {
+      untaggedPair: false,
+      register: (handlers, adapter) => {
         this.miniport = handlers;
-        return ndis.registerMcm(name, mcmMiniportHandlers(handlers), ctx);
+        return ndis.registerMcm(opts.name ?? 'condis-mcm', mcmMiniportHandlers(handlers), adapter);
       },
-      mCoDeactivateVcComplete: (status: NdisStatus, h: NdisVcHandle) => this.miniportDeactivated(status, h),
+      onDeactivated: (mvc, status) => this.miniportDeactivated(mvc, status),
     });
-    this.adapter = new MiniportAdapter(internal, device, { name: opts.name ?? 'condis-mcm' });
     this.handle = this.adapter.handle;
     const st = ndis.mCmRegisterAddressFamily(this.handle, this.af, this.cmHandlers());
     if (st !== NDIS_STATUS_SUCCESS)
@@ -76,7 +79,7 @@ export class CondisMcm extends CallControl {
         'ERR_CONDIS_INVALID_ARG',
         `address family 0x${this.af.toString(16)} already registered`,
       );
-    this.channel = new PortSignallingChannel(device);
+    this.channel = new PortSignallingChannel(device, this.adapter);
     this.attach(this.channel);
   }
 
@@ -158,12 +161,13 @@ export class CondisMcm extends CallControl {
   }
 
   /**
-   * The miniport's drain ended (its NdisMCoDeactivateVcComplete, kept private). Reported to NDIS
-   * in a later turn: the miniport calls this from inside MiniportReturnNetBufferLists or its
-   * interrupt harvest, and NdisMCmDeactivateVc should not run on that stack.
+   * The embedded miniport's pended drain ended (its onDeactivated): SUCCESS (the pair is freed)
+   * or REQUEST_ABORTED (the VC re-armed). Reported to NDIS in a later turn: the miniport calls
+   * this from inside MiniportReturnNetBufferLists or its interrupt harvest, and
+   * NdisMCmDeactivateVc should not run on that stack.
    */
-  private miniportDeactivated(status: NdisStatus, h: NdisVcHandle): void {
-    const v = this.byHandle.get(h);
+  private miniportDeactivated(mvc: MiniportVc, status: NdisStatus): void {
+    const v = this.byHandle.get(mvc.ndisVcHandle);
     if (!v) return;
     this.ndis.scheduler.schedule(() => {
       // A failed (aborted) drain: the miniport re-armed the VC; NDIS never saw it go (A11).
@@ -200,24 +204,4 @@ function mcmMiniportHandlers(h: MiniportCoHandlers): MiniportCoHandlers {
     returnNetBufferLists: h.returnNetBufferLists,
     coAbortVc: (ctx) => h.coAbortVc?.((ctx as McmVc).mvc),
   };
-}
-
-/**
- * A view of `ndis` with some functions replaced: what the embedded miniport calls goes to NDIS
- * unless the MCM takes it. Bound functions are cached, so the data path allocates nothing.
- */
-function privateNdis(ndis: Ndis, overrides: Record<string, unknown>): Ndis {
-  const bound = new Map<PropertyKey, unknown>();
-  return new Proxy(ndis, {
-    get(target, prop) {
-      if (typeof prop === 'string' && prop in overrides) return overrides[prop];
-      const cached = bound.get(prop);
-      if (cached !== undefined) return cached;
-      const value: unknown = Reflect.get(target, prop, target);
-      if (typeof value !== 'function') return value;
-      const fn = (value as (...a: unknown[]) => unknown).bind(target);
-      bound.set(prop, fn);
-      return fn;
-    },
-  });
 }

@@ -4,16 +4,16 @@
  * with NdisCmActivateVc, sends on with NdisCoSendNetBufferLists and receives on through its
  * ProtocolCoReceiveNetBufferLists; NdisCmDeactivateVc and NdisCoDeleteVc take it down.
  *
- * Where it lives on the wire: the protocol's home is queue pair 0, untagged. The reference
- * miniport cannot activate a VC there today (lib/miniport/params.ts accepts VIDs 1..4094 only and
- * control.ts lends pairs 1..N-1 only; pair 0 is left alone), so the VC asks for a reserved VID,
- * SIGNALLING_VID by default: the same messages, in frames tagged with that VID. Once the miniport
- * maps VID 0 to "pair 0, untagged", `vid: 0` puts them on pair 0 with no change here.
+ * Where it lives on the wire: the protocol's home, untagged frames on queue pair 0 under
+ * ethertype 0x88B5. The VC asks for VID 0 (SIGNALLING_VID), which the reference miniport maps to
+ * "pair 0, untagged" (lib/miniport/params.ts). Another VID (CondisCallManagerOptions.signallingVid)
+ * carries the same messages in frames tagged with it, on a pair 1..N-1, for a network that wants
+ * signalling on a VLAN of its own; both ends must then use the same one.
  *
  * Received frames are handed to the engine (which copies them) and the NBLs returned at once: a
  * signalling VC that held the miniport's buffers would block its own deactivation.
  */
-import { condisCallParameters } from '../miniport/params';
+import { condisCallParameters, UNTAGGED_VID } from '../miniport/params';
 import {
   type CoCallParameters,
   makeNbl,
@@ -27,8 +27,8 @@ import {
 } from '../ndis';
 import type { SignallingChannel } from './channel';
 
-/** The VID the signalling VC asks for while the miniport cannot carry untagged pair 0. */
-export const SIGNALLING_VID = 4094;
+/** The VID the signalling VC asks for by default: 0, untagged queue pair 0. */
+export const SIGNALLING_VID = UNTAGGED_VID;
 
 /** Call parameters of the signalling VC: a VID, and room for the largest message. */
 export function signallingCallParameters(vid: number): CoCallParameters {

@@ -1,9 +1,22 @@
 /**
  * MiniportAdapter: the reference CoNDIS miniport over one condis-tap Device (the adapter context
- * of MiniportInitializeEx). It owns the Device, its free queue pairs (1..N-1; pair 0 carries
- * untagged traffic and is left alone), the interrupt handler that services every bound pair,
- * and the VCs' contexts. Handlers are registered with `ndis.registerMiniport` under their NDIS
- * names and delegate to control.ts (VC lifecycle), send.ts and receive.ts (data path).
+ * of MiniportInitializeEx). It owns the Device, its free queue pairs 1..N-1 (lent to tagged VCs),
+ * pair 0 (untagged: lent to the one VC on VID 0, unless `untaggedPair: false` leaves it to
+ * someone else), the interrupt handler that services every pair a VC holds, and the VCs'
+ * contexts. Handlers are registered with `ndis.registerMiniport` under their NDIS names (or
+ * handed to `options.register`, see below) and delegate to control.ts (VC lifecycle), send.ts and
+ * receive.ts (data path).
+ *
+ * Reuse by a miniport call manager (MCM, lib/cm/mcm.ts): the MCM is the same driver with its
+ * call manager inside, so it embeds this adapter rather than copying it. Three options make that
+ * possible without intercepting NDIS:
+ * - `register`: the MCM registers with NdisMRegisterMiniportDriver as an MCM (ndis.registerMcm)
+ *   and keeps the VC lifecycle handlers for itself (NDIS never calls an MCM's, spec §5 C7);
+ * - `onDeactivated`: the end of a pended deactivation goes to the MCM (which then reports
+ *   NdisMCmDeactivateVc) instead of NdisMCoDeactivateVcComplete;
+ * - `untaggedPair: false`: pair 0 is the MCM's signalling channel, not a VC's.
+ * The device has one interrupt callback and the adapter owns it; whoever else drives a pair of the
+ * same device (the MCM's pair 0) adds an interrupt hook (addInterruptHook) instead of chaining.
  *
  * Events (node:events):
  * - 'vcAbort' (CondisError): a deactivation was aborted (see control.ts abortVc): the code says
@@ -19,6 +32,7 @@ import {
   NDIS_STATUS_SUCCESS,
   type Ndis,
   type NdisMiniportHandle,
+  type NdisStatus,
   type NdisVcHandle,
   NetBuffer,
   NetBufferList,
@@ -38,6 +52,29 @@ export interface MiniportAdapterOptions {
    * buffers remain posted on the pair after a harvest (default 0: never).
    */
   rxResourcesThreshold?: number;
+  /**
+   * Whether a VC on VID 0 may take queue pair 0, untagged (default true). false: pair 0 belongs
+   * to someone else driving the device (an MCM's signalling channel); VID 0 is then refused with
+   * INVALID_DATA and pair 0 is not counted in poolCounts.
+   */
+  untaggedPair?: boolean;
+  /**
+   * Registers the miniport's handlers with NDIS and returns the miniport handle. Default:
+   * `ndis.registerMiniport(name, handlers, adapter)`. Called once, from the constructor (the
+   * adapter's fields are set, `handle` is not yet). An MCM registers with `ndis.registerMcm`,
+   * giving NDIS only the data-path handlers, and calls the VC lifecycle handlers itself.
+   */
+  register?: (handlers: MiniportCoHandlers, adapter: MiniportAdapter) => NdisMiniportHandle;
+  /**
+   * The end of a deactivation that returned PENDING: `status` is SUCCESS (drained; the pair is
+   * freed, the VC Inactive) or REQUEST_ABORTED (the drain was aborted, the VC re-armed Active,
+   * spec A11). Default: NdisMCoDeactivateVcComplete(status, vc.ndisVcHandle). Called exactly
+   * once per pended deactivation, synchronously from wherever the drain ended — the interrupt
+   * harvest, MiniportReturnNetBufferLists, a 'backendLost' / 'ringError' event, the deadline hook
+   * — so the callee should defer heavy work to its own turn. Never called for a deactivation
+   * that returned SUCCESS.
+   */
+  onDeactivated?: (vc: MiniportVc, status: NdisStatus) => void;
 }
 
 export interface MiniportAdapterEvents {
@@ -58,7 +95,7 @@ export class RingNetBufferList extends NetBufferList {
 
 /** Snapshot of the adapter's buffers (tests check that nothing leaked). */
 export interface PoolCounts {
-  /** Free slots / capacity, summed over the pools of pairs 1..N-1. */
+  /** Free slots / capacity, summed over the pools of the adapter's pairs (1..N-1, and 0 if lent to VCs). */
   free: number;
   capacity: number;
   freePairs: number;
@@ -75,7 +112,10 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
   /** Largest frame a buffer holds after the header. */
   readonly frameCapacity: number;
   readonly rxResourcesThreshold: number;
-  /** Pairs 1..N-1 (index 0 unused), and those not lent to a VC. */
+  /**
+   * The adapter's pairs by index: 1..N-1, and 0 unless `untaggedPair` is false (then null).
+   * `freePairs`: those of 1..N-1 not lent to a VC (pair 0 is never there: only VID 0 takes it).
+   */
   readonly pairs: Array<QueuePair | null>;
   readonly freePairs: QueuePair[];
   readonly vcs = new Set<MiniportVc>();
@@ -87,10 +127,14 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
   /** Set once the device reported ERR_CONDIS_BACKEND_LOST. */
   backendLost: CondisError | null = null;
   private halted = false;
+  private readonly onDeactivated: ((vc: MiniportVc, status: NdisStatus) => void) | undefined;
+  /** Copy-on-write: add/remove replace the array, so an interrupt iterates a stable snapshot. */
+  private interruptHooks: ReadonlyArray<() => void> = [];
 
   /**
-   * MiniportInitializeEx + NdisMRegisterMiniportDriver: takes over `device` (its onInterrupt and
-   * its pairs 1..N-1) and registers the miniport's handlers with `ndis`.
+   * MiniportInitializeEx + NdisMRegisterMiniportDriver: takes over `device` (its onInterrupt, its
+   * pairs 1..N-1, and pair 0 unless `untaggedPair` is false) and registers the miniport's
+   * handlers with `ndis` (or through `options.register`).
    */
   constructor(ndis: Ndis, device: Device, options: MiniportAdapterOptions = {}) {
     super();
@@ -102,7 +146,10 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
     this.hdr = region.payloadOffset;
     this.frameCapacity = region.bufferSize - region.payloadOffset;
     this.rxResourcesThreshold = options.rxResourcesThreshold ?? 0;
-    this.pairs = [null];
+    this.onDeactivated = options.onDeactivated;
+    // Pair 0's QueuePair only preallocates NBLs and scratch: its buffers stay in the pool until a
+    // VID-0 VC activates, so building it costs the device nothing.
+    this.pairs = [options.untaggedPair === false ? null : new QueuePair(device, 0)];
     this.freePairs = [];
     for (let k = 1; k < device.queuePairs; k++) {
       const pair = new QueuePair(device, k);
@@ -114,9 +161,19 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
     device.onInterrupt = this.onInterrupt;
     device.on('backendLost', this.onBackendLost);
     device.on('ringError', this.onRingError);
-    this.handle = ndis.registerMiniport(options.name ?? 'condis-miniport', this.handlers(), this);
+    const handlers = this.handlers();
+    this.handle = options.register
+      ? options.register(handlers, this)
+      : ndis.registerMiniport(options.name ?? 'condis-miniport', handlers, this);
   }
 
+  /**
+   * The miniport's handlers, under their NDIS names. Contracts (states, results) are on the
+   * functions they call: control.ts for the VC lifecycle and the deadline hook, send.ts
+   * (MiniportCoSendNetBufferLists: never refuses, completes every NBL exactly once through
+   * NdisMCoSendNetBufferListsComplete) and receive.ts (MiniportReturnNetBufferLists: any NBLs
+   * this miniport indicated, in any grouping). VC contexts are MiniportVc.
+   */
   private handlers(): MiniportCoHandlers {
     return {
       coCreateVc: (_adapter, h) => control.coCreateVc(this, h),
@@ -134,11 +191,28 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
 
   private readonly onInterrupt = (): void => {
     const pairs = this.pairs;
-    for (let k = 1; k < pairs.length; k++) {
-      const pair = pairs[k]!;
-      if (pair.vc !== null) this.servicePair(pair);
+    for (let k = 0; k < pairs.length; k++) {
+      const pair = pairs[k];
+      if (pair && pair.vc !== null) this.servicePair(pair);
     }
+    const hooks = this.interruptHooks;
+    for (let i = 0; i < hooks.length; i++) hooks[i]!();
   };
+
+  /**
+   * Shares the device's interrupt: `hook` runs on every coalesced interrupt, after the VCs' pairs
+   * are serviced (the device has one callback and the adapter owns it). For a driver of a pair
+   * the adapter does not hold — an MCM's pair 0 — which must harvest its own queues and re-enable
+   * their interrupts itself. Runs on the interrupt path: no allocation, no throwing.
+   */
+  addInterruptHook(hook: () => void): void {
+    if (!this.interruptHooks.includes(hook)) this.interruptHooks = [...this.interruptHooks, hook];
+  }
+
+  /** Stops running `hook` (idempotent; safe from inside an interrupt). */
+  removeInterruptHook(hook: () => void): void {
+    this.interruptHooks = this.interruptHooks.filter((h) => h !== hook);
+  }
 
   /**
    * Harvests both queues of a bound pair until they are empty and interrupts are re-enabled
@@ -169,6 +243,12 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
   /** Called by the data path after it lowered a Draining VC's counters. */
   checkDrain(vc: MiniportVc): void {
     control.checkDrain(this, vc);
+  }
+
+  /** The end of a pended deactivation (control.ts): to the owner's onDeactivated, else to NDIS. */
+  deactivated(vc: MiniportVc, status: NdisStatus): void {
+    if (this.onDeactivated) this.onDeactivated(vc, status);
+    else this.ndis.mCoDeactivateVcComplete(status, vc.ndisVcHandle);
   }
 
   private readonly onBackendLost = (err: CondisError): void => {
@@ -223,13 +303,21 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
   }
 
   /**
-   * Unbind + stop both queues of a pair in one native call, then reclaim both rings: receive
+   * Stops both queues of a pair at the end of a deactivation and reclaims both rings: receive
    * tokens to rxOut, transmit tokens to txOut. On a closed device the driver side reclaims alone.
+   * - pairs 1..N-1: unbind + stop in one native call (Device.quiescePair, no syscall): this is on
+   *   the path of every deactivation's completion, so it must cost microseconds, not kicks and
+   *   wakeups;
+   * - pair 0: Device.quiescePair refuses it (nothing to unbind), so each queue gets a virtio
+   *   queue reset (Device.resetQueue), receiveq first so that nothing more lands. The queues are
+   *   left enabled and empty: untagged frames that arrive meanwhile find no buffer (a TAP drops
+   *   them; a wire peer waits for buffers, as on any pair with none posted).
    */
   quiescePair(pair: number, rxOut: Uint32Array, txOut: Uint32Array): [number, number] {
     if (this.device.closed) {
       return [this.device.rx[pair]!.reclaimAfterReset(rxOut), this.device.tx[pair]!.reclaimAfterReset(txOut)];
     }
+    if (pair === 0) return [this.device.resetQueue(0, rxOut), this.device.resetQueue(1, txOut)];
     return this.device.quiescePair(pair, rxOut, txOut);
   }
 
@@ -274,12 +362,13 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
     nbl.pool.free(nbl.slot);
   }
 
-  /** Free and total buffers of pairs 1..N-1 (everything back = free === capacity). */
+  /** Free and total buffers of the adapter's pairs (everything back = free === capacity). */
   poolCounts(): PoolCounts {
     let free = 0;
     let capacity = 0;
-    for (let k = 1; k < this.pairs.length; k++) {
-      const p = this.pairs[k]!;
+    for (let k = 0; k < this.pairs.length; k++) {
+      const p = this.pairs[k];
+      if (!p) continue;
       free += p.rxPool.available() + p.txPool.available();
       capacity += p.rxPool.capacity + p.txPool.capacity;
     }
@@ -297,6 +386,7 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
     this.device.off('backendLost', this.onBackendLost);
     this.device.off('ringError', this.onRingError);
     this.device.onInterrupt = null;
+    this.interruptHooks = [];
     await this.device.close();
     if (st !== NDIS_STATUS_SUCCESS) throw new Error('MiniportAdapter.halt: VCs still present');
   }

@@ -3,10 +3,15 @@
  * MiniportCoActivateVc, MiniportCoDeactivateVc, and condis-tap's MiniportCoAbortVc deadline hook),
  * the end of a drain, and the abort path. Data-path work lives in send.ts and receive.ts.
  *
- * A VC owns a queue pair (1..N-1) from its first successful activation until its deactivation
- * completes: activation binds the pair to the VC's VID and posts its receive buffers; a drained
- * deactivation unbinds the pair, resets both queues (virtio queue reset: every buffer is the
- * driver's again) and returns the pair to the free list.
+ * A VC owns a queue pair from its first successful activation until its deactivation completes:
+ * - a tagged VC (VID 1..4094) takes a free pair 1..N-1: activation binds the pair to the VID and
+ *   posts its receive buffers; a drained deactivation unbinds the pair and stops both queues
+ *   (Device.quiescePair: every buffer is the driver's again) and returns the pair to the free list;
+ * - the untagged VC (VID 0, params.ts) takes pair 0: no binding (untagged frames always go there;
+ *   Device.bindPair refuses pair 0), receive buffers posted the same way; its drained
+ *   deactivation resets both queues one by one (Device.quiescePair refuses pair 0, and there is
+ *   no VID to unbind) and pair 0 is free for the next VID-0 activation. It is never on the free
+ *   list: only VID 0 names it.
  */
 import { CondisError } from '../errors';
 import {
@@ -22,7 +27,8 @@ import {
   type NdisVcHandle,
 } from '../ndis';
 import type { MiniportAdapter } from './adapter';
-import { maxFrameOf, vidOf } from './params';
+import type { QueuePair } from './pair';
+import { maxFrameOf, UNTAGGED_VID, vidOf } from './params';
 import { abortSends, abortSoftwareQueue, completeAbortedChains } from './send';
 import { MiniportVc, VcState, vcStateName } from './vc';
 
@@ -58,9 +64,11 @@ export function coDeleteVc(ad: MiniportAdapter, vc: MiniportVc): NdisStatus {
  * parameters if they are acceptable, otherwise fails and the old ones stay in force (A8). The VID
  * is the VC's identity on the wire, so a re-activation naming another VID is refused.
  * Allowed while Active: sends, receives, re-activation, deactivation.
+ * VID 0 takes pair 0 instead of a free pair, and binds nothing (see the top of this file).
  * Results (always synchronous): SUCCESS; INVALID_DATA (no/invalid VID, VID already carried by
- * another VC, another VID on re-activation, maxSduSize too large without ROUND_DOWN_FLOW);
- * RESOURCES (no free queue pair); INVALID_STATE (the device refused the binding).
+ * another VC — for VID 0: pair 0 already held —, VID 0 on an adapter that does not lend pair 0,
+ * another VID on re-activation, maxSduSize too large without ROUND_DOWN_FLOW); RESOURCES (no free
+ * queue pair 1..N-1); INVALID_STATE (the device refused the binding).
  */
 export function coActivateVc(ad: MiniportAdapter, vc: MiniportVc, params: CoCallParameters): NdisStatus {
   const vid = vidOf(params);
@@ -73,14 +81,22 @@ export function coActivateVc(ad: MiniportAdapter, vc: MiniportVc, params: CoCall
     return NDIS_STATUS_SUCCESS;
   }
   if (vc.state !== VcState.Inactive) return NDIS_STATUS_INVALID_STATE; // NDIS refuses this first (CLOSING)
+  // One VC per VID; for VID 0 this is also "one VC on pair 0" (pair 0 is held iff VID 0 is).
   if (ad.vcByVid.has(vid)) return NDIS_STATUS_INVALID_DATA;
-  const pair = ad.freePairs.pop();
-  if (pair === undefined) return NDIS_STATUS_RESOURCES;
-  try {
-    ad.device.bindPair(pair.index, vid);
-  } catch {
-    ad.freePairs.push(pair);
-    return NDIS_STATUS_INVALID_STATE;
+  let pair: QueuePair | undefined;
+  if (vid === UNTAGGED_VID) {
+    // Pair 0 needs no binding: the device steers every untagged frame to it.
+    pair = ad.pairs[0] ?? undefined;
+    if (pair === undefined) return NDIS_STATUS_INVALID_DATA; // pair 0 is not this miniport's to lend
+  } else {
+    pair = ad.freePairs.pop();
+    if (pair === undefined) return NDIS_STATUS_RESOURCES;
+    try {
+      ad.device.bindPair(pair.index, vid);
+    } catch {
+      ad.freePairs.push(pair);
+      return NDIS_STATUS_INVALID_STATE;
+    }
   }
   pair.vc = vc;
   vc.pair = pair;
@@ -134,28 +150,27 @@ export function coDeactivateVc(ad: MiniportAdapter, vc: MiniportVc): NdisStatus 
 
 /**
  * The end of a drain: called from the transmit harvest and from MiniportReturnNetBufferLists
- * after they lowered a Draining VC's counters. When both are zero, the pair is torn down and
- * NdisMCoDeactivateVcComplete(SUCCESS) reports it. Does nothing while `ad.deactivating` names
- * the VC: inside coDeactivateVc (which returns SUCCESS itself) and inside an abort.
+ * after they lowered a Draining VC's counters. When both are zero, the pair is torn down and the
+ * pended deactivation completes with SUCCESS (ad.deactivated: NdisMCoDeactivateVcComplete, or
+ * the owner's onDeactivated). Does nothing while `ad.deactivating` names the VC: inside
+ * coDeactivateVc (which returns SUCCESS itself) and inside an abort.
  */
 export function checkDrain(ad: MiniportAdapter, vc: MiniportVc): void {
   if (vc.state !== VcState.Draining || !vc.drained || ad.deactivating === vc) return;
   teardown(ad, vc);
   vc.counters.deactivations++;
   vc.lastDeactivateStatus = NDIS_STATUS_SUCCESS;
-  ad.ndis.mCoDeactivateVcComplete(NDIS_STATUS_SUCCESS, vc.ndisVcHandle);
+  ad.deactivated(vc, NDIS_STATUS_SUCCESS);
 }
 
 /**
- * Unbinds the pair (the host's frames for the VID are from now on dropped by the device and
- * counted as rxUnboundVid), resets both queues (every receive buffer still posted comes back to
- * the pool; the transmitq is empty, the drain saw to that) and frees the pair. Enters Inactive:
- * the parameters are void (spec §1.2-C).
+ * Stops the pair (adapter.quiescePair: a tagged pair is unbound, so the host's frames for the VID
+ * are from now on dropped by the device and counted as rxUnboundVid; pair 0 has its two queues
+ * reset), takes back every receive buffer still posted (the transmitq is empty, the drain saw to
+ * that) and frees the pair. Enters Inactive: the parameters are void (spec §1.2-C).
  */
 function teardown(ad: MiniportAdapter, vc: MiniportVc): void {
   const pair = vc.pair!;
-  // One native call (no syscall) unbinds the VID and stops both queues: this is on the path of
-  // every deactivation's completion, so it must cost microseconds, not kicks and wakeups.
   const [nrx, ntx] = ad.quiescePair(pair.index, pair.lens, pair.tokens);
   for (let i = 0; i < nrx; i++) pair.rxPool.free(pair.lens[i]!);
   abortSoftwareQueue(ad, vc); // after a real drain both are empty: nothing completes here
@@ -166,7 +181,8 @@ function teardown(ad: MiniportAdapter, vc: MiniportVc): void {
   vc.vid = 0;
   vc.params = undefined;
   vc.state = VcState.Inactive;
-  ad.freePairs.push(pair);
+  // Pair 0 is never on the free list: only VID 0 names it, and it is free again when pair.vc is null.
+  if (pair.index !== 0) ad.freePairs.push(pair);
 }
 
 /**
@@ -191,9 +207,9 @@ export function coAbortVc(ad: MiniportAdapter, vc: MiniportVc): void {
  * 3. the adapter emits 'vcAbort' with a CondisError whose code says why (ERR_CONDIS_BACKEND_LOST,
  *    ERR_CONDIS_RING_*, ERR_CONDIS_DRAIN_TIMEOUT) and details {vid, pair, txAborted, rxHeld},
  *    and the NDIS trace gets a 'MiniportAbortVc' note with that code;
- * 4. the deactivation completes with NDIS_STATUS_REQUEST_ABORTED. A failed deactivation puts the
- *    VC back to ACTIVE (spec A11, U2), so the miniport re-arms it: Active again, same pair and
- *    VID, receive buffers posted. Receives the protocol still holds stay counted in rxHeld and
+ * 4. the deactivation completes with NDIS_STATUS_REQUEST_ABORTED (ad.deactivated). A failed
+ *    deactivation puts the VC back to ACTIVE (spec A11, U2), so the miniport re-arms it: Active
+ *    again, same pair and VID, receive buffers posted. Receives the protocol still holds stay counted in rxHeld and
  *    are re-posted when returned. The call manager may retry the deactivation; nothing being in
  *    flight any more, it then completes at once.
  */
@@ -232,5 +248,5 @@ export function abortVc(ad: MiniportAdapter, vc: MiniportVc, why: CondisError): 
   });
   vc.lastDeactivateStatus = NDIS_STATUS_REQUEST_ABORTED;
   ad.emit('vcAbort', err);
-  ad.ndis.mCoDeactivateVcComplete(NDIS_STATUS_REQUEST_ABORTED, vc.ndisVcHandle);
+  ad.deactivated(vc, NDIS_STATUS_REQUEST_ABORTED);
 }

@@ -17,6 +17,7 @@ export {
   MAX_VID,
   MIN_VID,
   maxFrameOf,
+  UNTAGGED_VID,
   vidOf,
 } from './params';
 export { txStatusToNdis } from './send';

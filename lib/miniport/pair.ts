@@ -5,7 +5,7 @@
  * - a transmit token table: token -> the NBL a chain belongs to and the pool slot it copied
  *   into (-1 for a zero-copy chain, whose memory belongs to the sender);
  * - scratch arrays for harvest() and queue reset.
- * Pairs 1..N-1 are lent to VCs at activation; pair 0 (untagged) is never used by the miniport.
+ * Pairs 1..N-1 are lent to tagged VCs at activation; pair 0 (untagged) only to the VC on VID 0.
  */
 import type { Device } from '../device';
 import { NetBuffer, NetBufferList } from '../ndis';

@@ -3,8 +3,16 @@
  *
  * CO_CALL_PARAMETERS has no VC-id field, so the VID travels where NDIS puts medium-specific data:
  * `mediaParameters.specific` (CO_MEDIA_PARAMETERS.MediaSpecific) holds a `CondisMediaSpecific`
- * `{ vid }`. The VID is the VC id on the wire (802.1Q, 1..4094). Without it an activation fails
+ * `{ vid }`. The VID is the VC id on the wire (802.1Q, 1..4094): the VC gets a queue pair 1..N-1
+ * bound to it (tag inserted on transmit, stripped on receive). Without it an activation fails
  * with NDIS_STATUS_INVALID_DATA (the prescribed code for parameters the miniport cannot use).
+ *
+ * VID 0 (UNTAGGED_VID) means "queue pair 0, untagged": the VC carries the device's untagged
+ * traffic (802.1Q reserves VID 0 for priority-tagged frames, which the device also steers to pair
+ * 0, untagged, so no VLAN can be called 0). There is one pair 0, hence at most one such VC at a
+ * time; a second activation on VID 0 fails like any VID already carried (INVALID_DATA). A
+ * miniport whose pair 0 belongs to someone else (an MCM's signalling channel,
+ * MiniportAdapterOptions.untaggedPair false) refuses VID 0 with INVALID_DATA too.
  *
  * Flow parameters: only `callMgrParameters.transmit.maxSduSize` is honoured (the largest frame a
  * send may carry, bounded by a ring buffer). With ROUND_DOWN_FLOW a larger value is rounded down
@@ -22,18 +30,21 @@ import {
 
 /** CO_MEDIA_PARAMETERS.MediaSpecific of a condis-tap VC. */
 export interface CondisMediaSpecific {
-  /** 802.1Q VLAN id = VC id, 1..4094. */
+  /** 802.1Q VLAN id = VC id, 1..4094; or 0 (UNTAGGED_VID): queue pair 0, untagged. */
   vid: number;
 }
 
+/** The tagged VC ids (a queue pair 1..N-1 bound to the VID). */
 export const MIN_VID = 1;
 export const MAX_VID = 4094;
+/** The VID that names queue pair 0, untagged (see the top of this file). */
+export const UNTAGGED_VID = 0;
 
-/** The VID of a parameter set, or undefined when absent or out of range. */
+/** The VID of a parameter set (UNTAGGED_VID or MIN_VID..MAX_VID), or undefined when absent or out of range. */
 export function vidOf(params: CoCallParameters | undefined): number | undefined {
   const specific = params?.mediaParameters?.specific as Partial<CondisMediaSpecific> | undefined;
   const vid = specific?.vid;
-  return typeof vid === 'number' && Number.isInteger(vid) && vid >= MIN_VID && vid <= MAX_VID
+  return typeof vid === 'number' && Number.isInteger(vid) && vid >= UNTAGGED_VID && vid <= MAX_VID
     ? vid
     : undefined;
 }
@@ -54,7 +65,10 @@ export function maxFrameOf(params: CoCallParameters, capacity: number, commit: b
   return capacity;
 }
 
-/** A fresh parameter set for a condis-tap VC on `vid` (every activation era needs a new one, E50). */
+/**
+ * A fresh parameter set for a condis-tap VC on `vid` (every activation era needs a new one, E50);
+ * `condisCallParameters(UNTAGGED_VID)` asks for queue pair 0, untagged.
+ */
 export function condisCallParameters(
   vid: number,
   opts: { maxSduSize?: number; mediaFlags?: number; flags?: number } = {},

@@ -62,7 +62,7 @@ export class VcCounters {
 
 export class MiniportVc {
   state: VcState = VcState.Inactive;
-  /** The VLAN id the VC is carried on (0 while inactive). */
+  /** The VLAN id the VC is carried on; 0 while inactive, and for the untagged VC (pair 0): see `state`. */
   vid = 0;
   /** The queue pair the VC is bound to while Active or Draining. */
   pair: QueuePair | null = null;

@@ -5,7 +5,13 @@
  * counts every NBL it gives and gets back, and can hold receives to block a drain.
  */
 import { expect } from 'vitest';
-import { AF_CONDIS_SVC, type CallControlOptions, CondisCallManager, CondisMcm } from '../../lib/cm';
+import {
+  AF_CONDIS_SVC,
+  type CallControlOptions,
+  CondisCallManager,
+  type CondisCallManagerOptions,
+  CondisMcm,
+} from '../../lib/cm';
 import type { Device } from '../../lib/device';
 import { condisCallParameters, MiniportAdapter, VcState } from '../../lib/miniport';
 import {
@@ -229,7 +235,7 @@ function newNdis(): { ndis: Ndis; clock: ManualClock } {
 export async function standaloneEndpoint(
   device: Device,
   mac: Uint8Array,
-  opts: Partial<CallControlOptions> = {},
+  opts: Partial<CondisCallManagerOptions> = {},
 ): Promise<Endpoint & { cm: CondisCallManager }> {
   const { ndis, clock } = newNdis();
   const adapter = new MiniportAdapter(ndis, device);

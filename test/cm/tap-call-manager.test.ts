@@ -4,11 +4,19 @@
 // receives; the sends-in-flight variant runs on the wire.)
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Device, openTap } from '../../lib/device';
-import { NDIS_STATUS_SUCCESS } from '../../lib/ndis';
-import { ifName, mirred, quiet, shQuiet } from '../helpers/host';
+import { NDIS_STATUS_DEST_OUT_OF_ORDER, NDIS_STATUS_SUCCESS } from '../../lib/ndis';
+import { ifName, mirred, packetCapture, quiet, shQuiet } from '../helpers/host';
 import { tapTestsEnabled } from '../helpers/privilege';
 import { waitUntil } from '../helpers/wait';
-import { type Endpoint, MAC_1, MAC_2, mcmEndpoint, standaloneEndpoint } from './harness';
+import {
+  type Endpoint,
+  MAC_1,
+  MAC_2,
+  mcmEndpoint,
+  params,
+  RETRANSMIT_MS,
+  standaloneEndpoint,
+} from './harness';
 import { carry, clientCloseWithHeldReceives, establish } from './scenarios';
 
 const enabled = tapTestsEnabled('cm-tap');
@@ -63,4 +71,33 @@ describe.runIf(enabled).each(variants)('%s over two TAPs joined by tc mirred', (
     await h1.close();
     await h2.close();
   });
+});
+
+describe.runIf(enabled)('signalling on a TAP, seen by the host', () => {
+  it.each([['stand-alone call manager'], ['MCM']] as const)(
+    '%s: SETUP leaves the TAP untagged under ethertype 0x88B5',
+    async (variant) => {
+      const name = ifName('ctu');
+      taps.push(name);
+      const dev = openTap({ name, queuePairs: 4, queueSize: 32 });
+      devices.push(dev);
+      quiet(name);
+      const opts = { maxRetransmits: 0 };
+      const ep =
+        variant === 'MCM' ? mcmEndpoint(dev, MAC_1, opts) : await standaloneEndpoint(dev, MAC_1, opts);
+      // The capture puts back any 802.1Q tag the kernel took off (PACKET_AUXDATA), so a tagged
+      // frame would show 0x8100 at offset 12 and not match: what matches went out untagged.
+      const cap = packetCapture(name, 0x88b5, 1);
+      await cap.ready;
+      const making = ep.client.makeCall(params(100));
+      const got = await cap.done;
+      expect(got).toHaveLength(1);
+      const f = got[0]!;
+      expect(f.slice(0, 12)).toBe('ffffffffffff'); // no peer MAC configured: broadcast SETUP
+      expect(f.slice(24, 28)).toBe('88b5');
+      ep.clock.advance(RETRANSMIT_MS); // T303 with no retransmission left: the call fails
+      expect((await making).status).toBe(NDIS_STATUS_DEST_OUT_OF_ORDER);
+      await ep.close();
+    },
+  );
 });

@@ -1,17 +1,23 @@
 // The stand-alone call manager on two hosts joined by the wire backend (no privileges): each host
 // has its own device, NDIS, miniport, call manager and client. Signalling runs on each CM's
-// signalling VC (NdisCoCreateVc with a NULL AF, spec §3.7).
+// signalling VC (NdisCoCreateVc with a NULL AF, spec §3.7): untagged on queue pair 0 (VID 0) by
+// default, tagged with another VID on request.
 import { afterEach, describe, expect, it } from 'vitest';
-import { CondisCallManager, MessageType, SIGNALLING_VID } from '../../lib/cm';
-import { type Device, openWirePair } from '../../lib/device';
-import { MiniportAdapter } from '../../lib/miniport';
 import {
-  ManualClock,
+  decodeMessage,
+  ETHERTYPE_CONDIS_SIGNALLING,
+  MessageType,
+  messageTypeName,
+  SIGNALLING_VID,
+} from '../../lib/cm';
+import { type Device, FramePort, openWirePair } from '../../lib/device';
+import { condisCallParameters, UNTAGGED_VID } from '../../lib/miniport';
+import {
   NDIS_STATUS_DEST_OUT_OF_ORDER,
+  NDIS_STATUS_INVALID_DATA,
   NDIS_STATUS_NOT_SUPPORTED,
   NDIS_STATUS_SUCCESS,
   NDIS_STATUS_VC_NOT_AVAILABLE,
-  Ndis,
 } from '../../lib/ndis';
 import { waitUntil } from '../helpers/wait';
 import { type Endpoint, MAC_1, MAC_2, params, RETRANSMIT_MS, standaloneEndpoint, traceOf } from './harness';
@@ -49,7 +55,7 @@ async function closeHosts(...eps: Endpoint[]): Promise<void> {
 }
 
 describe('stand-alone call manager over the wire', () => {
-  it('the signalling VC is an NDIS VC with no address family, active on its VID', async () => {
+  it('the signalling VC is an NDIS VC with no address family, active on VID 0: untagged pair 0', async () => {
     const [h1, h2] = await hosts();
     const sig = h1.cm.signallingVc.handle!;
     expect(h1.ndis.vcInfo(sig)).toMatchObject({ signalling: true, activation: 'ACTIVE', creator: 'cm' });
@@ -63,8 +69,17 @@ describe('stand-alone call manager over the wire', () => {
     expect(h1.ndis.trace!.events.some((e) => e.name === 'NdisCoCreateVc' && e.detail === 'AF=NULL')).toBe(
       true,
     );
-    expect(h1.adapter.vcFor(sig)!.vid).toBe(SIGNALLING_VID);
+    const mvc = h1.adapter.vcFor(sig)!;
+    expect(SIGNALLING_VID).toBe(UNTAGGED_VID);
+    expect([mvc.vid, mvc.pair?.index]).toEqual([0, 0]);
+    expect(h1.adapter.poolCounts().freePairs).toBe(3); // every pair 1..N-1 left for calls
+    // A call cannot be put on VID 0: it is signalling's home, and no SETUP can name it.
+    expect((await h1.client.makeCall(condisCallParameters(UNTAGGED_VID))).status).toBe(
+      NDIS_STATUS_INVALID_DATA,
+    );
     await closeHosts(h1, h2);
+    // stop() deactivated the signalling VC: pair 0 was reset and every buffer came back.
+    expect(h1.adapter.poolCounts().free).toBe(h1.adapter.poolCounts().capacity);
   });
 
   it('calls in both directions at once, frames both ways on each with exact counts, then both close', async () => {
@@ -213,8 +228,15 @@ describe('stand-alone call manager over the wire', () => {
     await closeHosts(h1, h2);
   });
 
-  it('peer absent: SETUP is sent 1 + maxRetransmits times, then the make-call fails with DEST_OUT_OF_ORDER', async () => {
-    const [a, b] = wire(); // nobody drives b: the signalling VID is not even bound there
+  it('no call manager at the peer: SETUP goes out untagged on pair 0 under 0x88B5, 1 + maxRetransmits times, then the make-call fails with DEST_OUT_OF_ORDER', async () => {
+    const [a, b] = wire();
+    // The far end only drives its pair 0 and keeps what lands there: untagged frames (a tagged
+    // one would go to the pair bound to its VID, or be dropped as unbound).
+    const far = new FramePort(b, 0);
+    const got: Uint8Array[] = [];
+    far.onFrame = (bytes, off, len) => got.push(bytes.slice(off, off + len));
+    b.onInterrupt = () => far.poll();
+    far.postRx();
     const h1 = await standaloneEndpoint(a, MAC_1, { maxRetransmits: 3 });
     const making = h1.client.makeCall(params(100));
     for (let i = 0; i < 4; i++) h1.clock.advance(RETRANSMIT_MS);
@@ -225,20 +247,41 @@ describe('stand-alone call manager over the wire', () => {
     expect(h1.cm.stats.timeouts).toBe(1);
     expect(h1.cm.calls).toBe(0);
     expect(h1.ndis.vcCount).toBe(1); // the client deleted its VC
-    // 4 SETUPs and the final RELEASE COMPLETE reached b and were dropped there (VID not bound).
-    await waitUntil(() => b.stats().rxUnboundVid === 5, 'frames dropped at the silent peer');
+    // 4 SETUPs and the final RELEASE COMPLETE, each an untagged 0x88B5 frame on the far pair 0.
+    await waitUntil(() => got.length === 5, 'signalling frames at the far pair 0');
+    for (const f of got) expect((f[12]! << 8) | f[13]!).toBe(ETHERTYPE_CONDIS_SIGNALLING);
+    expect(got.map((f) => messageTypeName(decodeMessage(f, 0, f.length)!.type))).toEqual([
+      'SETUP',
+      'SETUP',
+      'SETUP',
+      'SETUP',
+      'RELEASE_COMPLETE',
+    ]);
+    expect(b.stats().rxUnboundVid).toBe(0);
     expect(h1.clock.pendingTimers).toBe(0);
     await h1.close();
   });
 
-  it('VID 0 (untagged pair 0) for the signalling VC is refused by the reference miniport', async () => {
-    const [a] = wire();
-    const ndis = new Ndis({ clock: new ManualClock() });
-    const adapter = new MiniportAdapter(ndis, a);
-    const cm = new CondisCallManager(ndis, adapter.handle, { mac: MAC_1, signallingVid: 0 });
-    await expect(cm.start()).rejects.toThrow(/VID 0 could not be activated: INVALID_DATA/);
-    expect(ndis.vcCount).toBe(0);
-    await cm.stop();
-    await adapter.halt();
+  it('signallingVid 1..4094: the same signalling, tagged with that VID on a pair 1..N-1', async () => {
+    const [h1, h2] = await hosts({ signallingVid: 4094 });
+    const sig = h1.adapter.vcFor(h1.cm.signallingVc.handle!)!;
+    expect(sig.vid).toBe(4094);
+    expect(sig.pair?.index).toBeGreaterThan(0);
+    const c = await establish(h1, h2, 100);
+    await carry(h1, c.out, c.in, 10, 0);
+    expect(await h1.client.closeCall(c.out)).toBe(NDIS_STATUS_SUCCESS);
+    await waitUntil(() => h2.ndis.vcCount === 1, 'callee VC deleted');
+    await closeHosts(h1, h2);
+  });
+
+  it('a peer with nothing on the signalling VID drops the tagged signalling as unbound', async () => {
+    const [a, b] = wire(); // nobody drives b: VID 4094 is not bound there
+    const h1 = await standaloneEndpoint(a, MAC_1, { maxRetransmits: 3, signallingVid: 4094 });
+    const making = h1.client.makeCall(params(100));
+    for (let i = 0; i < 4; i++) h1.clock.advance(RETRANSMIT_MS);
+    expect((await making).status).toBe(NDIS_STATUS_DEST_OUT_OF_ORDER);
+    // 4 SETUPs and the final RELEASE COMPLETE reached b and were dropped there (VID not bound).
+    await waitUntil(() => b.stats().rxUnboundVid === 5, 'frames dropped at the silent peer');
+    await h1.close();
   });
 });

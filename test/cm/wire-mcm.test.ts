@@ -3,7 +3,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MessageType } from '../../lib/cm';
 import { type Device, openWirePair } from '../../lib/device';
-import { NDIS_STATUS_NOT_SUPPORTED, NDIS_STATUS_SUCCESS } from '../../lib/ndis';
+import { condisCallParameters, UNTAGGED_VID } from '../../lib/miniport';
+import { NDIS_STATUS_INVALID_DATA, NDIS_STATUS_NOT_SUPPORTED, NDIS_STATUS_SUCCESS } from '../../lib/ndis';
 import { waitUntil } from '../helpers/wait';
 import { type Endpoint, MAC_1, MAC_2, mcmEndpoint, params, RETRANSMIT_MS, traceOf } from './harness';
 import {
@@ -118,6 +119,21 @@ describe('MCM over the wire', () => {
       'NdisMCmDeleteVc',
     ]);
     expect(h2.adapter.poolCounts().freePairs).toBe(3);
+    await closeHosts(h1, h2);
+  });
+
+  it("pair 0 is the signalling channel's: the embedded miniport does not lend it, a call on VID 0 is refused", async () => {
+    const [h1, h2] = hosts();
+    expect(h1.adapter.pairs[0]).toBeNull();
+    const refused = await h1.client.makeCall(condisCallParameters(UNTAGGED_VID));
+    expect(refused.status).toBe(NDIS_STATUS_INVALID_DATA);
+    expect(h1.cm.stats.sent.SETUP ?? 0).toBe(0);
+    // Signalling still works next to it (the channel's interrupt hook services pair 0).
+    const call = await establish(h1, h2, 100);
+    expect(await h1.client.closeCall(call.out)).toBe(NDIS_STATUS_SUCCESS);
+    await waitUntil(() => h2.ndis.vcCount === 0, 'callee VC deleted');
+    // (NDIS may give the second VC the first one's slot.)
+    expectSignallingInvisible(h1, [...new Set([refused.call.slot, call.out.slot])]);
     await closeHosts(h1, h2);
   });
 

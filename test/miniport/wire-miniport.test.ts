@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Device, FramePort, openWirePair } from '../../lib/device';
 import type { CondisError } from '../../lib/errors';
-import { condisCallParameters, type MiniportVc, VcState } from '../../lib/miniport';
+import { condisCallParameters, type MiniportVc, UNTAGGED_VID, VcState } from '../../lib/miniport';
 import {
   NDIS_STATUS_INVALID_DATA,
   NDIS_STATUS_PENDING,
@@ -290,6 +290,76 @@ describe('CoNDIS miniport on the wire backend', () => {
     expect(ndis.coDeleteVc(r.vcHandle!)).toBe(NDIS_STATUS_SUCCESS);
     expect(await rig.client.closeAndDelete()).toBe(NDIS_STATUS_SUCCESS);
     expect(adapter.poolCounts().freePairs).toBe(2);
+  });
+
+  it('a VC on VID 0 is untagged pair 0: frames both ways, one such VC at a time, drain, reset, re-activation', async () => {
+    const [a, b] = openWirePair({ queuePairs: 3, queueSize: 32 });
+    open.push(a, b);
+    const rig = makeRig(a);
+    const { client, cm, ndis, adapter } = rig;
+    // The far end drives its pair 0 directly: whatever lands there came untagged (a tagged frame
+    // would go to the pair bound to its VID, or be dropped as unbound).
+    const peer = new FramePort(b, 0);
+    const seen: number[] = [];
+    peer.onFrame = (bytes, off) => seen.push(seqOf(bytes, off));
+    b.onInterrupt = () => peer.poll();
+    peer.postRx();
+    expect(await client.connect(condisCallParameters(UNTAGGED_VID))).toBe(NDIS_STATUS_SUCCESS);
+    const vc = vcOf(rig);
+    expect([vc.state, vc.vid, vc.pair?.index]).toEqual([VcState.Active, 0, 0]);
+    expect(adapter.poolCounts().freePairs).toBe(2); // pairs 1..2 untouched
+    client.sendFrames(30, 0);
+    peerSend(peer, 20, 1000);
+    await waitUntil(() => seen.length === 30 && client.rxFrames === 20 && client.completed === 30, 'traffic');
+    expect(seen).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect(client.rxSeqs).toEqual(Array.from({ length: 20 }, (_, i) => 1000 + i));
+    expect(client.status('SUCCESS')).toBe(30);
+    expect(b.stats().pairs[0]!.rxFrames).toBe(30);
+    expect(a.stats().rxUnboundVid).toBe(0);
+    // At most one VC on pair 0: a second VID-0 activation is refused like any VID in use.
+    const other = makeOther(rig);
+    const r = ndis.coCreateVc(other.binding, other.af, null);
+    expect(await ndis.clMakeCallAsync(r.vcHandle!, condisCallParameters(UNTAGGED_VID))).toBe(
+      NDIS_STATUS_INVALID_DATA,
+    );
+    expect(ndis.coDeleteVc(r.vcHandle!)).toBe(NDIS_STATUS_SUCCESS);
+    // Deactivation with held receives pends like on any pair and completes on their return.
+    client.hold = true;
+    peerSend(peer, 8, 2000);
+    await waitUntil(() => client.held.length === 8, '8 held receives');
+    const deact = cm.deactivate(client.vc);
+    expect(deact.status).toBe(NDIS_STATUS_PENDING);
+    expect(vc.state).toBe(VcState.Draining);
+    expect(client.returnHeld()).toBe(8);
+    expect(await deact.done).toBe(NDIS_STATUS_SUCCESS);
+    expect(vc.state).toBe(VcState.Inactive);
+    // Pair 0 was reset (both queues): every buffer is back, and pair 0 is free again.
+    expect(adapter.pairs[0]!.vc).toBeNull();
+    expect(adapter.poolCounts().free).toBe(adapter.poolCounts().capacity);
+    expect(adapter.poolCounts().freePairs).toBe(2);
+    // Re-activation on VID 0 takes pair 0 again and carries traffic.
+    client.hold = false;
+    expect(await cm.activate(client.vc, condisCallParameters(UNTAGGED_VID))).toBe(NDIS_STATUS_SUCCESS);
+    expect(vc.pair?.index).toBe(0);
+    client.sendFrames(10, 100);
+    peerSend(peer, 5, 3000);
+    await waitUntil(() => seen.length === 40 && client.rxFrames === 33, 'traffic after re-activation');
+    expect(seen.slice(30)).toEqual(Array.from({ length: 10 }, (_, i) => 100 + i));
+    await waitUntil(() => client.completed === 40, 'completions');
+    expect(client.returned).toBe(client.rxFrames);
+    expect(await client.closeAndDelete()).toBe(NDIS_STATUS_SUCCESS);
+    expect(adapter.poolCounts().free).toBe(adapter.poolCounts().capacity);
+  });
+
+  it("VID 0 is refused with INVALID_DATA when pair 0 is not the miniport's (untaggedPair: false)", async () => {
+    const [a, b] = openWirePair({ queuePairs: 3, queueSize: 32 });
+    open.push(a, b);
+    const rig = makeRig(a, {}, { untaggedPair: false });
+    expect(rig.adapter.pairs[0]).toBeNull();
+    expect(await rig.client.connect(condisCallParameters(UNTAGGED_VID))).toBe(NDIS_STATUS_INVALID_DATA);
+    expect(rig.ndis.coDeleteVc(rig.client.vc)).toBe(NDIS_STATUS_SUCCESS);
+    expect(rig.adapter.poolCounts()).toMatchObject({ freePairs: 2 });
+    expect(rig.adapter.poolCounts().free).toBe(rig.adapter.poolCounts().capacity);
   });
 });
 
