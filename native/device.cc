@@ -181,17 +181,21 @@ Error Device::bind_pair(uint32_t pair, uint32_t vid) {
   return Error();
 }
 
+void Device::unbind_locked(uint32_t pair) {
+  const uint16_t vid = pair_vid_[pair].load(std::memory_order_relaxed);  // ORDERING: under both locks
+  if (vid != 0) vid_to_pair_[vid] = 0xff;
+  pair_vid_[pair].store(0, std::memory_order_relaxed);  // ORDERING: readers hold a lock
+  queues_[2 * pair].set_vid(0);
+  queues_[2 * pair + 1].set_vid(0);
+}
+
 Error Device::unbind_pair(uint32_t pair) {
   if (pair == 0 || pair >= num_queues_ / 2)
     return Error::condis("ERR_CONDIS_INVALID_ARG", "pair must be from 1 to queuePairs-1 (pair 0 is untagged)");
   {
     std::lock_guard<std::mutex> t(tx_mu_);
     std::lock_guard<std::mutex> r(rx_mu_);
-    const uint16_t vid = pair_vid_[pair].load(std::memory_order_relaxed);  // ORDERING: under both locks
-    if (vid != 0) vid_to_pair_[vid] = 0xff;
-    pair_vid_[pair].store(0, std::memory_order_relaxed);  // ORDERING: readers hold a lock
-    queues_[2 * pair].set_vid(0);
-    queues_[2 * pair + 1].set_vid(0);
+    unbind_locked(pair);
   }
   // A wire peer stalled on our (now unbound) VID must re-route: its frames now drop. Its thread
   // fills our receive queues, so a receive-queue kick is what wakes it.
@@ -222,11 +226,7 @@ Error Device::quiesce_pair(uint32_t pair) {
   {
     std::lock_guard<std::mutex> t(tx_mu_);
     std::lock_guard<std::mutex> r(rx_mu_);
-    const uint16_t vid = pair_vid_[pair].load(std::memory_order_relaxed);  // ORDERING: under both locks
-    if (vid != 0) vid_to_pair_[vid] = 0xff;
-    pair_vid_[pair].store(0, std::memory_order_relaxed);  // ORDERING: readers hold a lock
-    queues_[2 * pair].set_vid(0);
-    queues_[2 * pair + 1].set_vid(0);
+    unbind_locked(pair);
     queues_[2 * pair].reset(false);
     queues_[2 * pair + 1].reset(false);
     tx_stalled_[pair] = 0;

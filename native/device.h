@@ -119,6 +119,7 @@ class Device : public std::enable_shared_from_this<Device> {
   void pause_tap_rx(bool pause);
   void set_backend_lost(int err);
   void wake_stalled_peer(uint32_t rxq);  // JS thread, no locks held
+  void unbind_locked(uint32_t pair);     // tx_mu_ and rx_mu_ held
   bool drained_tx_locked();
 
   // --- shared state ---

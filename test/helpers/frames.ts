@@ -28,3 +28,13 @@ export function tagOf(bytes: Uint8Array, off: number): number {
     ((bytes[off + 18]! << 24) | (bytes[off + 19]! << 16) | (bytes[off + 20]! << 8) | bytes[off + 21]!) >>> 0
   );
 }
+
+/** `frame(size, seq)` as it travels on a bound pair: an 802.1Q tag for `vid` after the MACs, as hex. */
+export function taggedHex(size: number, seq: number, vid: number): string {
+  const f = frame(size, seq);
+  const t = new Uint8Array(size + 4);
+  t.set(f.subarray(0, 12), 0);
+  t.set([0x81, 0x00, vid >> 8, vid & 0xff], 12);
+  t.set(f.subarray(12), 16);
+  return Buffer.from(t).toString('hex');
+}

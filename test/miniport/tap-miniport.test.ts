@@ -6,23 +6,13 @@ import { type Device, openTap } from '../../lib/device';
 import type { CondisError } from '../../lib/errors';
 import { condisCallParameters, VcState } from '../../lib/miniport';
 import { NDIS_STATUS_PENDING, NDIS_STATUS_REQUEST_ABORTED, NDIS_STATUS_SUCCESS } from '../../lib/ndis';
-import { frame } from '../helpers/frames';
+import { frame, taggedHex } from '../helpers/frames';
 import { ifExists, ifName, packetCapture, packetSend, quiet, sh, shQuiet } from '../helpers/host';
 import { tapTestsEnabled } from '../helpers/privilege';
 import { waitUntil } from '../helpers/wait';
 import { inOrder, makeRig, traceNames } from './harness';
 
 const enabled = tapTestsEnabled('miniport-tap');
-
-/** `frame(size, seq)` with an 802.1Q tag for `vid` after the MACs, as hex. */
-function taggedHex(size: number, seq: number, vid: number): string {
-  const f = frame(size, seq);
-  const t = new Uint8Array(size + 4);
-  t.set(f.subarray(0, 12), 0);
-  t.set([0x81, 0x00, vid >> 8, vid & 0xff], 12);
-  t.set(f.subarray(12), 16);
-  return Buffer.from(t).toString('hex');
-}
 
 let dev: Device | undefined;
 let tap = '';

@@ -3,22 +3,12 @@
 // tagged frames; where the kernel has 802.1Q (CONFIG_VLAN_8021Q) a VLAN subinterface does too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Device, FramePort, openTap } from '../../lib/device';
-import { ETH_EXPERIMENTAL, frame, seqOf } from '../helpers/frames';
+import { ETH_EXPERIMENTAL, frame, seqOf, taggedHex } from '../helpers/frames';
 import { ifName, packetCapture, packetSend, quiet, sh, shQuiet } from '../helpers/host';
 import { tapTestsEnabled } from '../helpers/privilege';
 import { waitUntil } from '../helpers/wait';
 
 const enabled = tapTestsEnabled('vlan');
-
-/** `frame` with an 802.1Q tag for `vid` inserted after the MACs, as hex. */
-function taggedHex(size: number, seq: number, vid: number): string {
-  const f = frame(size, seq);
-  const t = new Uint8Array(size + 4);
-  t.set(f.subarray(0, 12), 0);
-  t.set([0x81, 0x00, vid >> 8, vid & 0xff], 12);
-  t.set(f.subarray(12), 16);
-  return Buffer.from(t).toString('hex');
-}
 
 function kernelHasVlan(parent: string): boolean {
   const probe = `${parent}.9`.slice(0, 15);
