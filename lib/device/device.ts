@@ -121,15 +121,22 @@ export class Device extends EventEmitter<DeviceEvents> {
    * queues.
    */
   quiescePair(pair: number, rxOut: Uint32Array, txOut: Uint32Array): [number, number] {
-    const rx = this.rx[pair];
-    const tx = this.tx[pair];
-    if (rx === undefined || tx === undefined) {
+    this.stopPair(pair);
+    return [this.rx[pair]!.reclaimAfterReset(rxOut), this.tx[pair]!.reclaimAfterReset(txOut)];
+  }
+
+  /**
+   * The device half of quiescePair alone: unbind + disable both queues, one native call. The
+   * device never touches the pair again until bindPair; the driver reclaims each ring (with
+   * DriverQueue.reclaimAfterReset) when it suits it, but before the pair's next bindPair.
+   */
+  stopPair(pair: number): void {
+    if (this.rx[pair] === undefined || this.tx[pair] === undefined) {
       throw new CondisError('ERR_CONDIS_INVALID_ARG', `no queue pair ${pair}`, { pair });
     }
     this.call((n) => n.quiescePair(pair));
     this.reported[2 * pair] = 0;
     this.reported[2 * pair + 1] = 0;
-    return [rx.reclaimAfterReset(rxOut), tx.reclaimAfterReset(txOut)];
   }
 
   setLink(up: boolean): void {

@@ -313,6 +313,27 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
    *   left enabled and empty: untagged frames that arrive meanwhile find no buffer (a TAP drops
    *   them; a wire peer waits for buffers, as on any pair with none posted).
    */
+  /**
+   * Stops pair k (k >= 1) for a deactivation that drained: one native call (unbind + disable),
+   * then the transmit ring is reclaimed now (its tokens, if any, to txOut; returns how many) and
+   * the receive ring later (reclaimRx, from a microtask): its posted buffers are only pool slots,
+   * and taking back a whole ring of them need not delay the deactivation's completion.
+   */
+  stopPairDeferRx(pair: QueuePair, txOut: Uint32Array): number {
+    this.device.stopPair(pair.index);
+    pair.rxReclaimPending = true;
+    queueMicrotask(() => this.reclaimRx(pair));
+    return pair.txq.reclaimAfterReset(txOut);
+  }
+
+  /** Takes back the buffers a stopped pair's receive ring still held (see stopPairDeferRx). */
+  reclaimRx(pair: QueuePair): void {
+    if (!pair.rxReclaimPending) return;
+    pair.rxReclaimPending = false;
+    const n = pair.rxq.reclaimAfterReset(pair.lens);
+    for (let i = 0; i < n; i++) pair.rxPool.free(pair.lens[i]!);
+  }
+
   quiescePair(pair: number, rxOut: Uint32Array, txOut: Uint32Array): [number, number] {
     if (this.device.closed) {
       return [this.device.rx[pair]!.reclaimAfterReset(rxOut), this.device.tx[pair]!.reclaimAfterReset(txOut)];
@@ -364,6 +385,7 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
 
   /** Free and total buffers of the adapter's pairs (everything back = free === capacity). */
   poolCounts(): PoolCounts {
+    for (const p of this.pairs) if (p) this.reclaimRx(p);
     let free = 0;
     let capacity = 0;
     for (let k = 0; k < this.pairs.length; k++) {

@@ -91,6 +91,7 @@ export function coActivateVc(ad: MiniportAdapter, vc: MiniportVc, params: CoCall
   } else {
     pair = ad.freePairs.pop();
     if (pair === undefined) return NDIS_STATUS_RESOURCES;
+    ad.reclaimRx(pair); // before bindPair re-enables its rings
     try {
       ad.device.bindPair(pair.index, vid);
     } catch {
@@ -171,8 +172,16 @@ export function checkDrain(ad: MiniportAdapter, vc: MiniportVc): void {
  */
 function teardown(ad: MiniportAdapter, vc: MiniportVc): void {
   const pair = vc.pair!;
-  const [nrx, ntx] = ad.quiescePair(pair.index, pair.lens, pair.tokens);
-  for (let i = 0; i < nrx; i++) pair.rxPool.free(pair.lens[i]!);
+  let ntx: number;
+  if (pair.index !== 0 && !ad.device.closed) {
+    // The common case, on the path of every deactivation's completion: one native call, and the
+    // receive ring's posted buffers are taken back after the completion (stopPairDeferRx).
+    ntx = ad.stopPairDeferRx(pair, pair.tokens);
+  } else {
+    let nrx: number;
+    [nrx, ntx] = ad.quiescePair(pair.index, pair.lens, pair.tokens);
+    for (let i = 0; i < nrx; i++) pair.rxPool.free(pair.lens[i]!);
+  }
   abortSoftwareQueue(ad, vc); // after a real drain both are empty: nothing completes here
   completeAbortedChains(ad, vc, pair, ntx);
   pair.vc = null;

@@ -46,6 +46,11 @@ export class QueuePair {
   readonly txPoolHi: number;
   /** Set while a return batch has re-posted receive buffers not yet published. */
   rxDirty = false;
+  /**
+   * The device has stopped this pair (a deactivation completed) but the receive ring still holds
+   * posted buffers the driver has not taken back: see MiniportAdapter.reclaimRx.
+   */
+  rxReclaimPending = false;
 
   constructor(
     readonly device: Device,

@@ -323,20 +323,20 @@ export class DriverQueue {
       }
     }
     const l = this.region.layout;
+    // Descriptors and ring entries are left as they are: the device reads neither beyond
+    // avail.idx, and each is rewritten before it is offered again. Zeroing them would cost a
+    // slow element-wise fill (typed arrays over a SharedArrayBuffer) on every deactivation.
     // Plain writes: the device does not read a reset queue; the avail.idx store below orders them.
-    this.u32.fill(0, 0, (this.size * kDescBytes) >>> 2);
     this.u16[l.availOff >>> 1] = 0; // avail.flags
-    this.u16.fill(0, this.availRingI, this.usedEventI + 1); // ring[] and used_event
+    this.u16[this.usedEventI] = 0;
     // ORDERING: seq-cst store of avail.idx = 0 last, so a device re-enabled after this sees an
-    // empty, zeroed ring.
+    // empty ring.
     Atomics.store(this.u16, this.availIdxI, 0);
     this.availShadow = 0;
     this.availPublished = 0;
     this.lastUsed = 0;
     this.inflight = 0;
     this.brokenReason = null;
-    this.tokens.fill(0);
-    this.chainCap.fill(0);
     this.resetFreeList();
     return n;
   }
