@@ -1,0 +1,200 @@
+/**
+ * `condis bench pps`: frames per second through condis' rings at one frame size, on the engine
+ * `npm run bench:pps` uses (lib/bench/pps).
+ *
+ *   --backend tap   a one-way kernel loop tapA -> tapB (tc mirred, scripts/bench/pps/tap-loop.sh)
+ *                   and, in the same run, interleaved repetitions of condis and of the C reference
+ *                   (cref.c, per-frame syscalls and io_uring), built on demand with build.sh; the
+ *                   ratios compare rx pps. Needs root (CAP_NET_ADMIN). The default as root.
+ *   --backend wire  condis alone on the in-process wire: no C reference, so no ratios. The
+ *                   default without root.
+ *
+ * stdout: the table and the ratios; stderr: a progress bar when it is a terminal. --json FILE:
+ * { bench, backend, frameSize, results: [{ path, txPps, rxPps, lost }], ratios } (medians).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { busyWarning, describeMachine, machineLine } from '../bench/machine';
+import {
+  DEFAULT_CONFIG,
+  ensureCref,
+  Interrupted,
+  type PathName,
+  type PathResult,
+  PpsEngine,
+  type PpsRatios,
+  ppsFiles,
+  ratiosOf,
+  tapLoopNames,
+} from '../bench/pps';
+import { ProgressBar } from '../bench/progress';
+import { ratio } from '../bench/stats';
+import { fmtInt, fmtRatio, formatTable } from '../bench/table';
+import { choice, intFlag, parse, UsageError } from './usage';
+
+export const HELP = `usage: condis bench pps [--backend tap|wire] [--size BYTES] [--frames N] [--reps R]
+                       [--warmup N] [--json FILE]
+
+Frames per second through condis' rings. With --backend tap, over a one-way kernel loop of two
+TAPs (tapA -> tc mirred -> tapB), with the C reference measured in the same run over the same
+loop: c-per-frame (one write()/read() per frame) and c-io_uring (io_uring batches). Repetitions
+are interleaved; each number is the median of --reps.
+
+  --backend     tap: condis, c-per-frame and c-io_uring over the TAP loop; needs root
+                (CAP_NET_ADMIN); the default as root. The C reference is built on first use
+                (scripts/bench/pps/build.sh: apt packages gcc and liburing-dev).
+                wire: condis alone on the in-process wire, no privilege; the default otherwise.
+                There is no C reference on the wire: results has condis only, ratios is {}.
+  --size        frame size in bytes, 60..1514 (default 64)
+  --frames      frames per measured run (default 1000000 on tap, 5000000 on the wire)
+  --reps        repetitions per path; the median is reported (default 3)
+  --warmup      frames moved and discarded before each run (default 20000)
+  --json FILE   write { bench, backend, frameSize, results: [{ path, txPps, rxPps, lost }],
+                ratios: { "condis/c-per-frame", "condis/c-io_uring" } } (ratios: condis rx pps
+                / C rx pps, medians; {} on the wire)
+
+example: sudo condis bench pps --backend tap --size 64 --json pps.json
+example: condis bench pps --backend wire --frames 2000000`;
+
+/** The JSON report (--json): exactly these fields. */
+export interface PpsReport {
+  bench: 'pps';
+  backend: 'tap' | 'wire';
+  frameSize: number;
+  results: { path: PathName; txPps: number; rxPps: number; lost: number }[];
+  ratios: PpsRatios | Record<string, never>;
+}
+
+function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+export async function benchPps(argv: string[]): Promise<number> {
+  const f = parse(argv, {
+    backend: { type: 'string' },
+    size: { type: 'string' },
+    frames: { type: 'string' },
+    reps: { type: 'string' },
+    warmup: { type: 'string' },
+    json: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (f.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const backend = choice('backend', f.backend, ['tap', 'wire'] as const, isRoot() ? 'tap' : 'wire');
+  const size = intFlag('size', f.size, 64, 60, 1514);
+  const frames = intFlag('frames', f.frames, backend === 'tap' ? 1_000_000 : 5_000_000, 1, 1e10);
+  const reps = intFlag('reps', f.reps, 3, 1, 1000);
+  const warmup = intFlag('warmup', f.warmup, DEFAULT_CONFIG.warmup, 0, 1e9);
+  if (f.json === '') throw new UsageError('--json needs a file name');
+  const json = typeof f.json === 'string' ? f.json : null;
+
+  const bar = new ProgressBar(reps * (backend === 'tap' ? 3 : 1), process.stderr as NodeJS.WriteStream);
+  const engine = new PpsEngine({ ...DEFAULT_CONFIG, frames, warmup }, (s) => {
+    bar.done();
+    process.stderr.write(`condis bench pps: ${s}\n`);
+  });
+  if (backend === 'tap') {
+    const why = engine.tapUnavailable();
+    if (why) {
+      throw new Error(
+        isRoot()
+          ? `--backend tap cannot run here: ${why}; use --backend wire`
+          : '--backend tap needs root (CAP_NET_ADMIN: the TAP loop is made with ip tuntap and tc); run it as root, or use --backend wire',
+      );
+    }
+    const failed = ensureCref(ppsFiles(), (m) => process.stderr.write(`condis bench pps: ${m}\n`));
+    if (failed) {
+      throw new Error(
+        `cannot build the C reference (scripts/bench/pps/build.sh): ${failed.message}; or use --backend wire`,
+      );
+    }
+  }
+
+  const machine = describeMachine();
+  const names = tapLoopNames();
+  const uninstall = engine.installSignalHandlers();
+  let results: PathResult[];
+  let done = 0;
+  try {
+    if (backend === 'tap') {
+      engine.loopUp(names);
+      results = await engine.runTapSize(names, size, ['condis', 'c-per-frame', 'c-io_uring'], reps, (p, r) =>
+        bar.update(++done, `tap ${size} B rep ${r + 1}/${reps} ${p}`),
+      );
+      engine.loopDown();
+    } else {
+      results = [
+        await engine.runWire(frames, size, reps, (r) =>
+          bar.update(++done, `wire ${size} B rep ${r + 1}/${reps}`),
+        ),
+      ];
+    }
+  } catch (e) {
+    if (e instanceof Interrupted) return 130; // the signal handler cleans up and exits
+    throw e;
+  } finally {
+    bar.done();
+    if (!engine.interrupted) {
+      engine.cleanupSync();
+      uninstall();
+    }
+  }
+
+  const ratios = backend === 'tap' ? ratiosOf(results) : {};
+  const report: PpsReport = {
+    bench: 'pps',
+    backend,
+    frameSize: size,
+    results: results.map((r) => ({ path: r.path, txPps: r.txPps, rxPps: r.rxPps, lost: r.lost })),
+    ratios,
+  };
+
+  const out = (s: string) => process.stdout.write(`${s}\n`);
+  out(
+    `condis bench pps: backend ${backend === 'tap' ? `tap (${names[0]} -> tc mirred -> ${names[1]})` : 'wire (in-process)'}, ` +
+      `${size}-byte frames, ${fmtInt(frames)} frames per run, median of ${reps} rep${reps === 1 ? '' : 's'}`,
+  );
+  out(`machine: ${machineLine(machine)}; load average ${machine.loadAvg.join(' ')} at start`);
+  const busy = busyWarning(machine);
+  if (busy) out(`note: ${busy}`);
+  out('');
+  out(renderTable(results, backend));
+  out('');
+  if (backend === 'tap') {
+    const r = ratios as PpsRatios;
+    out(
+      `ratios (condis rx pps / C rx pps): condis/c-per-frame ${fmtRatio(r['condis/c-per-frame'])}, ` +
+        `condis/c-io_uring ${fmtRatio(r['condis/c-io_uring'])}`,
+    );
+  } else {
+    out('ratios: none (no C reference on the wire; as root, --backend tap compares with it)');
+  }
+  if (json) {
+    fs.writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
+    out(`JSON report: ${path.resolve(json)}`);
+  }
+  return 0;
+}
+
+function renderTable(results: readonly PathResult[], backend: 'tap' | 'wire'): string {
+  const base = (p: PathName) => results.find((x) => x.path === p)?.rxPps ?? null;
+  const tap = backend === 'tap';
+  const rows = results.map((r) => {
+    const rx = r.reps.map((x) => x.rxPps);
+    const spread =
+      rx.length > 1 && r.rxPps > 0
+        ? `${Math.round(((Math.max(...rx) - Math.min(...rx)) / r.rxPps) * 100)}%`
+        : '-';
+    const row = [r.path, fmtInt(r.txPps), fmtInt(r.rxPps), spread, fmtInt(r.lost)];
+    if (tap) {
+      row.push(fmtRatio(ratio(r.rxPps, base('c-per-frame'))), fmtRatio(ratio(r.rxPps, base('c-io_uring'))));
+    }
+    return row;
+  });
+  const headers = ['path', 'tx pps', 'rx pps', 'rx spread', 'lost'];
+  if (tap) headers.push('vs c-per-frame', 'vs c-io_uring');
+  return formatTable(headers, rows);
+}

@@ -1,0 +1,180 @@
+// `condis bench pps` on the real binary (node bin/condis.js over dist/): the wire run and its JSON
+// (no privilege), bad flags, the missing-privilege error, how a failed build of the C reference is
+// reported, and, with root (mandatory under CI=true), the TAP loop with the C reference and the
+// ratios. The machine is shared: no assertion on the numbers beyond > 0.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureCref, ppsFiles } from '../../lib/bench/pps';
+import { tapTestsEnabled } from '../helpers/privilege';
+import { buildDist, condis, type Ran, ROOT } from './helpers';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'condis-pps-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+beforeAll(() => {
+  buildDist();
+  if (!fs.existsSync(path.join(ROOT, 'dist/lib/cli/bench-pps.js'))) {
+    throw new Error('dist/lib/cli/bench-pps.js was not built');
+  }
+}, 120_000);
+
+const tap = tapTestsEnabled('condis bench pps --backend tap');
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+function oneLineError(r: Ran, pattern: RegExp): void {
+  expect(r.code).not.toBe(0);
+  const lines = r.stderr.trimEnd().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/^\s+at /m);
+}
+
+/** The report's shape, exactly: these keys and no others. */
+function checkShape(report: Record<string, unknown>, backend: string, size: number, paths: string[]): void {
+  expect(Object.keys(report).sort()).toEqual(['backend', 'bench', 'frameSize', 'ratios', 'results']);
+  expect(report.bench).toBe('pps');
+  expect(report.backend).toBe(backend);
+  expect(report.frameSize).toBe(size);
+  const results = report.results as Record<string, unknown>[];
+  expect(results.map((r) => r.path)).toEqual(paths);
+  for (const r of results) {
+    expect(Object.keys(r).sort()).toEqual(['lost', 'path', 'rxPps', 'txPps']);
+    expect(r.txPps).toBeGreaterThan(0);
+    expect(r.rxPps).toBeGreaterThan(0);
+    expect(Number.isInteger(r.lost)).toBe(true);
+    expect(r.lost).toBeGreaterThanOrEqual(0);
+  }
+}
+
+describe('condis bench pps', () => {
+  it('--help prints the usage, the wire/ratios caveat and an example', () => {
+    const r = condis(['bench', 'pps', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^usage: condis bench pps \[--backend tap\|wire\]/);
+    expect(r.stdout).toMatch(/ratios is \{\}/);
+    expect(r.stdout).toMatch(/^example: .*condis bench pps --backend tap/m);
+    expect(condis(['bench', '--help']).stdout).toMatch(/^ {2}pps /m);
+  });
+
+  it('--backend wire: condis alone, JSON with rxPps > 0, nothing lost and no ratios', () => {
+    const json = path.join(dir, 'wire.json');
+    const r = condis(['bench', 'pps', '--backend', 'wire', '--frames', '200000', '--json', json]);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/path\s+tx pps\s+rx pps/);
+    expect(r.stdout).toMatch(/^condis\s/m);
+    expect(r.stdout).toMatch(/ratios: none/);
+    const report = JSON.parse(fs.readFileSync(json, 'utf8'));
+    checkShape(report, 'wire', 64, ['condis']);
+    expect(report.results[0].lost).toBe(0);
+    expect(report.ratios).toEqual({});
+  }, 120_000);
+
+  it.each([
+    [['--bogus'], /bogus/],
+    [['--backend', 'ether'], /--backend must be one of tap, wire/],
+    [['--size', '10'], /--size must be from 60 to 1514/],
+    [['--size', '1515'], /--size must be from 60 to 1514/],
+    [['--frames', '0'], /--frames must be from 1/],
+    [['--frames', '1e6'], /--frames must be a whole number/],
+    [['--reps', 'x'], /--reps must be a whole number/],
+    [['--json'], /json/],
+    [['--json='], /--json needs a file name/],
+    [['extra'], /extra/],
+  ])('bad flags %j: one-line error, non-zero exit, no stack trace', (args, pattern) => {
+    const r = condis(['bench', 'pps', ...(args as string[])]);
+    oneLineError(r, pattern as RegExp);
+    expect(r.stdout).toBe('');
+  });
+
+  it('--backend tap without privilege: one line naming CAP_NET_ADMIN and --backend wire, exit 1', () => {
+    let r: Ran;
+    if (!isRoot) {
+      r = condis(['bench', 'pps', '--backend', 'tap']);
+    } else {
+      try {
+        fs.accessSync(path.join(ROOT, 'bin/condis.js'), fs.constants.R_OK);
+      } catch {
+        return;
+      }
+      r = condis(['bench', 'pps', '--backend', 'tap'], { uid: 65534, gid: 65534 });
+    }
+    oneLineError(r, /CAP_NET_ADMIN.*--backend wire/);
+    expect(r.code).toBe(1);
+  });
+
+  it('a C reference that cannot be built names the missing apt package', () => {
+    // A copy of cref.c and build.sh, so the real cref is never touched.
+    const src = ppsFiles();
+    const copy = path.join(dir, 'pps');
+    fs.mkdirSync(copy);
+    for (const f of ['cref.c', 'build.sh']) fs.copyFileSync(path.join(src.dir, f), path.join(copy, f));
+    const files = ppsFiles(copy);
+    const env = (cc: string) => ({ ...process.env, CC: cc });
+
+    const noCc = ensureCref(files, () => {}, env(path.join(dir, 'no-such-cc')));
+    expect(noCc?.aptPackage).toBe('gcc');
+    expect(noCc?.message).toMatch(/apt-get install -y gcc/);
+    expect(noCc?.message).not.toMatch(/\n/);
+
+    // A compiler that works for everything but liburing (the probe links with -luring).
+    const fakeCc = path.join(dir, 'cc-without-liburing');
+    fs.writeFileSync(
+      fakeCc,
+      '#!/bin/sh\nfor a; do [ "$a" = -luring ] && { echo "ld: cannot find -luring" >&2; exit 1; }; done\nexit 0\n',
+      { mode: 0o755 },
+    );
+    const noUring = ensureCref(files, () => {}, env(fakeCc));
+    expect(noUring?.aptPackage).toBe('liburing-dev');
+    expect(noUring?.message).toMatch(/apt-get install -y liburing-dev/);
+    expect(fs.existsSync(files.cref)).toBe(false);
+  });
+
+  it('npm run bench:pps -- --help still works (the script over the same engine)', () => {
+    const r = spawnSync(
+      process.execPath,
+      [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'scripts/bench/pps/run.ts', '--help'],
+      { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^usage: npm run bench:pps -- \[flags\]/);
+    expect(r.stdout).toMatch(/--wire-frames N/);
+  }, 60_000);
+
+  it.runIf(tap)(
+    '--backend tap: condis, c-per-frame and c-io_uring in one run, with the ratios; the loop is removed',
+    () => {
+      const json = path.join(dir, 'tap.json');
+      const r = condis([
+        'bench',
+        'pps',
+        '--backend',
+        'tap',
+        '--frames',
+        '100000',
+        '--size',
+        '64',
+        '--reps',
+        '1',
+        '--json',
+        json,
+      ]);
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/vs c-per-frame\s+vs c-io_uring/);
+      expect(r.stdout).toMatch(/ratios \(condis rx pps \/ C rx pps\): condis\/c-per-frame \d/);
+      const report = JSON.parse(fs.readFileSync(json, 'utf8'));
+      checkShape(report, 'tap', 64, ['condis', 'c-per-frame', 'c-io_uring']);
+      expect(Object.keys(report.ratios).sort()).toEqual(['condis/c-io_uring', 'condis/c-per-frame']);
+      for (const v of Object.values(report.ratios)) expect(v).toBeGreaterThan(0);
+      // The TAP loop (named after the child's pid) is gone.
+      const names = /\((ctpA\d+) -> tc mirred -> (ctpB\d+)\)/.exec(r.stdout);
+      expect(names).not.toBeNull();
+      for (const n of names!.slice(1)) expect(fs.existsSync(`/sys/class/net/${n}`)).toBe(false);
+    },
+    180_000,
+  );
+});
