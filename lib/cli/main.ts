@@ -5,11 +5,16 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { bench } from './bench';
+import { demo } from './demo';
 import { run } from './run';
 import { trace } from './trace';
 import { UsageError } from './usage';
 
 const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
+  demo: {
+    summary: 'the main job: a call on VC 42, ping, deactivate under traffic, re-activate, close (report)',
+    run: demo,
+  },
   run: { summary: 'move frames through a device both ways and print its counters', run },
   bench: { summary: 'benchmarks: condis bench drain', run: bench },
   trace: { summary: 'run a VC flow on the wire and print its NDIS sequence (Mermaid/JSON)', run: trace },
@@ -36,7 +41,7 @@ function help(): string {
     ...lines,
     '',
     'options: --help (also after a command), --version',
-    'example: condis run --frames 100000',
+    "example: sudo condis demo   (as root: a TAP and the host's ping; else the in-process wire)",
   ].join('\n');
 }
 

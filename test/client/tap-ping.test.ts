@@ -5,7 +5,7 @@
 // Issue 4 point 5 asks for `ping` through the VLAN subinterface `tapX.42`. This kernel is built
 // without CONFIG_VLAN_8021Q, so that test skips here; the test before it puts the same thing
 // together without 802.1Q support: the address sits on the TAP itself and two eBPF programs
-// attached with tcx (test/client/vlan-tagger.py) push the tag VID 42 on every frame the kernel
+// attached with tcx (lib/host/vlan-tagger.py) push the tag VID 42 on every frame the kernel
 // sends into the TAP and pop it from every frame of VID 42 the device writes — in the kernel's
 // datapath, as the VLAN driver would. The kernel's ping, ARP and ICMP stack are the peer; nothing
 // in userland relays or rewrites a frame.
@@ -25,7 +25,7 @@ import { CLIENT_IP, CLIENT_MAC, HOST_IP } from './packets';
 
 const execFileP = promisify(execFile);
 const VID = 42;
-const TAGGER = path.join(__dirname, 'vlan-tagger.py');
+const TAGGER = path.join(__dirname, '../../lib/host/vlan-tagger.py');
 
 /** Why the real ping cannot run here, or null. */
 function pingMissing(): string | null {
