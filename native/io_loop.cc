@@ -559,9 +559,6 @@ void Device::run() {
     bool more = true;
     while (more) {
       if (stop_.load(std::memory_order_acquire)) return;  // ORDERING: pairs with close()
-      uint64_t v;
-      (void)!read(kick_fd_, &v, sizeof v);  // reset the eventfd; kicks are level information only
-      if (rx_efd_ >= 0) (void)!read(rx_efd_, &v, sizeof v);
       more = service_tx();
       if (backend_ == BackendKind::kTap) more = service_tap_rx() || more;
       if (more) {
@@ -578,8 +575,16 @@ void Device::run() {
     m_.wakeups.add();
     if (n < 0 && errno != EINTR) return;
     for (int i = 0; i < n; i++) {
-      if (evs[i].data.fd == stop_fd_) return;
-      if (evs[i].data.fd == tap_.fd() && (evs[i].events & (EPOLLERR | EPOLLHUP))) set_backend_lost(EIO);
+      const int fd = evs[i].data.fd;
+      if (fd == stop_fd_) return;
+      if (fd == kick_fd_ || fd == rx_efd_) {
+        // Reset the eventfd only when it fired: kicks are level information, and a kick that
+        // lands while we service is still counted, so the next epoll_wait returns at once.
+        // (Reading both every pass cost two syscalls a pass.)
+        uint64_t v;
+        (void)!read(fd, &v, sizeof v);
+      }
+      if (fd == tap_.fd() && (evs[i].events & (EPOLLERR | EPOLLHUP))) set_backend_lost(EIO);
     }
   }
 }
