@@ -21,7 +21,6 @@ import { checkInt, invalidArg } from './invalid-arg';
 import {
   kAvailIdxOff,
   kAvailRingOff,
-  kDescBytes,
   kMaxChainSegments,
   kUsedIdxOff,
   kUsedRingOff,

@@ -6,7 +6,7 @@ import { type Device, openTap } from '../../lib/device';
 import type { CondisError } from '../../lib/errors';
 import { condisCallParameters, VcState } from '../../lib/miniport';
 import { NDIS_STATUS_PENDING, NDIS_STATUS_REQUEST_ABORTED, NDIS_STATUS_SUCCESS } from '../../lib/ndis';
-import { frame, taggedHex } from '../helpers/frames';
+import { taggedHex } from '../helpers/frames';
 import { ifExists, ifName, packetCapture, packetSend, quiet, sh, shQuiet } from '../helpers/host';
 import { tapTestsEnabled } from '../helpers/privilege';
 import { waitUntil } from '../helpers/wait';
