@@ -315,7 +315,10 @@ export class DriverQueue {
       throw invalidArg('range', `outTokens holds ${outTokens.length} tokens, ${this.inflight} in flight`);
     }
     let n = 0;
-    for (let h = 0; h < this.size; h++) {
+    // Nothing in flight (a queue that drained): every descriptor is already on the free list, so
+    // the O(queue size) scan and rebuild below are skipped — this runs on every deactivation.
+    const idle = this.inflight === 0;
+    for (let h = 0; !idle && h < this.size; h++) {
       if (this.chainLen[h] !== 0) {
         outTokens[n++] = this.tokens[h]!;
         this.chainLen[h] = 0;
@@ -336,7 +339,7 @@ export class DriverQueue {
     this.lastUsed = 0;
     this.inflight = 0;
     this.brokenReason = null;
-    this.resetFreeList();
+    if (!idle) this.resetFreeList();
     return n;
   }
 
