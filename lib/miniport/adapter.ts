@@ -118,6 +118,11 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
    */
   readonly pairs: Array<QueuePair | null>;
   readonly freePairs: QueuePair[];
+  /**
+   * Called each time the miniport hands send completions to NDIS (NdisMCoSendNetBufferListsComplete),
+   * once per batch. For measurement (condis bench drain); null by default.
+   */
+  onSendsCompleted: ((vc: MiniportVc) => void) | null = null;
   readonly vcs = new Set<MiniportVc>();
   readonly vcByVid = new Map<number, MiniportVc>();
   /** Scratch for MiniportReturnNetBufferLists: pairs whose receiveq it re-posted to. */
