@@ -471,42 +471,39 @@ Error Tap::set_mac(const uint8_t mac[6]) {
   return Error{};
 }
 
-Error Tap::get_mac(uint8_t mac[6]) const {
-  if (fd_ < 0) return not_open("read the MAC address");
-  ifreq ifr;
-  current_ifreq(fd_, name_, &ifr);
-  const std::string name = name_of(ifr);
-  if (ioctl(ctl_, SIOCGIFHWADDR, &ifr) < 0) {
+// One SIOCGIF* read on the interface this fd is attached to (by its current name, so a rename
+// behind our back still reads the right one).
+Error Tap::sioc_get(unsigned long req, const char* syscall, const char* what, ifreq* ifr) const {
+  if (fd_ < 0) return not_open(what);
+  current_ifreq(fd_, name_, ifr);
+  if (ioctl(ctl_, req, ifr) < 0) {
     const int err = errno;
-    return sioc_error(err, "ioctl(SIOCGIFHWADDR)", "read the MAC address", name);
+    return sioc_error(err, syscall, what, name_of(*ifr));
   }
+  return Error{};
+}
+
+Error Tap::get_mac(uint8_t mac[6]) const {
+  ifreq ifr;
+  Error e = sioc_get(SIOCGIFHWADDR, "ioctl(SIOCGIFHWADDR)", "read the MAC address", &ifr);
+  if (e) return e;
   // SAFETY: sa_data is 14 bytes; the first 6 are the Ethernet address.
   std::memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
   return Error{};
 }
 
 Error Tap::get_mtu(uint32_t* mtu) const {
-  if (fd_ < 0) return not_open("read the MTU");
   ifreq ifr;
-  current_ifreq(fd_, name_, &ifr);
-  const std::string name = name_of(ifr);
-  if (ioctl(ctl_, SIOCGIFMTU, &ifr) < 0) {
-    const int err = errno;
-    return sioc_error(err, "ioctl(SIOCGIFMTU)", "read the MTU", name);
-  }
+  Error e = sioc_get(SIOCGIFMTU, "ioctl(SIOCGIFMTU)", "read the MTU", &ifr);
+  if (e) return e;
   *mtu = static_cast<uint32_t>(ifr.ifr_mtu);
   return Error{};
 }
 
 Error Tap::get_link(bool* up) const {
-  if (fd_ < 0) return not_open("read the link state");
   ifreq ifr;
-  current_ifreq(fd_, name_, &ifr);
-  const std::string name = name_of(ifr);
-  if (ioctl(ctl_, SIOCGIFFLAGS, &ifr) < 0) {
-    const int err = errno;
-    return sioc_error(err, "ioctl(SIOCGIFFLAGS)", "read the link flags", name);
-  }
+  Error e = sioc_get(SIOCGIFFLAGS, "ioctl(SIOCGIFFLAGS)", "read the link flags", &ifr);
+  if (e) return e;
   *up = (ifr.ifr_flags & IFF_UP) != 0;
   return Error{};
 }

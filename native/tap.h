@@ -7,6 +7,8 @@
 // Calls on a Tap that is not open (or open() on one that is) return ERR_CONDIS_INVALID_STATE.
 #pragma once
 
+#include <net/if.h>
+
 #include <cstdint>
 #include <string>
 
@@ -56,6 +58,8 @@ class Tap {
   Error set_persist(bool persist);
 
  private:
+  Error sioc_get(unsigned long req, const char* syscall, const char* what, ifreq* ifr) const;
+
   int fd_ = -1;
   int ctl_ = -1;  // AF_INET datagram socket for SIOC* ioctls
   int ifindex_ = 0;
