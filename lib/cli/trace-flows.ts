@@ -17,6 +17,7 @@ import { type Device, FramePort, openWirePair } from '../device';
 import { condisCallParameters, MiniportAdapter } from '../miniport';
 import {
   type ClientHandlers,
+  chainNbls,
   NDIS_STATUS_PENDING,
   NDIS_STATUS_SUCCESS,
   Ndis,
@@ -69,8 +70,7 @@ class FlowClient {
   }
 
   returnHeld(): void {
-    for (let i = 0; i < this.held.length; i++) this.held[i]!.next = this.held[i + 1] ?? null;
-    const head = this.held[0];
+    const head = chainNbls(this.held);
     this.held.length = 0;
     if (head) this.ndis.returnNetBufferLists(this.binding, head, 0);
   }

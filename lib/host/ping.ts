@@ -17,6 +17,7 @@ import { internetChecksum, parseIpv4Address } from '../client';
 import { parseMac } from '../device/options';
 import { condisCallParameters } from '../miniport/params';
 import {
+  chainNbls,
   makeNbl,
   NDIS_RECEIVE_FLAGS_RESOURCES,
   NDIS_STATUS_SUCCESS,
@@ -347,8 +348,7 @@ export class WirePinger {
   returnHeld(): number {
     const n = this.held.length;
     if (n === 0) return 0;
-    for (let i = 0; i < n; i++) this.held[i]!.next = this.held[i + 1] ?? null;
-    const head = this.held[0]!;
+    const head = chainNbls(this.held)!;
     this.held.length = 0;
     this.ndis.returnNetBufferLists(this.binding, head, 0);
     return n;
@@ -371,9 +371,9 @@ export class WirePinger {
       n.sourceHandle = this.vcHandle;
       return n;
     });
-    for (let i = 0; i < nbls.length; i++) nbls[i]!.next = nbls[i + 1] ?? null;
+    const head = chainNbls(nbls);
     this.given += nbls.length;
-    if (nbls.length > 0) this.ndis.coSendNetBufferLists(this.vcHandle, nbls[0]!, 0);
+    if (head) this.ndis.coSendNetBufferLists(this.vcHandle, head, 0);
   }
 
   private onSendComplete(nbls: NetBufferList): void {

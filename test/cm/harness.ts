@@ -16,6 +16,7 @@ import type { Device } from '../../lib/device';
 import { condisCallParameters, MiniportAdapter, VcState } from '../../lib/miniport';
 import {
   type CoCallParameters,
+  chainNbls,
   ManualClock,
   makeNbl,
   NDIS_RECEIVE_FLAGS_RESOURCES,
@@ -149,17 +150,16 @@ export class CallClient {
       nbl.sourceHandle = c.vc;
       nbls.push(nbl);
     }
-    for (let i = 0; i < count; i++) nbls[i]!.next = nbls[i + 1] ?? null;
+    const head = chainNbls(nbls);
     c.given += count;
-    if (count > 0) this.ndis.coSendNetBufferLists(c.vc, nbls[0]!, 0);
+    if (head) this.ndis.coSendNetBufferLists(c.vc, head, 0);
   }
 
   /** Returns every held receive NBL (one NdisReturnNetBufferLists). */
   returnHeld(c: ClientCall): number {
     const n = c.held.length;
     if (n === 0) return 0;
-    for (let i = 0; i < n; i++) c.held[i]!.next = c.held[i + 1] ?? null;
-    const head = c.held[0]!;
+    const head = chainNbls(c.held)!;
     c.held.length = 0;
     c.returned += n;
     this.ndis.returnNetBufferLists(this.binding, head, 0);

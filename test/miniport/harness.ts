@@ -8,6 +8,7 @@ import type { Device } from '../../lib/device';
 import { MiniportAdapter, type MiniportAdapterOptions } from '../../lib/miniport';
 import {
   type CoCallParameters,
+  chainNbls,
   makeNbl,
   NDIS_RECEIVE_FLAGS_RESOURCES,
   NDIS_STATUS_SUCCESS,
@@ -97,12 +98,10 @@ export class TestClient {
 
   /** Sends NBLs as ONE list. */
   sendNbls(nbls: NetBufferList[]): void {
-    for (let i = 0; i < nbls.length; i++) {
-      nbls[i]!.sourceHandle = this.vc;
-      nbls[i]!.next = nbls[i + 1] ?? null;
-    }
+    for (const nbl of nbls) nbl.sourceHandle = this.vc;
+    const head = chainNbls(nbls);
     this.given += nbls.length;
-    if (nbls.length > 0) this.ndis.coSendNetBufferLists(this.vc, nbls[0]!, 0);
+    if (head) this.ndis.coSendNetBufferLists(this.vc, head, 0);
   }
 
   /** Sends `count` copy-path frames of `size` bytes, seq from `firstSeq`, as one list. */
@@ -116,8 +115,7 @@ export class TestClient {
   returnHeld(): number {
     const n = this.held.length;
     if (n === 0) return 0;
-    for (let i = 0; i < n; i++) this.held[i]!.next = this.held[i + 1] ?? null;
-    const head = this.held[0]!;
+    const head = chainNbls(this.held)!;
     this.held.length = 0;
     this.returned += n;
     this.ndis.returnNetBufferLists(this.binding, head, 0);
