@@ -79,8 +79,11 @@ export interface NativeDevice {
   unbindPair(pair: number): void;
   /** Virtio 1.2 queue reset: the device forgets the queue's buffers; indices return to 0. */
   resetQueue(q: number, disable?: boolean): void;
-  /** Unbinds pair `pair` and disables both its queues in one step (no syscall); bindPair re-enables. */
-  quiescePair(pair: number): void;
+  /**
+   * Unbinds pair `pair` and disables both its queues in one step (no syscall); bindPair re-enables.
+   * Returns the receive queue's used index as it stopped (see Device.stopPair).
+   */
+  quiescePair(pair: number): number;
   setLink(up: boolean): void;
   setMtu(mtu: number): void;
   stats(): NativeStats;

@@ -220,13 +220,14 @@ Error Device::reset_queue(uint32_t q, bool disable) {
   return Error();
 }
 
-Error Device::quiesce_pair(uint32_t pair) {
+Error Device::quiesce_pair(uint32_t pair, uint16_t* rx_used) {
   if (pair == 0 || pair >= num_queues_ / 2)
     return Error::condis("ERR_CONDIS_INVALID_ARG", "pair must be from 1 to queuePairs-1 (pair 0 is untagged)");
   {
     std::lock_guard<std::mutex> t(tx_mu_);
     std::lock_guard<std::mutex> r(rx_mu_);
     unbind_locked(pair);
+    *rx_used = queues_[2 * pair].used_published();
     queues_[2 * pair].reset(false);
     queues_[2 * pair + 1].reset(false);
     tx_stalled_[pair] = 0;

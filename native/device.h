@@ -85,7 +85,9 @@ class Device : public std::enable_shared_from_this<Device> {
   // Stops pair `pair` at once, for a deactivation: unbinds its VID and disables both its queues
   // (virtio 1.2 queue reset) under the device's locks, with no syscall and no kick. The driver
   // then reclaims both rings; bind_pair enables them again.
-  Error quiesce_pair(uint32_t pair);
+  // *rx_used gets the receive queue's published used index at the moment it stopped, so the
+  // driver can count frames it was handed but never harvested (the reset discards them).
+  Error quiesce_pair(uint32_t pair, uint16_t* rx_used);
   Error set_link(bool up);
   Error set_mtu(uint32_t mtu);
   void stats(DeviceStats* out) const;

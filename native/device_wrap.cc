@@ -168,9 +168,13 @@ Napi::Value DeviceWrap::ResetQueue(const Napi::CallbackInfo& info) {
 Napi::Value DeviceWrap::QuiescePair(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CONDIS_REQUIRE_OPEN(env);
-  Error e = dev_->quiesce_pair(info[0].As<Napi::Number>().Uint32Value());
-  if (e) to_js(env, e).ThrowAsJavaScriptException();
-  return env.Undefined();
+  uint16_t rx_used = 0;
+  Error e = dev_->quiesce_pair(info[0].As<Napi::Number>().Uint32Value(), &rx_used);
+  if (e) {
+    to_js(env, e).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, rx_used);
 }
 
 Napi::Value DeviceWrap::SetLink(const Napi::CallbackInfo& info) {

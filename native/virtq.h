@@ -243,6 +243,8 @@ class DeviceQueue {
   void set_vid(uint32_t vid) { __atomic_store_n(&status_->vid, vid, __ATOMIC_RELAXED); }  // ORDERING: informational
 
   uint32_t size() const { return q_; }
+  // The used index the driver can see (published), e.g. to count entries a reset will discard.
+  uint16_t used_published() const { return used_published_; }
 
  private:
   uint16_t avail_idx_acquire() const;

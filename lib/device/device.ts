@@ -129,14 +129,20 @@ export class Device extends EventEmitter<DeviceEvents> {
    * The device half of quiescePair alone: unbind + disable both queues, one native call. The
    * device never touches the pair again until bindPair; the driver reclaims each ring (with
    * DriverQueue.reclaimAfterReset) when it suits it, but before the pair's next bindPair.
+   * Returns how many received frames the stop discarded (published, never harvested), so the
+   * driver can count them.
    */
-  stopPair(pair: number): void {
-    if (this.rx[pair] === undefined || this.tx[pair] === undefined) {
+  stopPair(pair: number): number {
+    const rx = this.rx[pair];
+    if (rx === undefined || this.tx[pair] === undefined) {
       throw new CondisError('ERR_CONDIS_INVALID_ARG', `no queue pair ${pair}`, { pair });
     }
-    this.call((n) => n.quiescePair(pair));
+    const usedAtStop = this.call((n) => n.quiescePair(pair));
     this.reported[2 * pair] = 0;
     this.reported[2 * pair + 1] = 0;
+    // Frames the device had placed in receive buffers and the driver had not harvested yet: the
+    // reset discards them (their buffers come back with the reclaim).
+    return (usedAtStop - rx.lastUsedIdx) & 0xffff;
   }
 
   setLink(up: boolean): void {

@@ -325,7 +325,10 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
    * and taking back a whole ring of them need not delay the deactivation's completion.
    */
   stopPairDeferRx(pair: QueuePair, txOut: Uint32Array): number {
-    this.device.stopPair(pair.index);
+    // A frame the device delivered after the last harvest is dropped like any frame that
+    // reaches a draining VC: counted, never indicated.
+    const discarded = this.device.stopPair(pair.index);
+    if (pair.vc !== null) pair.vc.counters.rxDiscarded += discarded;
     pair.rxReclaimPending = true;
     queueMicrotask(() => this.reclaimRx(pair));
     return pair.txq.reclaimAfterReset(txOut);
