@@ -13,22 +13,17 @@
  * Hot path: sends reuse `capacity` preallocated NBLs over one frame; held receives go to a
  * preallocated array; nothing is allocated per frame or per iteration (trace off).
  */
-import {
-  type CallManagerHandlers,
-  type CoCallParameters,
-  NDIS_RECEIVE_FLAGS_RESOURCES,
-  NDIS_STATUS_PENDING,
-  NDIS_STATUS_SUCCESS,
-  type Ndis,
-  type NdisAfHandle,
-  type NdisBindingHandle,
-  type NdisMiniportHandle,
-  type NdisStatus,
-  type NdisVcHandle,
-  NetBuffer,
-  NetBufferList,
-  statusName,
-} from '../ndis';
+import type {
+  CallManagerHandlers,
+  NdisAfHandle,
+  NdisBindingHandle,
+  NdisMiniportHandle,
+  NdisVcHandle,
+} from '../ndis/actors';
+import type { CoCallParameters } from '../ndis/call-parameters';
+import { NDIS_RECEIVE_FLAGS_RESOURCES, NetBuffer, NetBufferList } from '../ndis/nbl';
+import type { Ndis } from '../ndis/ndis';
+import { NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS, type NdisStatus, statusName } from '../ndis/status';
 
 /** A private address family, so the bench CM never collides with a PvcCallManager. */
 export const AF_CONDIS_BENCH = 0xc0d2;

@@ -33,10 +33,15 @@ import { describeMachine, machineLine } from '../bench/machine';
 import { ProgressBar } from '../bench/progress';
 import { lineChartSvg, type Series } from '../bench/svg-chart';
 import { formatTable } from '../bench/table';
-import { type Device, FramePort, openTap, openWirePair, tapUnavailableReason } from '../device';
+import type { Device } from '../device/device';
+import { openTap, openWirePair, tapUnavailableReason } from '../device/open';
+import { FramePort } from '../device/port';
 import { mirred, quiet } from '../host/tc';
-import { condisCallParameters, MiniportAdapter, type MiniportVc } from '../miniport';
-import { NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS, Ndis, statusName } from '../ndis';
+import { MiniportAdapter } from '../miniport/adapter';
+import { condisCallParameters } from '../miniport/params';
+import type { MiniportVc } from '../miniport/vc';
+import { Ndis } from '../ndis/ndis';
+import { NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS, statusName } from '../ndis/status';
 import { PcapWriter } from '../pcap/writer';
 import { choice, intFlag, parse, UsageError } from './usage';
 

@@ -17,16 +17,15 @@ import * as path from 'node:path';
 import { busyWarning, describeMachine, machineLine } from '../bench/machine';
 import {
   DEFAULT_CONFIG,
-  ensureCref,
   Interrupted,
   type PathName,
   type PathResult,
   PpsEngine,
   type PpsRatios,
-  ppsFiles,
   ratiosOf,
   tapLoopNames,
-} from '../bench/pps';
+} from '../bench/pps/engine';
+import { ensureCref, ppsFiles } from '../bench/pps/files';
 import { ProgressBar } from '../bench/progress';
 import { ratio } from '../bench/stats';
 import { fmtInt, fmtRatio, formatTable } from '../bench/table';

@@ -32,8 +32,10 @@
  * exit status 130): the ping processes, the namespace, the TAP (its eBPF programs go with it).
  */
 import * as fs from 'node:fs';
-import { PingResponder } from '../client';
-import { type Device, FramePort, openTap, openWirePair, tapUnavailableReason } from '../device';
+import { PingResponder } from '../client/responder';
+import type { Device } from '../device/device';
+import { openTap, openWirePair, tapUnavailableReason } from '../device/open';
+import { FramePort } from '../device/port';
 import {
   HostNamespace,
   type HostVlan,
@@ -43,16 +45,13 @@ import {
   WirePinger,
 } from '../host/ping';
 import { quiet } from '../host/tc';
-import { condisCallParameters, MiniportAdapter, type MiniportVc } from '../miniport';
-import {
-  NDIS_STATUS_PENDING,
-  NDIS_STATUS_SUCCESS,
-  Ndis,
-  type NdisStatus,
-  type NetBufferList,
-  statusName,
-  type TraceEvent,
-} from '../ndis';
+import { MiniportAdapter } from '../miniport/adapter';
+import { condisCallParameters } from '../miniport/params';
+import type { MiniportVc } from '../miniport/vc';
+import type { NetBufferList } from '../ndis/nbl';
+import { Ndis } from '../ndis/ndis';
+import { NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS, type NdisStatus, statusName } from '../ndis/status';
+import type { TraceEvent } from '../ndis/trace';
 import { PcapWriter } from '../pcap/writer';
 import { PvcCallManager } from '../vc/pvc-call-manager';
 import { choice, intFlag, parse, UsageError } from './usage';

@@ -3,7 +3,9 @@
  * kernel (tc mirred both ways) when this process may create TAPs, else the in-process wire — move
  * frames both ways on the untagged pair and on a VLAN-tagged pair, and the counters are printed.
  */
-import { type Device, FramePort, openTap, openWirePair, tapUnavailableReason } from '../device';
+import type { Device } from '../device/device';
+import { openTap, openWirePair, tapUnavailableReason } from '../device/open';
+import { FramePort } from '../device/port';
 import { ifStat, mirred, quiet } from '../host/tc';
 import { PcapWriter } from '../pcap/writer';
 import { choice, intFlag, parse, UsageError } from './usage';

@@ -13,21 +13,16 @@
  *                  new parameters, no deactivation in between.
  * The MCM here is the smallest one that can play §3.4 (no data path): lib has no MCM yet.
  */
-import { type Device, FramePort, openWirePair } from '../device';
-import { condisCallParameters, MiniportAdapter } from '../miniport';
-import {
-  type ClientHandlers,
-  chainNbls,
-  NDIS_STATUS_PENDING,
-  NDIS_STATUS_SUCCESS,
-  Ndis,
-  type NdisMiniportHandle,
-  type NdisVcHandle,
-  type NetBufferList,
-  statusName,
-} from '../ndis';
-import { PvcCallManager } from '../vc';
-import { AF_CONDIS_PVC } from '../vc/pvc-call-manager';
+import type { Device } from '../device/device';
+import { openWirePair } from '../device/open';
+import { FramePort } from '../device/port';
+import { MiniportAdapter } from '../miniport/adapter';
+import { condisCallParameters } from '../miniport/params';
+import type { ClientHandlers, NdisMiniportHandle, NdisVcHandle } from '../ndis/actors';
+import { chainNbls, type NetBufferList } from '../ndis/nbl';
+import { Ndis } from '../ndis/ndis';
+import { NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS, statusName } from '../ndis/status';
+import { AF_CONDIS_PVC, PvcCallManager } from '../vc/pvc-call-manager';
 
 export const FLOWS = ['client-close', 'incoming-close', 'mcm-deactivate', 'reactivate'] as const;
 export type Flow = (typeof FLOWS)[number];

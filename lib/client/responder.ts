@@ -39,21 +39,17 @@
 
 import { parseMac } from '../device/options';
 import { condisCallParameters } from '../miniport/params';
-import {
-  type ClientHandlers,
-  type CoCallParameters,
-  NDIS_RECEIVE_FLAGS_RESOURCES,
-  NDIS_STATUS_SUCCESS,
-  type Ndis,
-  type NdisAfHandle,
-  type NdisBindingHandle,
-  type NdisMiniportHandle,
-  type NdisStatus,
-  type NdisVcHandle,
-  NetBuffer,
-  NetBufferList,
-  statusName,
-} from '../ndis';
+import type {
+  ClientHandlers,
+  NdisAfHandle,
+  NdisBindingHandle,
+  NdisMiniportHandle,
+  NdisVcHandle,
+} from '../ndis/actors';
+import type { CoCallParameters } from '../ndis/call-parameters';
+import { NDIS_RECEIVE_FLAGS_RESOURCES, NetBuffer, NetBufferList } from '../ndis/nbl';
+import type { Ndis } from '../ndis/ndis';
+import { NDIS_STATUS_SUCCESS, type NdisStatus, statusName } from '../ndis/status';
 import { pvcCallManagerFor } from '../vc/channel';
 import { AF_CONDIS_PVC, type PvcCallManager } from '../vc/pvc-call-manager';
 import { ARP_LEN, ARP_SHA, ArpVerdict, checkArp, writeArpReply } from './arp';

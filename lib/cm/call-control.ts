@@ -31,12 +31,18 @@
  */
 
 import { UNTAGGED_VID, vidOf } from '../miniport/params';
+import type {
+  AddressFamily,
+  CallManagerHandlers,
+  ContextResult,
+  NdisAfHandle,
+  NdisSapHandle,
+  NdisVcHandle,
+} from '../ndis/actors';
+import type { CoCallParameters } from '../ndis/call-parameters';
+import type { Clock } from '../ndis/clock';
+import type { Ndis } from '../ndis/ndis';
 import {
-  type AddressFamily,
-  type CallManagerHandlers,
-  type Clock,
-  type CoCallParameters,
-  type ContextResult,
   NDIS_STATUS_DEST_OUT_OF_ORDER,
   NDIS_STATUS_FAILURE,
   NDIS_STATUS_INVALID_DATA,
@@ -46,12 +52,8 @@ import {
   NDIS_STATUS_PENDING,
   NDIS_STATUS_SUCCESS,
   NDIS_STATUS_VC_NOT_AVAILABLE,
-  type Ndis,
-  type NdisAfHandle,
-  type NdisSapHandle,
   type NdisStatus,
-  type NdisVcHandle,
-} from '../ndis';
+} from '../ndis/status';
 import { CallState, CmVc } from './call';
 import type { SignallingChannel } from './channel';
 import {

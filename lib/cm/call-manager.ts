@@ -16,17 +16,11 @@
  * them, with the drain), NdisCmDispatch*, NdisCmMakeCallComplete, NdisCmCloseCallComplete.
  */
 import { CondisError } from '../errors';
-import {
-  type CoCallParameters,
-  NDIS_STATUS_SUCCESS,
-  type Ndis,
-  type NdisBindingHandle,
-  type NdisMiniportHandle,
-  type NdisProtocolHandle,
-  type NdisStatus,
-  type NetBufferList,
-  statusName,
-} from '../ndis';
+import type { NdisBindingHandle, NdisMiniportHandle, NdisProtocolHandle } from '../ndis/actors';
+import type { CoCallParameters } from '../ndis/call-parameters';
+import type { NetBufferList } from '../ndis/nbl';
+import type { Ndis } from '../ndis/ndis';
+import { NDIS_STATUS_SUCCESS, type NdisStatus, statusName } from '../ndis/status';
 import type { CmVc } from './call';
 import { CallControl, type CallControlOptions, type CmAf, type CmSap } from './call-control';
 import { SIGNALLING_VID, SignallingVc } from './signalling-vc';

@@ -21,7 +21,9 @@
  *   Clearing / ReleaseIndicated --deactivated + client closed--> Idle (RELEASE COMPLETE sent
  *   by the side that received RELEASE; a VC the call manager created is then deleted)
  */
-import type { CoCallParameters, NdisStatus, NdisVcHandle } from '../ndis';
+import type { NdisVcHandle } from '../ndis/actors';
+import type { CoCallParameters } from '../ndis/call-parameters';
+import type { NdisStatus } from '../ndis/status';
 
 export const CallState = {
   /** No call on the VC (new, or after a call was cleared). */

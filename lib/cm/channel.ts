@@ -6,7 +6,7 @@
  * - `PortSignallingChannel` (below): queue pair 0 of the device driven directly, untagged, with
  *   no NDIS VC and no handle: the MCM's internal signalling channel (spec §1.1, E67).
  */
-import type { Device } from '../device';
+import type { Device } from '../device/device';
 import { FramePort } from '../device/port';
 
 export interface SignallingChannel {

@@ -24,20 +24,19 @@
  * - the channel services pair 0 from an interrupt hook of the adapter (addInterruptHook).
  * Send completions and receive indications go from the adapter to NDIS directly.
  */
-import type { Device } from '../device';
+import type { Device } from '../device/device';
 import { CondisError } from '../errors';
-import { MiniportAdapter, type MiniportVc } from '../miniport';
+import { MiniportAdapter } from '../miniport/adapter';
+import type { MiniportVc } from '../miniport/vc';
+import type { MiniportCoHandlers, NdisMiniportHandle, NdisVcHandle } from '../ndis/actors';
+import type { CoCallParameters } from '../ndis/call-parameters';
+import type { Ndis } from '../ndis/ndis';
 import {
-  type CoCallParameters,
-  type MiniportCoHandlers,
   NDIS_STATUS_FAILURE,
   NDIS_STATUS_PENDING,
   NDIS_STATUS_SUCCESS,
-  type Ndis,
-  type NdisMiniportHandle,
   type NdisStatus,
-  type NdisVcHandle,
-} from '../ndis';
+} from '../ndis/status';
 import { CmVc } from './call';
 import { CallControl, type CallControlOptions, type CmAf, type CmSap } from './call-control';
 import { PortSignallingChannel } from './channel';

@@ -14,17 +14,11 @@
  * signalling VC that held the miniport's buffers would block its own deactivation.
  */
 import { condisCallParameters, UNTAGGED_VID } from '../miniport/params';
-import {
-  type CoCallParameters,
-  makeNbl,
-  NDIS_RECEIVE_FLAGS_RESOURCES,
-  NDIS_STATUS_SUCCESS,
-  type Ndis,
-  type NdisBindingHandle,
-  type NdisStatus,
-  type NdisVcHandle,
-  type NetBufferList,
-} from '../ndis';
+import type { NdisBindingHandle, NdisVcHandle } from '../ndis/actors';
+import type { CoCallParameters } from '../ndis/call-parameters';
+import { makeNbl, NDIS_RECEIVE_FLAGS_RESOURCES, type NetBufferList } from '../ndis/nbl';
+import type { Ndis } from '../ndis/ndis';
+import { NDIS_STATUS_SUCCESS, type NdisStatus } from '../ndis/status';
 import type { SignallingChannel } from './channel';
 
 /** The VID the signalling VC asks for by default: 0, untagged queue pair 0. */

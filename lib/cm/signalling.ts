@@ -44,7 +44,8 @@
  * status the callee's client gave; the cause says the same in Q.850 terms for a reader of the wire.
  */
 import { condisCallParameters } from '../miniport/params';
-import type { CoCallParameters, CoFlowParameters, NdisStatus } from '../ndis';
+import type { CoCallParameters, CoFlowParameters } from '../ndis/call-parameters';
+import type { NdisStatus } from '../ndis/status';
 
 /** IEEE 802 local experimental ethertype 1. */
 export const ETHERTYPE_CONDIS_SIGNALLING = 0x88b5;

@@ -13,23 +13,13 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { internetChecksum, parseIpv4Address } from '../client';
+import { internetChecksum, parseIpv4Address } from '../client/ipv4';
 import { parseMac } from '../device/options';
 import { condisCallParameters } from '../miniport/params';
-import {
-  chainNbls,
-  makeNbl,
-  NDIS_RECEIVE_FLAGS_RESOURCES,
-  NDIS_STATUS_SUCCESS,
-  type Ndis,
-  type NdisAfHandle,
-  type NdisBindingHandle,
-  type NdisMiniportHandle,
-  type NdisStatus,
-  type NdisVcHandle,
-  type NetBufferList,
-  statusName,
-} from '../ndis';
+import type { NdisAfHandle, NdisBindingHandle, NdisMiniportHandle, NdisVcHandle } from '../ndis/actors';
+import { chainNbls, makeNbl, NDIS_RECEIVE_FLAGS_RESOURCES, type NetBufferList } from '../ndis/nbl';
+import type { Ndis } from '../ndis/ndis';
+import { NDIS_STATUS_SUCCESS, type NdisStatus, statusName } from '../ndis/status';
 import { pvcCallManagerFor } from '../vc/channel';
 import { AF_CONDIS_PVC } from '../vc/pvc-call-manager';
 

@@ -25,18 +25,12 @@
  *   re-armed (its in-flight sends completed with SEND_ABORTED).
  */
 import { EventEmitter } from 'node:events';
-import type { Device } from '../device';
+import type { Device } from '../device/device';
 import type { CondisError } from '../errors';
-import {
-  type MiniportCoHandlers,
-  NDIS_STATUS_SUCCESS,
-  type Ndis,
-  type NdisMiniportHandle,
-  type NdisStatus,
-  type NdisVcHandle,
-  NetBuffer,
-  NetBufferList,
-} from '../ndis';
+import type { MiniportCoHandlers, NdisMiniportHandle, NdisVcHandle } from '../ndis/actors';
+import { NetBuffer, NetBufferList } from '../ndis/nbl';
+import type { Ndis } from '../ndis/ndis';
+import { NDIS_STATUS_SUCCESS, type NdisStatus } from '../ndis/status';
 import type { BufferPool } from '../virtio/buffer-pool';
 import * as control from './control';
 import { QueuePair } from './pair';

@@ -14,9 +14,9 @@
  *   list: only VID 0 names it.
  */
 import { CondisError } from '../errors';
+import type { ContextResult, NdisVcHandle } from '../ndis/actors';
+import type { CoCallParameters } from '../ndis/call-parameters';
 import {
-  type CoCallParameters,
-  type ContextResult,
   NDIS_STATUS_INVALID_DATA,
   NDIS_STATUS_INVALID_STATE,
   NDIS_STATUS_PENDING,
@@ -24,8 +24,7 @@ import {
   NDIS_STATUS_RESOURCES,
   NDIS_STATUS_SUCCESS,
   type NdisStatus,
-  type NdisVcHandle,
-} from '../ndis';
+} from '../ndis/status';
 import type { MiniportAdapter } from './adapter';
 import type { QueuePair } from './pair';
 import { maxFrameOf, UNTAGGED_VID, vidOf } from './params';

@@ -7,8 +7,8 @@
  * - scratch arrays for harvest() and queue reset.
  * Pairs 1..N-1 are lent to tagged VCs at activation; pair 0 (untagged) only to the VC on VID 0.
  */
-import type { Device } from '../device';
-import { NetBuffer, NetBufferList } from '../ndis';
+import type { Device } from '../device/device';
+import { NetBuffer, NetBufferList } from '../ndis/nbl';
 import type { BufferPool } from '../virtio/buffer-pool';
 import type { DriverQueue } from '../virtio/driver-queue';
 import type { MiniportVc } from './vc';

@@ -26,7 +26,7 @@ import {
   RECEIVE_VC,
   ROUND_DOWN_FLOW,
   TRANSMIT_VC,
-} from '../ndis';
+} from '../ndis/call-parameters';
 
 /** CO_MEDIA_PARAMETERS.MediaSpecific of a condis-tap VC. */
 export interface CondisMediaSpecific {

@@ -11,7 +11,7 @@
  * the flag, as real miniports do when they run low: the protocol must copy what it wants before
  * returning, and the buffers go straight back on the ring. Such NBLs never count in rxHeld (E45).
  */
-import { NDIS_RECEIVE_FLAGS_RESOURCES, type NetBufferList } from '../ndis';
+import { NDIS_RECEIVE_FLAGS_RESOURCES, type NetBufferList } from '../ndis/nbl';
 import type { MiniportAdapter } from './adapter';
 import { type QueuePair, ReceiveNetBufferList } from './pair';
 import { type MiniportVc, VcState } from './vc';

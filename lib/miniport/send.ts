@@ -12,6 +12,7 @@
  * a larger buffer); one publish per MiniportCoSendNetBufferLists call and per harvest batch; one
  * NdisMCoSendNetBufferListsComplete per batch.
  */
+import type { NetBuffer, NetBufferList } from '../ndis/nbl';
 import {
   NDIS_STATUS_CLOSING,
   NDIS_STATUS_FAILURE,
@@ -20,9 +21,7 @@ import {
   NDIS_STATUS_SUCCESS,
   NDIS_STATUS_VC_NOT_ACTIVATED,
   type NdisStatus,
-  type NetBuffer,
-  type NetBufferList,
-} from '../ndis';
+} from '../ndis/status';
 import { TxStatus } from '../virtio/layout';
 import type { MiniportAdapter } from './adapter';
 import type { QueuePair } from './pair';

@@ -13,7 +13,10 @@
  *   MiniportReturnNetBufferLists.
  * The rest are statistics (plain numbers, bumped on the data path; nothing allocated).
  */
-import type { CoCallParameters, NdisStatus, NdisVcHandle, NetBuffer, NetBufferList } from '../ndis';
+import type { NdisVcHandle } from '../ndis/actors';
+import type { CoCallParameters } from '../ndis/call-parameters';
+import type { NetBuffer, NetBufferList } from '../ndis/nbl';
+import type { NdisStatus } from '../ndis/status';
 import type { QueuePair } from './pair';
 
 export const VcState = {

@@ -26,22 +26,17 @@
  */
 
 import { condisCallParameters } from '../miniport/params';
-import {
-  type ClientHandlers,
-  type CoCallParameters,
-  NDIS_RECEIVE_FLAGS_RESOURCES,
-  NDIS_STATUS_CLOSING,
-  NDIS_STATUS_SUCCESS,
-  type Ndis,
-  type NdisAfHandle,
-  type NdisBindingHandle,
-  type NdisMiniportHandle,
-  type NdisStatus,
-  type NdisVcHandle,
-  NetBuffer,
-  NetBufferList,
-  statusName,
-} from '../ndis';
+import type {
+  ClientHandlers,
+  NdisAfHandle,
+  NdisBindingHandle,
+  NdisMiniportHandle,
+  NdisVcHandle,
+} from '../ndis/actors';
+import type { CoCallParameters } from '../ndis/call-parameters';
+import { NDIS_RECEIVE_FLAGS_RESOURCES, NetBuffer, NetBufferList } from '../ndis/nbl';
+import type { Ndis } from '../ndis/ndis';
+import { NDIS_STATUS_CLOSING, NDIS_STATUS_SUCCESS, type NdisStatus, statusName } from '../ndis/status';
 import { AF_CONDIS_PVC, PvcCallManager } from './pvc-call-manager';
 
 export interface VcChannelOptions {

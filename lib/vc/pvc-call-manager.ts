@@ -13,17 +13,15 @@
  * The wire signalling call manager of lib/cm is the real thing; this one is for the plain Node
  * surface (VcChannel) and for tests.
  */
-import {
-  type CallManagerHandlers,
-  type CoCallParameters,
-  NDIS_STATUS_PENDING,
-  NDIS_STATUS_SUCCESS,
-  type Ndis,
-  type NdisBindingHandle,
-  type NdisMiniportHandle,
-  type NdisStatus,
-  type NdisVcHandle,
-} from '../ndis';
+import type {
+  CallManagerHandlers,
+  NdisBindingHandle,
+  NdisMiniportHandle,
+  NdisVcHandle,
+} from '../ndis/actors';
+import type { CoCallParameters } from '../ndis/call-parameters';
+import type { Ndis } from '../ndis/ndis';
+import { NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS, type NdisStatus } from '../ndis/status';
 
 /** The address family of permanent condis-tap VCs (CO_ADDRESS_FAMILY; a private number). */
 export const AF_CONDIS_PVC = 0xc0d1;

@@ -19,14 +19,10 @@
  * installSignalHandlers() puts in place.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import {
-  type Device,
-  type DeviceOptions,
-  FramePort,
-  openTap,
-  openWirePair,
-  tapUnavailableReason,
-} from '../../device';
+import type { Device } from '../../device/device';
+import { openTap, openWirePair, tapUnavailableReason } from '../../device/open';
+import type { DeviceOptions } from '../../device/options';
+import { FramePort } from '../../device/port';
 import { cpuBetween, threadTimes } from '../cpu';
 import { fullGc, GcCounter, type GcCounts, getGc, heapSample } from '../heap';
 import { median, ratio, round } from '../stats';

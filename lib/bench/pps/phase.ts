@@ -2,7 +2,8 @@
  * One phase of the pps benchmark on two open devices: send N frames from one FramePort, count
  * those that arrive on the other. Shared by `condis bench pps` and `npm run bench:pps`.
  */
-import type { Device, FramePort } from '../../device';
+import type { Device } from '../../device/device';
+import type { FramePort } from '../../device/port';
 
 const QUIET_MS = 1000; // the receiver gives up after this long without one of our frames (as cref)
 const STALL_MS = 100; // a window that has not moved for this long is assumed lost (as cref)
