@@ -26,23 +26,22 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   ALL_PATHS,
-  ensureCref,
   type HeapReport,
   Interrupted,
   type PathName,
   type PathResult,
   PpsEngine,
   type PpsRatios,
-  ppsFiles,
   ratiosOf,
   tapLoopNames,
-} from '../../../lib/bench/pps';
-import { resolveOptions } from '../../../lib/device';
-import { busyWarning, describeMachine, machineLine } from '../lib/machine';
-import { ratio } from '../lib/stats';
-import { fmtInt, fmtRatio, formatTable } from '../lib/table';
+} from '../../../lib/bench/pps/engine';
+import { ensureCref, ppsFiles } from '../../../lib/bench/pps/files';
+import { resolveOptions } from '../../../lib/device/options';
+import { busyWarning, describeMachine, machineLine } from '../../../lib/bench/machine';
+import { ratio } from '../../../lib/bench/stats';
+import { fmtInt, fmtRatio, formatTable } from '../../../lib/bench/table';
 
-const HELP = `usage: npm run bench:pps -- [flags]      (or: npx tsx scripts/bench/pps/run.ts [flags])
+const HELP = `usage: npm run bench:pps -- [flags]      (or, once built: node dist/scripts/bench/pps/run.js [flags])
 
 Frames per second through condis' rings vs the C reference (cref: per-frame syscalls and
 io_uring) over a one-way TAP loop tapA -> tapB (tc mirred), plus the in-process wire alone and

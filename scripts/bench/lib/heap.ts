@@ -1,2 +1,0 @@
-/** Moved to lib/bench/heap.ts (the pps engine in lib needs it, and lib must not import from scripts); re-exported here. */
-export * from '../../../lib/bench/heap';
