@@ -55,7 +55,6 @@ export interface NativeStats {
   irqCoalesced: number;
   ringErrors: number;
   uring: boolean;
-  rxUring: boolean;
   pairs: NativePairStats[];
 }
 

@@ -51,7 +51,6 @@ struct DeviceStats {
   uint64_t rx_unbound_vid, rx_malformed, rx_read_errors, rx_deferred, kicks, wakeups, batches;
   uint64_t irq_raised, irq_coalesced, ring_errors;
   bool uring;     // transmit batches through io_uring
-  bool rx_uring;  // receive through armed io_uring reads
   std::vector<PairStats> pairs;
 };
 
@@ -109,7 +108,6 @@ class Device : public std::enable_shared_from_this<Device> {
   void run();
   bool service_tx();                   // true if any frame moved
   bool service_tap_rx();
-  bool service_tap_rx_uring();
   bool arm_and_check();                // before sleeping; true = more work, don't sleep
   bool spin_for_work(uint64_t* idle_since);
   void raise_interrupt();              // coalesced: at most one call in flight
@@ -144,11 +142,6 @@ class Device : public std::enable_shared_from_this<Device> {
   Tap tap_;
   uint32_t max_frame_ = 0;  // largest frame (after the vnet header) the device moves
   std::unique_ptr<Uring> uring_;     // TAP writes: one io_uring_enter per transmit batch
-  std::unique_ptr<Uring> rx_uring_;  // TAP reads kept armed into rx_stage_ slots (blocking fd)
-  int rx_efd_ = -1;                  // signalled by rx_uring_ on every completion (epoll)
-  std::vector<uint8_t> rx_armed_;    // I/O thread only: slot has a read in flight
-  std::vector<iovec> rx_iov_;        // one iovec per staging slot, alive while its read is armed
-  uint32_t rx_armed_count_ = 0;
 
   // Wire: the peer fills our receive queues, we fill theirs. peer_ is set before start() and
   // cleared after our thread has stopped.

@@ -393,7 +393,6 @@ void Device::pause_tap_rx(bool pause) {
 
 bool Device::service_tap_rx() {
   if (backend_lost_.load(std::memory_order_relaxed)) return false;  // ORDERING: advisory
-  if (rx_uring_) return service_tap_rx_uring();
   std::lock_guard<std::mutex> r(rx_mu_);
   // Read only while some receive queue has a buffer: the kernel keeps frames meanwhile (as
   // Firecracker defers RX). A frame for one full queue while others have room is dropped and
@@ -433,60 +432,6 @@ bool Device::service_tap_rx() {
       pm_[rxq / 2].rx_no_buffer.add();
   }
   publish_rx_locked(*this);
-  return moved;
-}
-
-// Receive with io_uring: up to `batch` reads stay armed in staging slots and complete as frames
-// arrive; one io_uring_enter per pass re-arms them. Never more reads armed than receive buffers
-// posted, so frames the driver has no room for stay in the kernel, as with read().
-bool Device::service_tap_rx_uring() {
-  std::lock_guard<std::mutex> r(rx_mu_);
-  const size_t slot = 65536 + kVnetHdrLen;
-  bool moved = false;
-  UringCompletion cqe[256];
-  unsigned h;
-  while ((h = rx_uring_->harvest(cqe, 256)) > 0) {
-    for (unsigned i = 0; i < h; i++) {
-      const uint32_t j = static_cast<uint32_t>(cqe[i].user_data);
-      rx_armed_[j] = 0;
-      rx_armed_count_--;
-      const int32_t res = cqe[i].res;
-      if (res < 0) {
-        if (res == -ECANCELED || res == -EINTR || res == -EAGAIN) continue;
-        m_.rx_read_errors.add();
-        if (res == -EBADFD || res == -ENODEV || res == -ENXIO || res == -EIO) set_backend_lost(-res);
-        continue;
-      }
-      moved = true;
-      iovec iov{rx_stage_.data() + size_t(j) * slot, static_cast<size_t>(res)};
-      uint32_t rxq = 0;
-      if (deliver(*this, &iov, 1, static_cast<uint32_t>(res), &rxq) == Deliver::kNoBuffer)
-        pm_[rxq / 2].rx_no_buffer.add();
-    }
-  }
-  if (moved) publish_rx_locked(*this);
-  if (backend_lost_.load(std::memory_order_relaxed)) return moved;  // ORDERING: advisory
-  uint32_t posted = 0;
-  for (uint32_t p = 0; p < num_queues_ / 2; p++) {
-    const int k = queues_[2 * p].pending();
-    if (k > 0) posted += static_cast<uint32_t>(k);
-  }
-  uint32_t want = posted > rx_armed_count_ ? posted - rx_armed_count_ : 0;
-  unsigned queued = 0;
-  for (uint32_t j = 0; j < cfg_.batch && want > 0; j++) {
-    if (rx_armed_[j]) continue;
-    iovec* iov = &rx_iov_[j];
-    // SAFETY: slot j of rx_stage_ is reserved for this read until its completion is harvested.
-    *iov = iovec{rx_stage_.data() + size_t(j) * slot, slot};
-    if (!rx_uring_->prep_readv(tap_.fd(), iov, 1, j)) break;
-    rx_armed_[j] = 1;
-    rx_armed_count_++;
-    want--;
-    queued++;
-  }
-  if (queued > 0) rx_uring_->submit(0);
-  tap_rx_paused_ = rx_armed_count_ == 0;  // nothing armed: wait for a kick on a receive queue
-  if (tap_rx_paused_ && posted == 0) m_.rx_deferred.add();
   return moved;
 }
 
@@ -548,7 +493,6 @@ bool Device::spin_for_work(uint64_t* idle_since) {
         if (queues_[2 * p + 1].pending() > 0) return true;
       }
     }
-    if (rx_uring_ && rx_uring_->cq_ready() > 0) return true;
   }
 }
 
@@ -577,7 +521,7 @@ void Device::run() {
     for (int i = 0; i < n; i++) {
       const int fd = evs[i].data.fd;
       if (fd == stop_fd_) return;
-      if (fd == kick_fd_ || fd == rx_efd_) {
+      if (fd == kick_fd_) {
         // Reset the eventfd only when it fired: kicks are level information, and a kick that
         // lands while we service is still counted, so the next epoll_wait returns at once.
         // (Reading both every pass cost two syscalls a pass.)
