@@ -1796,8 +1796,33 @@ export class Ndis {
   ): void {
     const name = 'NdisMCoSendNetBufferListsComplete';
     const vc = this.vcOf(vcHandle, name, undefined, true)!;
-    // Split the list into runs of one VC each (normally a single run: the whole list).
+    // Fast path, the normal case: a prefix of NBLs that NDIS handed to the miniport and that all
+    // carry the first one's SourceHandle is one run, taken in a single pass without relinking
+    // (a deactivation's drain completes up to a queue's worth of NBLs here at once).
     let head: NetBufferList | null = nbls;
+    const h0 = nbls.sourceHandle;
+    const vc0 = this.vcBySource(h0);
+    if (vc0) {
+      let n = 0;
+      let last: NetBufferList | null = null;
+      let p: NetBufferList | null = nbls;
+      while (p !== null && p.ndisOwner === NblOwner.InMiniport && p.sourceHandle === h0) {
+        p.ndisOwner = NblOwner.Owner;
+        n++;
+        last = p;
+        p = p.next;
+      }
+      if (last !== null) {
+        last.next = null; // cut here: what follows (anything unusual) takes the general path
+        if (this.trace)
+          this.tr('complete-call', this.partyOf(vc0, 'miniport'), 'NDIS', name, vc0, undefined, `n=${n}`);
+        // Queued before the drain is released: the sender sees its completions first (E46).
+        this.enqueue(Q_SEND_COMPLETE, vc0, nbls, sendCompleteFlags);
+        vc0.drain.releaseTx(n);
+        head = p;
+      }
+    }
+    // General path: split the rest into runs of one VC each, dropping NBLs that break E59/E61.
     while (head) {
       let runVc = this.vcBySource(head.sourceHandle);
       if (!runVc) {
@@ -1914,9 +1939,16 @@ export class Ndis {
     let head: NetBufferList | null = null;
     let tail: NetBufferList | null = null;
     let n = 0;
+    // One pass. The list is only relinked around NBLs the verifier drops (normally none), and a
+    // run of NBLs with the same SourceHandle (normally the whole list) costs one VC lookup and
+    // one drain release.
+    let runHandle = -1;
+    let runVc: VcRec | undefined;
+    let runN = 0;
     for (let p: NetBufferList | null = nbls; p; ) {
       const next: NetBufferList | null = p.next;
-      const vc = this.vcBySource(p.sourceHandle);
+      const h = p.sourceHandle;
+      const vc = h === runHandle ? runVc : this.vcBySource(h);
       if (p.ndisOwner !== NblOwner.HeldByProtocol || !vc) {
         this.verifier.flag(
           ruleCode(62),
@@ -1925,19 +1957,26 @@ export class Ndis {
         );
       } else {
         p.ndisOwner = NblOwner.Owner;
-        p.next = null;
-        if (tail) tail.next = p;
-        else head = p;
+        if (tail === null) head = p;
+        else if (tail.next !== p) tail.next = p;
         tail = p;
         n++;
-        vc.drain.releaseRxDeferred(1);
-        if (!vc.touched) {
-          vc.touched = true;
-          this.touched.push(vc);
+        if (vc !== runVc) {
+          if (runVc !== undefined) runVc.drain.releaseRxDeferred(runN);
+          runVc = vc;
+          runN = 0;
+          if (!vc.touched) {
+            vc.touched = true;
+            this.touched.push(vc);
+          }
         }
+        runHandle = h;
+        runN++;
       }
       p = next;
     }
+    if (runVc !== undefined) runVc.drain.releaseRxDeferred(runN);
+    if (tail !== null) tail.next = null;
     if (!head) {
       this.pollTouched();
       return;
