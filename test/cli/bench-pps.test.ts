@@ -136,11 +136,11 @@ describe('condis bench pps', () => {
   it('npm run bench:pps -- --help still works (the compiled script over the same engine)', () => {
     // npm run bench:pps compiles first and runs dist/ (measured code is what users run, not tsx's);
     // npm ci's prepare step has built dist/scripts already.
-    const r = spawnSync(
-      process.execPath,
-      [path.join(ROOT, 'dist/scripts/bench/pps/run.js'), '--help'],
-      { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
-    );
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'dist/scripts/bench/pps/run.js'), '--help'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^usage: npm run bench:pps -- \[flags\]/);
     expect(r.stdout).toMatch(/--wire-frames N/);

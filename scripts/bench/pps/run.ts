@@ -24,6 +24,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { busyWarning, describeMachine, machineLine } from '../../../lib/bench/machine';
 import {
   ALL_PATHS,
   type HeapReport,
@@ -36,10 +37,9 @@ import {
   tapLoopNames,
 } from '../../../lib/bench/pps/engine';
 import { ensureCref, ppsFiles } from '../../../lib/bench/pps/files';
-import { resolveOptions } from '../../../lib/device/options';
-import { busyWarning, describeMachine, machineLine } from '../../../lib/bench/machine';
 import { ratio } from '../../../lib/bench/stats';
 import { fmtInt, fmtRatio, formatTable } from '../../../lib/bench/table';
+import { resolveOptions } from '../../../lib/device/options';
 
 const HELP = `usage: npm run bench:pps -- [flags]      (or, once built: node dist/scripts/bench/pps/run.js [flags])
 
