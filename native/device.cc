@@ -182,6 +182,7 @@ Error Device::unbind_pair(uint32_t pair) {
     std::lock_guard<std::mutex> t(tx_mu_);
     std::lock_guard<std::mutex> r(rx_mu_);
     unbind_locked(pair);
+    repoll_tap_rx_locked();
   }
   // A wire peer stalled on our (now unbound) VID must re-route: its frames now drop. Its thread
   // fills our receive queues, so a receive-queue kick is what wakes it.
@@ -199,6 +200,7 @@ Error Device::reset_queue(uint32_t q, bool disable) {
     std::lock_guard<std::mutex> r(rx_mu_);
     queues_[q].reset(!disable);
     rx_dirty_[q / 2] = 0;
+    repoll_tap_rx_locked();
   }
   // A queue just emptied has nothing for the device to do; the driver's next publish kicks (the
   // reset zeroed avail_event). Only a wire peer stalled on this receive queue must re-decide.
@@ -218,9 +220,18 @@ Error Device::quiesce_pair(uint32_t pair, uint16_t* rx_used) {
     queues_[2 * pair + 1].reset(false);
     tx_stalled_[pair] = 0;
     rx_dirty_[pair] = 0;
+    repoll_tap_rx_locked();
   }
   wake_stalled_peer(2 * pair);
   return Error();
+}
+
+void Device::repoll_tap_rx_locked() {
+  // A thread that paused TAP reading for want of buffers waits for a receive-queue kick; with a
+  // receiver gone it may have to read (and drop) instead. One syscall, only when it is paused.
+  if (backend_ != BackendKind::kTap || !tap_rx_paused_ || kick_fd_ < 0) return;
+  uint64_t one = 1;
+  (void)!write(kick_fd_, &one, sizeof one);
 }
 
 void Device::wake_stalled_peer(uint32_t rxq) {

@@ -108,6 +108,11 @@ class Device : public std::enable_shared_from_this<Device> {
   void run();
   bool service_tx();                   // true if any frame moved
   bool service_tap_rx();
+  // Under rx_mu_: whether some enabled receive queue has a driver that will post buffers (a pair
+  // bound to a VID, or pair 0 used since its reset): TAP reading then waits for them.
+  bool rx_receiver_waits_locked();
+  // After a control call removed a receiver: a TAP thread paused for buffers must re-decide.
+  void repoll_tap_rx_locked();
   bool arm_and_check();                // before sleeping; true = more work, don't sleep
   bool spin_for_work(uint64_t* idle_since);
   void raise_interrupt();              // coalesced: at most one call in flight
@@ -159,7 +164,7 @@ class Device : public std::enable_shared_from_this<Device> {
   std::atomic<bool> stop_{false};
   std::atomic<bool> backend_lost_{false};
   std::atomic<bool> link_up_{true};
-  bool tap_rx_paused_ = false;         // I/O thread only
+  bool tap_rx_paused_ = false;         // written by the I/O thread under rx_mu_
   std::vector<uint8_t> tx_stalled_;    // I/O thread only: per tx pair, 1 = waiting for peer rx buffers
   std::vector<uint32_t> stalled_on_;   // I/O thread only: which peer rx queue
 

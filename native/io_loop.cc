@@ -391,13 +391,26 @@ void Device::pause_tap_rx(bool pause) {
   if (pause) m_.rx_deferred.add();
 }
 
+bool Device::rx_receiver_waits_locked() {
+  for (uint32_t p = 0; p < num_queues_ / 2; p++) {
+    const DeviceQueue& q = queues_[2 * p];
+    if (!q.ready()) continue;
+    // ORDERING: pair_vid_ is written under rx_mu_, which we hold.
+    if (p == 0 ? q.taken_since_reset() : pair_vid_[p].load(std::memory_order_relaxed) != 0) return true;
+  }
+  return false;
+}
+
 bool Device::service_tap_rx() {
   if (backend_lost_.load(std::memory_order_relaxed)) return false;  // ORDERING: advisory
   std::lock_guard<std::mutex> r(rx_mu_);
   // Read only while some receive queue has a buffer: the kernel keeps frames meanwhile (as
-  // Firecracker defers RX). A frame for one full queue while others have room is dropped and
-  // counted, so one VC that holds its buffers cannot stall the others. `budget` is how many
-  // buffers were posted at the last look: reading stops when it runs out and we look again.
+  // Firecracker defers RX), for a driver that will post more. A frame for one full queue while
+  // others have room is dropped and counted, so one VC that holds its buffers cannot stall the
+  // others. With no receiver at all (no pair bound to a VID, pair 0 unused since its reset) the
+  // device reads on and drops what comes, counted: a frame for a VC that is not active is dropped
+  // on arrival, never kept in the kernel to be indicated after a reactivation.
+  // `budget` is how many buffers were posted at the last look: when it runs out we look again.
   auto posted = [this] {
     uint32_t n = 0;
     for (uint32_t p = 0; p < num_queues_ / 2; p++) {
@@ -407,15 +420,13 @@ bool Device::service_tap_rx() {
     return n;
   };
   uint32_t budget = posted();
-  if (budget == 0) {
-    pause_tap_rx(true);
-    return false;
-  }
-  pause_tap_rx(false);
+  const bool wait_for_buffers = budget == 0 && rx_receiver_waits_locked();
+  pause_tap_rx(wait_for_buffers);
+  if (wait_for_buffers) return false;
   const size_t slot = 65536 + kVnetHdrLen;
   bool moved = false;
   for (uint32_t i = 0; i < cfg_.batch; i++) {
-    if (budget == 0 && (budget = posted()) == 0) break;  // the next pass pauses reading
+    if (budget == 0 && (budget = posted()) == 0 && rx_receiver_waits_locked()) break;  // next pass pauses
     uint8_t* buf = rx_stage_.data() + size_t(i) * slot;
     const ssize_t n = read(tap_.fd(), buf, slot);
     if (n < 0) {
@@ -425,7 +436,7 @@ bool Device::service_tap_rx() {
       break;
     }
     moved = true;
-    budget--;
+    if (budget > 0) budget--;
     iovec iov{buf, static_cast<size_t>(n)};
     uint32_t rxq = 0;
     if (deliver(*this, &iov, 1, static_cast<uint32_t>(n), &rxq) == Deliver::kNoBuffer)

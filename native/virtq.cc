@@ -197,6 +197,7 @@ PopResult DeviceQueue::pop(Chain* out) {
     idx = d.next;
   }
   last_avail_++;
+  taken_since_reset_ = true;
   return PopResult::kChain;
 }
 
@@ -240,6 +241,7 @@ bool DeviceQueue::enable_kick() {
 
 void DeviceQueue::reset(bool enable) {
   last_avail_ = 0;
+  taken_since_reset_ = false;
   used_shadow_ = 0;
   used_published_ = 0;
   store_u16_release(used_ + kUsedIdxOff, 0);

@@ -243,6 +243,9 @@ class DeviceQueue {
   void set_vid(uint32_t vid) { __atomic_store_n(&status_->vid, vid, __ATOMIC_RELAXED); }  // ORDERING: informational
 
   uint32_t size() const { return q_; }
+  // Whether the device has taken a chain since the last reset: the driver uses this queue (a
+  // receive queue so marked is one whose driver will post more buffers, worth waiting for).
+  bool taken_since_reset() const { return taken_since_reset_; }
   // The used index the driver can see (published), e.g. to count entries a reset will discard.
   uint16_t used_published() const { return used_published_; }
 
@@ -265,6 +268,7 @@ class DeviceQueue {
   uint16_t last_avail_ = 0;     // next avail entry the device will take
   uint16_t used_shadow_ = 0;    // used idx including unpublished entries
   uint16_t used_published_ = 0; // used idx the driver can see
+  bool taken_since_reset_ = false;
 };
 
 // Checks a region header against the buffer the addon was given. Returns kRingOk or explains in

@@ -221,6 +221,19 @@ TEST(pop_single_segment_chain) {
   CHECK_EQ(q.state(), uint32_t{kQueueReady});
 }
 
+TEST(taken_since_reset_marks_a_queue_its_driver_uses) {
+  // The TAP receive policy waits for buffers only on queues a driver uses (io_loop.cc).
+  Q q(false);
+  CHECK(!q.dev.taken_since_reset());
+  q.raw->desc(3, q.lo, 64, WRITE, 0);
+  q.offer({3});
+  CHECK(!q.dev.taken_since_reset());  // made available, not taken yet
+  REQUIRE(q.dev.pop(&q.chain) == PopResult::kChain);
+  CHECK(q.dev.taken_since_reset());
+  q.dev.reset(true);
+  CHECK(!q.dev.taken_since_reset());
+}
+
 TEST(pop_multi_segment_chains_in_order_and_unpop) {
   for (bool is_tx : {true, false}) {
     Q q(is_tx, 16, 256);
