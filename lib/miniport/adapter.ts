@@ -315,8 +315,10 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
   /**
    * Stops pair k (k >= 1) for a deactivation that drained: one native call (unbind + disable),
    * then the transmit ring is reclaimed now (its tokens, if any, to txOut; returns how many) and
-   * the receive ring later (reclaimRx, from a microtask): its posted buffers are only pool slots,
-   * and taking back a whole ring of them need not delay the deactivation's completion.
+   * the receive ring lazily (reclaimRx: before the pair is bound again, or when pool counts are
+   * asked for). Its posted buffers are only pool slots of a pair nobody uses meanwhile, and
+   * taking back a ring of them (~3 us for 1024) on the way to the deactivation's completion, or
+   * in a microtask queued ahead of NDIS's delivery of it, delayed that completion.
    */
   stopPairDeferRx(pair: QueuePair, txOut: Uint32Array): number {
     // A frame the device delivered after the last harvest is dropped like any frame that
@@ -324,7 +326,6 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
     const discarded = this.device.stopPair(pair.index);
     if (pair.vc !== null) pair.vc.counters.rxDiscarded += discarded;
     pair.rxReclaimPending = true;
-    queueMicrotask(() => this.reclaimRx(pair));
     return pair.txq.reclaimAfterReset(txOut);
   }
 
