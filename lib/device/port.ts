@@ -172,7 +172,9 @@ export class FramePort {
 
   private harvestRx(): number {
     const q = this.rxq;
-    const n = q.harvest(this.tokens, this.lens, this.tokens.length);
+    // Every buffer goes back on the ring as it is (same descriptor, same slot): the frames are
+    // read below, before the publish that shows the buffers to the device again.
+    const n = q.harvestAndRepost(this.tokens, this.lens, this.tokens.length);
     if (n === 0) return 0;
     const pool = this.rxPool;
     const sink = this.onFrame;
@@ -188,8 +190,6 @@ export class FramePort {
       } else {
         this.rxEmpty++;
       }
-      // Re-post the same buffer straight away: the pool never sees it.
-      q.addBuffer(off, pool.slotSize, true, slot);
     }
     this.device.publish(q);
     return n;

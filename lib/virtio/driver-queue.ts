@@ -235,6 +235,21 @@ export class DriverQueue {
    * for a transmit chain (no writable descriptor), the TxStatus the device reported (virtq.h).
    */
   harvest(outTokens: Uint32Array, outLens: Uint32Array, max: number): number {
+    return this.take(outTokens, outLens, max, false);
+  }
+
+  /**
+   * harvest() for buffers the driver gives straight back, as a receive path that reads each frame
+   * where the device wrote it: the chains taken are made available again at once, unchanged (same
+   * descriptors, same token), one avail ring entry each and no descriptor write; a driver may
+   * offer a chain it got back as it is (2.7.13). The device sees them after the next publish(),
+   * so the caller reads the frames first and publishes after. Returns how many.
+   */
+  harvestAndRepost(outTokens: Uint32Array, outLens: Uint32Array, max: number): number {
+    return this.take(outTokens, outLens, max, true);
+  }
+
+  private take(outTokens: Uint32Array, outLens: Uint32Array, max: number, repost: boolean): number {
     if (this.brokenReason !== null) return 0;
     // ORDERING: seq-cst load = acquire: the device wrote the used elements before it stored
     // used.idx, so the entries below are complete.
@@ -250,27 +265,41 @@ export class DriverQueue {
     if (n > max) n = max;
     if (n > outTokens.length) n = outTokens.length;
     if (n > outLens.length) n = outLens.length;
+    const u16 = this.u16;
     const u32 = this.u32;
     const chainLen = this.chainLen;
+    const chainCap = this.chainCap;
+    const tokens = this.tokens;
     const next = this.next;
+    const mask = this.mask;
+    const usedRingI = this.usedRingI;
+    const availRingI = this.availRingI;
+    let lastUsed = this.lastUsed;
     let k = 0;
     for (; k < n; k++) {
-      const e = this.usedRingI + 2 * (this.lastUsed & this.mask);
+      const e = usedRingI + 2 * (lastUsed & mask);
       const id = u32[e]!;
       const len = u32[e + 1]!;
       if (id >= this.size || chainLen[id] === 0) {
-        this.brokenReason = `used id ${id} at used idx ${this.lastUsed} is not an in-flight head`;
+        this.brokenReason = `used id ${id} at used idx ${lastUsed} is not an in-flight head`;
         break;
       }
       // A chain with device-writable bytes (receive) reports bytes written, bounded by them; a
       // chain without (transmit) reports a TxStatus in len (the project's extension, virtq.h).
-      const cap = this.chainCap[id]!;
+      const cap = chainCap[id]!;
       if (cap !== 0 && len > cap) {
-        this.brokenReason = `used len ${len} for head ${id} exceeds its ${this.chainCap[id]} writable bytes`;
+        this.brokenReason = `used len ${len} for head ${id} exceeds its ${cap} writable bytes`;
         break;
       }
-      outTokens[k] = this.tokens[id]!;
+      outTokens[k] = tokens[id]!;
       outLens[k] = len;
+      lastUsed = (lastUsed + 1) & 0xffff;
+      if (repost) {
+        // Still in flight: only a new avail entry for the same head.
+        u16[availRingI + (this.availShadow & mask)] = id;
+        this.availShadow = (this.availShadow + 1) & 0xffff;
+        continue;
+      }
       // Return the chain to the free list: its descriptors are still linked through `next`.
       let tail = id;
       for (let c = chainLen[id]! - 1; c > 0; c--) tail = next[tail]!;
@@ -279,8 +308,8 @@ export class DriverQueue {
       this.numFree += chainLen[id]!;
       chainLen[id] = 0;
       this.inflight--;
-      this.lastUsed = (this.lastUsed + 1) & 0xffff;
     }
+    this.lastUsed = lastUsed;
     return k;
   }
 
