@@ -71,6 +71,7 @@ std::shared_ptr<Device> Device::create(uint8_t* region, size_t len, const Device
   if (cfg.backend == BackendKind::kTap) {
     // Room for the largest frame the TAP can hand us at any MTU it accepts.
     d->rx_stage_.resize(size_t(cfg.batch) * (65536 + kVnetHdrLen));
+    d->rx_stage_len_.resize(cfg.batch);
     if (cfg.use_uring) {
       Error ue;
       d->uring_ = Uring::create(256, &ue);  // nullptr: fall back to writev, reported in stats

@@ -180,6 +180,7 @@ class Device : public std::enable_shared_from_this<Device> {
   };
   std::vector<TxSlot> tx_slots_;
   std::vector<uint8_t> rx_stage_;  // batch x max_frame bytes for TAP reads
+  std::vector<uint32_t> rx_stage_len_;  // bytes read into each staging slot (I/O thread only)
   Chain chain_;     // transmit pops, I/O thread only
   Chain rx_chain_;  // receive pops, under rx_mu_ (by whichever thread fills us)
 

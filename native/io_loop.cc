@@ -403,47 +403,51 @@ bool Device::rx_receiver_waits_locked() {
 
 bool Device::service_tap_rx() {
   if (backend_lost_.load(std::memory_order_relaxed)) return false;  // ORDERING: advisory
-  std::lock_guard<std::mutex> r(rx_mu_);
   // Read only while some receive queue has a buffer: the kernel keeps frames meanwhile (as
   // Firecracker defers RX), for a driver that will post more. A frame for one full queue while
   // others have room is dropped and counted, so one VC that holds its buffers cannot stall the
   // others. With no receiver at all (no pair bound to a VID, pair 0 unused since its reset) the
   // device reads on and drops what comes, counted: a frame for a VC that is not active is dropped
   // on arrival, never kept in the kernel to be indicated after a reactivation.
-  // `budget` is how many buffers were posted at the last look: when it runs out we look again.
-  auto posted = [this] {
-    uint32_t n = 0;
+  uint32_t want = cfg_.batch;
+  {
+    std::lock_guard<std::mutex> r(rx_mu_);
+    uint32_t posted = 0;
     for (uint32_t p = 0; p < num_queues_ / 2; p++) {
       const int k = queues_[2 * p].pending();
-      if (k > 0) n += static_cast<uint32_t>(k);
+      if (k > 0) posted += static_cast<uint32_t>(k);
     }
-    return n;
-  };
-  uint32_t budget = posted();
-  const bool wait_for_buffers = budget == 0 && rx_receiver_waits_locked();
-  pause_tap_rx(wait_for_buffers);
-  if (wait_for_buffers) return false;
+    const bool wait_for_buffers = posted == 0 && rx_receiver_waits_locked();
+    pause_tap_rx(wait_for_buffers);
+    if (wait_for_buffers) return false;
+    if (posted != 0 && posted < want) want = posted;  // no more than can be placed; look again next pass
+  }
+  // The reads run without rx_mu_: the staging slots are this thread's own, and a control call
+  // (unbind, queue reset, quiesce: a deactivation's last step) must not wait behind up to a batch
+  // of read() syscalls (~1.5 us each here) while frames stream in. Frames are steered below, under
+  // the lock, by the bindings and buffers of that moment.
   const size_t slot = 65536 + kVnetHdrLen;
-  bool moved = false;
-  for (uint32_t i = 0; i < cfg_.batch; i++) {
-    if (budget == 0 && (budget = posted()) == 0 && rx_receiver_waits_locked()) break;  // next pass pauses
-    uint8_t* buf = rx_stage_.data() + size_t(i) * slot;
-    const ssize_t n = read(tap_.fd(), buf, slot);
+  uint32_t got = 0;
+  for (; got < want; got++) {
+    // SAFETY: slot `got` < batch lies inside rx_stage_ (batch x slot bytes).
+    const ssize_t n = read(tap_.fd(), rx_stage_.data() + size_t(got) * slot, slot);
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) break;
       m_.rx_read_errors.add();
       if (errno == EBADFD || errno == ENODEV || errno == ENXIO) set_backend_lost(errno);
       break;
     }
-    moved = true;
-    if (budget > 0) budget--;
-    iovec iov{buf, static_cast<size_t>(n)};
+    rx_stage_len_[got] = static_cast<uint32_t>(n);
+  }
+  if (got == 0) return false;
+  std::lock_guard<std::mutex> r(rx_mu_);
+  for (uint32_t i = 0; i < got; i++) {
+    iovec iov{rx_stage_.data() + size_t(i) * slot, rx_stage_len_[i]};
     uint32_t rxq = 0;
-    if (deliver(*this, &iov, 1, static_cast<uint32_t>(n), &rxq) == Deliver::kNoBuffer)
-      pm_[rxq / 2].rx_no_buffer.add();
+    if (deliver(*this, &iov, 1, rx_stage_len_[i], &rxq) == Deliver::kNoBuffer) pm_[rxq / 2].rx_no_buffer.add();
   }
   publish_rx_locked(*this);
-  return moved;
+  return true;
 }
 
 bool Device::arm_and_check() {
