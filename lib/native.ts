@@ -76,8 +76,11 @@ export interface NativeDevice {
   kick(q: number): void;
   bindPair(pair: number, vid: number): void;
   unbindPair(pair: number): void;
-  /** Virtio 1.2 queue reset: the device forgets the queue's buffers; indices return to 0. */
-  resetQueue(q: number, disable?: boolean): void;
+  /**
+   * Virtio 1.2 queue reset: the device forgets the queue's buffers; indices return to 0. Returns
+   * the queue's used index as it stopped.
+   */
+  resetQueue(q: number, disable?: boolean): number;
   /**
    * Unbinds pair `pair` and disables both its queues in one step (no syscall); bindPair re-enables.
    * Returns the receive queue's used index as it stopped (see Device.stopPair).

@@ -191,14 +191,16 @@ Error Device::unbind_pair(uint32_t pair) {
   return Error();
 }
 
-Error Device::reset_queue(uint32_t q, bool disable) {
+Error Device::reset_queue(uint32_t q, bool disable, uint16_t* used) {
   if (q >= num_queues_) return Error::condis("ERR_CONDIS_INVALID_ARG", "no such queue");
   if (q & 1) {
     std::lock_guard<std::mutex> t(tx_mu_);
+    if (used != nullptr) *used = queues_[q].used_published();
     queues_[q].reset(!disable);
     tx_stalled_[q / 2] = 0;  // I/O thread state, but it only reads it under tx_mu_ too
   } else {
     std::lock_guard<std::mutex> r(rx_mu_);
+    if (used != nullptr) *used = queues_[q].used_published();
     queues_[q].reset(!disable);
     rx_dirty_[q / 2] = 0;
     repoll_tap_rx_locked();
@@ -228,9 +230,10 @@ Error Device::quiesce_pair(uint32_t pair, uint16_t* rx_used) {
 }
 
 void Device::repoll_tap_rx_locked() {
-  // A thread that paused TAP reading for want of buffers waits for a receive-queue kick; with a
-  // receiver gone it may have to read (and drop) instead. One syscall, only when it is paused.
-  if (backend_ != BackendKind::kTap || !tap_rx_paused_ || kick_fd_ < 0) return;
+  // A thread that paused TAP reading for want of buffers waits for a receive-queue kick; with the
+  // last receiver gone it must read (and drop) instead. One syscall (and a wakeup, several us in
+  // a VM), only then: while other receivers wait, the frames stay in the kernel for them.
+  if (backend_ != BackendKind::kTap || !tap_rx_paused_ || kick_fd_ < 0 || rx_receiver_waits_locked()) return;
   uint64_t one = 1;
   (void)!write(kick_fd_, &one, sizeof one);
 }

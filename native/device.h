@@ -79,10 +79,12 @@ class Device : public std::enable_shared_from_this<Device> {
   Error bind_pair(uint32_t pair, uint32_t vid);
   Error unbind_pair(uint32_t pair);
   // Virtio 1.2 queue reset (2.6.1): the device stops using queue q and forgets its buffers;
-  // indices return to 0; the queue is enabled again on return unless `disable`.
-  Error reset_queue(uint32_t q, bool disable);
+  // indices return to 0; the queue is enabled again on return unless `disable`. *used (optional)
+  // gets the queue's published used index as it stopped (see quiesce_pair).
+  Error reset_queue(uint32_t q, bool disable, uint16_t* used = nullptr);
   // Stops pair `pair` at once, for a deactivation: unbinds its VID and disables both its queues
-  // (virtio 1.2 queue reset) under the device's locks, with no syscall and no kick. The driver
+  // (virtio 1.2 queue reset) under the device's locks, with no syscall and no kick unless a TAP
+  // thread paused for this pair's buffers must now read and drop instead. The driver
   // then reclaims both rings; bind_pair enables them again.
   // *rx_used gets the receive queue's published used index at the moment it stopped, so the
   // driver can count frames it was handed but never harvested (the reset discards them).
@@ -111,7 +113,8 @@ class Device : public std::enable_shared_from_this<Device> {
   // Under rx_mu_: whether some enabled receive queue has a driver that will post buffers (a pair
   // bound to a VID, or pair 0 used since its reset): TAP reading then waits for them.
   bool rx_receiver_waits_locked();
-  // After a control call removed a receiver: a TAP thread paused for buffers must re-decide.
+  // After a control call removed a receiver: a TAP thread paused for buffers is woken if no
+  // receiver is left (it must read and drop now); others waiting keep it paused.
   void repoll_tap_rx_locked();
   bool arm_and_check();                // before sleeping; true = more work, don't sleep
   bool spin_for_work(uint64_t* idle_since);

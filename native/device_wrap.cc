@@ -160,9 +160,13 @@ Napi::Value DeviceWrap::ResetQueue(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CONDIS_REQUIRE_OPEN(env);
   const bool disable = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
-  Error e = dev_->reset_queue(info[0].As<Napi::Number>().Uint32Value(), disable);
-  if (e) to_js(env, e).ThrowAsJavaScriptException();
-  return env.Undefined();
+  uint16_t used = 0;
+  Error e = dev_->reset_queue(info[0].As<Napi::Number>().Uint32Value(), disable, &used);
+  if (e) {
+    to_js(env, e).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, used);
 }
 
 Napi::Value DeviceWrap::QuiescePair(const Napi::CallbackInfo& info) {

@@ -114,6 +114,23 @@ export class Device extends EventEmitter<DeviceEvents> {
   }
 
   /**
+   * Stops receiving on queue pair `pair`, as a deactivation's first step: one native call disables
+   * its receive queue (virtio 1.2 queue reset) while the transmit queue keeps going and the VID
+   * stays bound for it; the host's frames for the VID are dropped from now on (counted as the
+   * pair's rxNoBuffer). Reclaims the ring (the tokens of the buffers it held go to `out`) and
+   * returns [reclaimed, discarded]: discarded = frames the device had placed and the driver never
+   * harvested. bindPair (or stopPair, then bindPair) enables the queue again.
+   */
+  stopReceive(pair: number, out: Uint32Array): [number, number] {
+    const rx = this.rx[pair];
+    if (rx === undefined) throw new CondisError('ERR_CONDIS_INVALID_ARG', `no queue pair ${pair}`, { pair });
+    const usedAtStop = this.call((n) => n.resetQueue(2 * pair, true));
+    this.reported[2 * pair] = 0;
+    const discarded = (usedAtStop - rx.lastUsedIdx) & 0xffff;
+    return [rx.reclaimAfterReset(out), discarded];
+  }
+
+  /**
    * Stops queue pair `pair` at once, as a deactivation's last step: one native call unbinds its
    * VID (the host's frames for it are dropped and counted from now on) and disables both queues
    * (virtio 1.2 queue reset); then the driver side reclaims both rings. The tokens of the chains

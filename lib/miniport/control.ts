@@ -115,7 +115,8 @@ export function coActivateVc(ad: MiniportAdapter, vc: MiniportVc, params: CoCall
 
 /**
  * MiniportCoDeactivateVc.
- * Enters: Draining. No new receive is indicated (frames still arriving are dropped); sends
+ * Enters: Draining. No new receive is indicated: the pair's receive queue is stopped at once
+ * (frames still arriving are dropped by the device, counted), sends
  * already accepted keep going out (the software queue drains into the ring); NDIS itself refuses
  * new sends (CLOSING, §4.3).
  * Results: SUCCESS when nothing is outstanding — the pair is then unbound, reset and freed before
@@ -141,6 +142,7 @@ export function coDeactivateVc(ad: MiniportAdapter, vc: MiniportVc): NdisStatus 
     vc.lastDeactivateStatus = NDIS_STATUS_SUCCESS;
     return NDIS_STATUS_SUCCESS;
   }
+  ad.stopReceive(vc.pair);
   if (ad.backendLost) {
     // The medium is already gone: do not wait for a drain that relies on it.
     queueMicrotask(() => abortVc(ad, vc, ad.backendLost!));
