@@ -96,6 +96,46 @@ describe('wire: frames both ways with exact counts', () => {
     expect(b0!.received).toBe(0);
   });
 
+  it('stopReceive stops one receive queue: its frames are dropped (rxNoBuffer), its transmit queue keeps going, unharvested frames are counted, bindPair restarts it', async () => {
+    const [a, b] = openWirePair({ queuePairs: 2, queueSize: 16 });
+    open.push(a, b);
+    a.bindPair(1, 42);
+    b.bindPair(1, 42);
+    const a1 = new FramePort(a, 1);
+    const b1 = new FramePort(b, 1);
+    a.onInterrupt = () => a1.poll();
+    // b is not harvested: 3 frames placed in its buffers stay unharvested.
+    b1.postRx();
+    for (let i = 0; i < 3; i++) a1.send(frame(64, i));
+    a1.flush();
+    await waitUntil(() => a1.txDone === 3, '3 sent');
+    const out = new Uint32Array(16);
+    const [reclaimed, discarded] = b.stopReceive(1, out);
+    expect(discarded).toBe(3);
+    expect(reclaimed).toBe(16); // every buffer posted, used or not, is the driver's again
+    for (let i = 0; i < reclaimed; i++) b1.rxPool.free(out[i]!);
+    // Frames for the stopped queue are dropped by the device, counted.
+    for (let i = 0; i < 4; i++) a1.send(frame(64, 10 + i));
+    a1.flush();
+    await waitUntil(() => b.stats().pairs[1]!.rxNoBuffer === 4, '4 dropped');
+    // b's transmit queue on the same pair still sends.
+    const a1got: number[] = [];
+    a1.onFrame = (bytes, off) => a1got.push(seqOf(bytes, off));
+    a1.postRx();
+    for (let i = 0; i < 2; i++) b1.send(frame(64, 20 + i));
+    b1.flush();
+    await waitUntil(() => a1got.length === 2, 'b still sends');
+    // A new binding restarts the queue, empty.
+    b.unbindPair(1);
+    b.bindPair(1, 42);
+    b.onInterrupt = () => b1.poll();
+    b1.postRx();
+    const before = b1.received;
+    a1.send(frame(64, 30));
+    a1.flush();
+    await waitUntil(() => b1.received === before + 1, 'received after the restart');
+  });
+
   it('frames on an unbound pair complete with TxStatus.Unbound', async () => {
     const [a, b] = openWirePair({ queuePairs: 2 });
     open.push(a, b);
