@@ -45,10 +45,10 @@ import { NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS, statusName } from '../ndis/st
 import { PcapWriter } from '../pcap/writer';
 import { choice, intFlag, parse, UsageError } from './usage';
 
-export /** Extra unmeasured iterations of the first depth, for the JIT (see the loop). */
-const JIT_WARMUP = 3000;
+/** Extra unmeasured iterations of the first depth, for the JIT (see the loop). */
+export const JIT_WARMUP = 3000;
 /** Depths the JIT warm-up cycles through (at most the largest depth asked for). */
-const WARMUP_DEPTHS = [0, 1, 16] as const;
+export const WARMUP_DEPTHS = [0, 1, 16] as const;
 
 const HELP = `usage: condis bench drain [--backend tap|wire] [--depths LIST] [--iterations N]
                          [--warmup N] [--no-kernel] [--json FILE] [--svg FILE] [--pcap FILE]

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { JIT_WARMUP, WARMUP_DEPTHS } from '../../lib/cli/bench-drain';
 import { runMain, tshark, vidCounts } from './helpers';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'condis-bench-'));
@@ -59,8 +60,12 @@ describe('condis bench drain', () => {
     expect(chart).toMatch(/^<svg /);
     expect(chart).toMatch(/drain p99\.9/);
     expect(chart).toMatch(/microseconds \(log scale\)/);
-    // Each measured or warm-up iteration moves depth frames each way on VID 42.
-    const frames = (3 + 16) * (iterations + 1) * 2;
+    // Each measured or warm-up iteration moves depth frames each way on VID 42, and so does each
+    // iteration of the JIT warm-up (cycling through WARMUP_DEPTHS, capped at the largest depth).
+    const jit = Array.from({ length: JIT_WARMUP }, (_, i) =>
+      Math.min(WARMUP_DEPTHS[i % WARMUP_DEPTHS.length]!, 16),
+    );
+    const frames = ((3 + 16) * (iterations + 1) + jit.reduce((a, b) => a + b, 0)) * 2;
     if (tshark('bench drain --pcap')) {
       expect(vidCounts(pcap)).toEqual(new Map([['42', frames]]));
     }
