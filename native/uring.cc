@@ -129,12 +129,17 @@ struct Uring::Impl {
 
   unsigned outstanding = 0;  // consumed by the kernel, completion not harvested yet
   uint64_t rw_offset = 0;    // -1 (current position) when the kernel supports it
+  int fixed_fd = -1;         // the fd registered as fixed file 0 (register_file), or -1
 
   ~Impl() {
     if (cqes != nullptr) drain();  // only once fully mapped
     if (sqes != nullptr) munmap(sqes, sqes_size);
     if (cq_ring != MAP_FAILED && !single_mmap) munmap(cq_ring, cq_ring_size);
     if (sq_ring != MAP_FAILED) munmap(sq_ring, sq_ring_size);
+    // The ring's reference to its fixed file is dropped here, synchronously: closing the ring
+    // alone frees it later, from a kernel worker, and a TAP would stay attached (EBUSY to the
+    // next open of its name) for a while after the device closed.
+    if (fixed_fd >= 0) sys_register(ring_fd, IORING_UNREGISTER_FILES, nullptr, 0);
     if (ring_fd >= 0) close(ring_fd);
   }
 
@@ -167,16 +172,23 @@ struct Uring::Impl {
     return sqe;
   }
 
-  bool prep_rw(uint8_t opcode, int fd, const iovec* iov, unsigned iovcnt, uint64_t user_data) {
+  // addr/len: an iovec array and its count (READV/WRITEV), or a buffer and its size (READ/WRITE).
+  bool prep_rw(uint8_t opcode, int fd, const void* addr, unsigned len, uint64_t user_data) {
     io_uring_sqe* sqe = next_sqe();
     if (sqe == nullptr) return false;
     sqe->opcode = opcode;
-    sqe->fd = fd;
+    if (fd == fixed_fd) {
+      // The registered file: no fget/fput per operation.
+      sqe->fd = 0;
+      sqe->flags = IOSQE_FIXED_FILE;
+    } else {
+      sqe->fd = fd;
+    }
     sqe->off = rw_offset;
-    // SAFETY: only the address is stored; the kernel reads iovcnt iovecs there (and the buffers
+    // SAFETY: only the address is stored; the kernel reads there (the iovecs, and the buffers
     // they name) until the completion, which the caller keeps valid (see uring.h).
-    sqe->addr = reinterpret_cast<uintptr_t>(iov);
-    sqe->len = iovcnt;
+    sqe->addr = reinterpret_cast<uintptr_t>(addr);
+    sqe->len = len;
     sqe->user_data = user_data;
     // Plain increment of our private tail; published by the store-release in submit().
     ++sq_tail;
@@ -420,6 +432,10 @@ bool Uring::prep_readv(int fd, const iovec* iov, unsigned iovcnt, uint64_t user_
   return impl_->prep_rw(IORING_OP_READV, fd, iov, iovcnt, user_data);
 }
 
+bool Uring::prep_write(int fd, const void* buf, unsigned len, uint64_t user_data) {
+  return impl_->prep_rw(IORING_OP_WRITE, fd, buf, len, user_data);
+}
+
 int Uring::submit(unsigned min_complete) { return impl_->submit(min_complete); }
 
 unsigned Uring::harvest(UringCompletion* out, unsigned max) { return impl_->harvest(out, max); }
@@ -427,6 +443,15 @@ unsigned Uring::harvest(UringCompletion* out, unsigned max) { return impl_->harv
 unsigned Uring::cq_ready() const { return impl_->ready(); }
 
 unsigned Uring::in_flight() const { return impl_->outstanding; }
+
+Error Uring::register_file(int fd) {
+  if (impl_->fixed_fd >= 0) return Error::os(EBUSY, "io_uring_register(IORING_REGISTER_FILES)", "a file is already registered");
+  if (sys_register(impl_->ring_fd, IORING_REGISTER_FILES, &fd, 1) < 0) {
+    return Error::os(errno, "io_uring_register(IORING_REGISTER_FILES)", "registering a file with the io_uring");
+  }
+  impl_->fixed_fd = fd;
+  return Error{};
+}
 
 Error Uring::register_eventfd(int efd) {
   if (sys_register(impl_->ring_fd, IORING_REGISTER_EVENTFD, &efd, 1) < 0) {

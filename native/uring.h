@@ -1,5 +1,5 @@
 // uring.h — a minimal io_uring on the raw kernel interface (no liburing: a prebuilt addon must run
-// on a machine without it). Only what the device needs: batches of readv/writev on one fd,
+// on a machine without it). Only what the device needs: batches of writes and reads on one fd,
 // submitted with one io_uring_enter, completions harvested in bulk.
 //
 // Plain C++ (no napi.h). Not thread-safe: one Uring per I/O thread. It has no thread affinity
@@ -56,6 +56,8 @@ class Uring {
   // The iovec array and the buffers must stay valid until the completion is harvested.
   bool prep_writev(int fd, const iovec* iov, unsigned iovcnt, uint64_t user_data);
   bool prep_readv(int fd, const iovec* iov, unsigned iovcnt, uint64_t user_data);
+  // One contiguous buffer (IORING_OP_WRITE): no iovec for the kernel to import, as write(2).
+  bool prep_write(int fd, const void* buf, unsigned len, uint64_t user_data);
 
   // Submits everything queued with one io_uring_enter (IORING_ENTER_GETEVENTS when it has to
   // wait) and waits until at least min_complete completions are ready to harvest. min_complete
@@ -75,6 +77,10 @@ class Uring {
   // Operations submitted whose completion has not been harvested yet (includes cq_ready()).
   unsigned in_flight() const;
 
+  // Registers fd as the ring's one fixed file (IORING_REGISTER_FILES): later prep_* calls on that
+  // fd use it by index (IOSQE_FIXED_FILE), sparing the kernel an fget/fput per operation. The fd
+  // must stay open as long as the ring may use it. At most one (EBUSY).
+  Error register_file(int fd);
   // Registers an eventfd the kernel signals on every completion (IORING_REGISTER_EVENTFD).
   // At most one per ring (a second one fails with EBUSY). The caller keeps ownership of efd.
   Error register_eventfd(int efd);

@@ -215,6 +215,45 @@ TEST(writev_readv_batch_of_200_round_trips_in_order) {
   CHECK_EQ(u->in_flight(), 0u);
 }
 
+TEST(prep_write_through_a_registered_file_round_trips_and_mixes_with_writev) {
+  Pipe p;
+  REQUIRE(p.ok());
+  auto u = make_ring(64);
+  REQUIRE(u != nullptr);
+  REQUIRE(u->register_file(p.w).ok());
+  CHECK_EQ(u->register_file(p.w).code, std::string("EBUSY"));  // one fixed file per ring
+  // 40 writes alternating plain write (fixed file) and writev (also the fixed file).
+  constexpr unsigned kMsgs = 40;
+  std::vector<std::vector<uint8_t>> msgs(kMsgs);
+  std::vector<iovec> wiov(kMsgs);
+  for (unsigned i = 0; i < kMsgs; ++i) {
+    msgs[i].resize(60 + i * 37);
+    for (size_t b = 0; b < msgs[i].size(); ++b) msgs[i][b] = pattern(i, static_cast<unsigned>(b));
+    wiov[i] = iovec{msgs[i].data(), msgs[i].size()};
+    if (i % 2 == 0)
+      REQUIRE(u->prep_write(p.w, msgs[i].data(), static_cast<unsigned>(msgs[i].size()), i));
+    else
+      REQUIRE(u->prep_writev(p.w, &wiov[i], 1, i));
+  }
+  CHECK_EQ(u->submit(kMsgs), static_cast<int>(kMsgs));
+  std::vector<UringCompletion> done;
+  REQUIRE(collect(*u, kMsgs, &done));
+  for (unsigned i = 0; i < kMsgs; ++i) CHECK_EQ(done[i].res, static_cast<int32_t>(msgs[done[i].user_data].size()));
+  for (unsigned i = 0; i < kMsgs; ++i) {
+    std::vector<uint8_t> back(msgs[i].size());
+    REQUIRE_EQ(read(p.r, back.data(), back.size()), static_cast<ssize_t>(back.size()));
+    CHECK(back == msgs[i]);
+  }
+  // A different fd is still named directly.
+  Pipe q;
+  REQUIRE(q.ok());
+  const uint8_t x[3] = {1, 2, 3};
+  REQUIRE(u->prep_write(q.w, x, 3, 99));
+  CHECK_EQ(u->submit(1), 1);
+  REQUIRE(collect(*u, 1, &done));
+  CHECK_EQ(done.back().res, 3);
+}
+
 TEST(prep_returns_false_when_the_sq_is_full) {
   Pipe p;
   REQUIRE(p.ok());
