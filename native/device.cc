@@ -68,6 +68,7 @@ std::shared_ptr<Device> Device::create(uint8_t* region, size_t len, const Device
   }
   // Scratch for the I/O thread, sized once: the hot path allocates nothing.
   d->tx_slots_.resize(cfg.batch);
+  if (cfg.backend == BackendKind::kTap) d->tx_flat_.resize(size_t(cfg.batch) * kTxFlatMax);
   if (cfg.backend == BackendKind::kTap) {
     // Room for the largest frame the TAP can hand us at any MTU it accepts.
     d->rx_stage_.resize(size_t(cfg.batch) * (65536 + kVnetHdrLen));
@@ -75,6 +76,9 @@ std::shared_ptr<Device> Device::create(uint8_t* region, size_t len, const Device
     if (cfg.use_uring) {
       Error ue;
       d->uring_ = Uring::create(256, &ue);  // nullptr: fall back to writev, reported in stats
+      // The TAP as the ring's fixed file: no fget/fput per write. Optional: without it (an old
+      // kernel, a limit) writes name the fd as usual.
+      if (d->uring_) (void)d->uring_->register_file(d->tap_.fd());
     }
     // Receive stays read() on the non-blocking fd: a TAP hands over one frame per read, and
     // io_uring reads kept armed on it cost more than read() (each re-arm polls, each frame wakes

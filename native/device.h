@@ -180,8 +180,13 @@ class Device : public std::enable_shared_from_this<Device> {
     int iovcnt;
     uint8_t hdr[kVnetHdrLen + 16];  // vnet header + MACs + inserted 802.1Q tag
     iovec iov[kMaxChainSegments + 2];
+    const uint8_t* buf;  // TAP: the whole frame in one buffer (write, not writev), or nullptr
   };
   std::vector<TxSlot> tx_slots_;
+  // TAP: a tagged or multi-segment frame up to kTxFlatMax bytes is flattened into its slot here,
+  // so it goes out with one plain write: the kernel's iovec import cost more than the copy.
+  static constexpr uint32_t kTxFlatMax = 2048;
+  std::vector<uint8_t> tx_flat_;  // batch x kTxFlatMax, I/O thread only
   std::vector<uint8_t> rx_stage_;  // batch x max_frame bytes for TAP reads
   std::vector<uint32_t> rx_stage_len_;  // bytes read into each staging slot (I/O thread only)
   Chain chain_;     // transmit pops, I/O thread only

@@ -291,6 +291,22 @@ bool Device::service_tx() {
       }
       s.iovcnt = k;
       s.len = c.total + (vid != 0 ? 4 : 0);
+      s.buf = nullptr;
+      if (peer == nullptr) {
+        if (vid == 0 && c.nseg == 1) {
+          // Untagged, one segment: the frame goes out straight from the driver's buffer.
+          s.buf = c.seg[0].ptr;
+        } else if (s.len <= kTxFlatMax) {
+          uint8_t* flat = tx_flat_.data() + size_t(nslots) * kTxFlatMax;
+          uint32_t at = 0;
+          for (int i = 0; i < k; i++) {
+            // SAFETY: the iovecs add up to s.len <= kTxFlatMax, the size of this slot's area.
+            std::memcpy(flat + at, s.iov[i].iov_base, s.iov[i].iov_len);
+            at += static_cast<uint32_t>(s.iov[i].iov_len);
+          }
+          s.buf = flat;
+        }
+      }
 
       if (peer != nullptr) {
         // Wire: hand the frame straight to the other end's receive ring.
@@ -326,8 +342,13 @@ bool Device::service_tx() {
       for (uint32_t i = 0; i < nslots; i++) tx_slots_[i].result = kSlotPending;
       if (uring_) {
         unsigned queued = 0;
-        while (queued < nslots && uring_->prep_writev(fd, tx_slots_[queued].iov, tx_slots_[queued].iovcnt, queued))
+        while (queued < nslots) {
+          const TxSlot& s = tx_slots_[queued];
+          const bool ok = s.buf != nullptr ? uring_->prep_write(fd, s.buf, s.len, queued)
+                                           : uring_->prep_writev(fd, s.iov, s.iovcnt, queued);
+          if (!ok) break;
           queued++;
+        }
         bool ring_ok = uring_->submit(queued) >= 0;
         unsigned got = 0;
         UringCompletion cqe[256];
@@ -354,7 +375,7 @@ bool Device::service_tx() {
       for (uint32_t i = 0; i < nslots; i++) {
         TxSlot& s = tx_slots_[i];
         if (s.result == kSlotPending) {
-          const ssize_t w = writev(fd, s.iov, s.iovcnt);
+          const ssize_t w = s.buf != nullptr ? write(fd, s.buf, s.len) : writev(fd, s.iov, s.iovcnt);
           s.result = w < 0 ? (0x80000000u | static_cast<uint32_t>(errno)) : 0;
         }
         if (s.result != 0) {
