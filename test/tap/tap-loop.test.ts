@@ -98,3 +98,50 @@ describe.runIf(enabled)('TAP: frames through the kernel', () => {
     mirred(A, B);
   });
 });
+
+// The transmit path writes each frame with one plain write when it can: untagged one-segment
+// frames straight from the buffer, tagged ones up to 2 KiB flattened first; longer ones go out
+// with writev. Each shape, captured whole by the kernel.
+describe.runIf(enabled)('TAP: every transmit shape reaches the kernel whole', () => {
+  const T = ifName('ctw');
+  let d: Device;
+
+  beforeAll(() => {
+    d = openTap({ name: T, queuePairs: 2, queueSize: 64, bufferSize: 9216, mtu: 9000 });
+    quiet(T);
+    d.bindPair(1, 42);
+  });
+
+  afterAll(async () => {
+    await d?.close();
+    shQuiet('ip', ['link', 'del', T]);
+  });
+
+  it.each([
+    ['untagged, 1500 bytes (write from the buffer)', 0, 1500],
+    ['untagged, 5000 bytes (write from the buffer)', 0, 5000],
+    ['tagged, 1500 bytes (flattened, write)', 1, 1500],
+    ['tagged, 5000 bytes (writev)', 1, 5000],
+  ])('%s', async (_name, pair, size) => {
+    const port = new FramePort(d, pair);
+    d.onInterrupt = () => port.poll();
+    const cap = packetCapture(T, pair === 0 ? ETH_EXPERIMENTAL : 0x8100, 10);
+    await cap.ready;
+    for (let i = 0; i < 10; i++) expect(port.send(frame(size, 100 + i))).toBe(true);
+    port.flush();
+    const got = await cap.done;
+    expect(got.length).toBe(10);
+    for (let i = 0; i < 10; i++) {
+      const bytes = Buffer.from(got[i]!, 'hex');
+      const f = frame(size, 100 + i);
+      if (pair === 0) {
+        expect(bytes.equals(Buffer.from(f))).toBe(true);
+      } else {
+        expect(bytes.length).toBe(size + 4);
+        expect(bytes.readUInt16BE(14) & 0xfff).toBe(42);
+        expect(Buffer.concat([bytes.subarray(0, 12), bytes.subarray(16)]).equals(Buffer.from(f))).toBe(true);
+      }
+    }
+    await waitUntil(() => port.txDone === 10, 'completions');
+  });
+});
