@@ -25,6 +25,8 @@ export interface NativeDeviceOptions {
   uring?: boolean;
   /** Busy-poll this many µs for more work before the device thread sleeps (default 0). */
   pollUs?: number;
+  /** CPUs the device thread may run on (default: any). */
+  cpus?: number[];
 }
 
 export interface NativePairStats {
@@ -129,6 +131,8 @@ export interface NativeBinding {
     onInterruptB: () => void,
   ): [NativeDevice, NativeDevice];
   layout(queueSize: number, numQueues: number): NativeLayout;
+  /** Restricts the calling thread to `cpus` ([] = every CPU the process may use). */
+  setThreadCpus(cpus: number[]): void;
 }
 
 let cached: NativeBinding | undefined;

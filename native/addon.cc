@@ -10,6 +10,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openTap", Napi::Function::New(env, condis::OpenTap, "openTap"));
   exports.Set("openWirePair", Napi::Function::New(env, condis::OpenWirePair, "openWirePair"));
   exports.Set("layout", Napi::Function::New(env, condis::Layout, "layout"));
+  exports.Set("setThreadCpus", Napi::Function::New(env, condis::SetThreadCpus, "setThreadCpus"));
   exports.Set("abiVersion", Napi::Number::New(env, condis::kAbiVersion));
   return exports;
 }

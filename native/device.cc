@@ -3,6 +3,7 @@
 #include "device.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -103,6 +104,26 @@ Error Device::join_wire(const std::shared_ptr<Device>& a, const std::shared_ptr<
   return Error();
 }
 
+Error set_thread_cpus(const std::vector<uint32_t>& cpus) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (cpus.empty()) {
+    for (int c = 0; c < CPU_SETSIZE; c++) CPU_SET(c, &set);  // the kernel keeps the allowed ones
+  } else {
+    for (uint32_t c : cpus) {
+      if (c >= CPU_SETSIZE) return Error::condis("ERR_CONDIS_INVALID_ARG", "CPU numbers go from 0 to 1023");
+      CPU_SET(c, &set);
+    }
+  }
+  if (sched_setaffinity(0, sizeof set, &set) != 0) {
+    std::string list;
+    for (uint32_t c : cpus) list += (list.empty() ? "" : ",") + std::to_string(c);
+    return Error::os(errno, "sched_setaffinity",
+                     "cannot run on CPUs [" + list + "]: none of them is online and allowed to this process");
+  }
+  return Error();
+}
+
 Error Device::start(InterruptFn irq, const std::string& thread_name) {
   if (started_.exchange(true)) return Error::condis("ERR_CONDIS_INVALID_STATE", "device already started");
   irq_ = std::move(irq);
@@ -125,11 +146,23 @@ Error Device::start(InterruptFn irq, const std::string& thread_name) {
     std::lock_guard<std::mutex> r(rx_mu_);
     for (auto& q : queues_) q.reset(true);
   }
+  // A thread starts with its creator's CPUs: narrow ours for the creation, then restore them, so
+  // a bad CPU list fails here, with nothing started.
+  cpu_set_t mine;
+  const bool pin = !cfg_.cpus.empty();
+  if (pin) {
+    if (sched_getaffinity(0, sizeof mine, &mine) != 0)
+      return Error::os(errno, "sched_getaffinity", "cannot read this thread's CPUs");
+    Error e = set_thread_cpus(cfg_.cpus);
+    if (e) return e;
+  }
   try {
     thread_ = std::thread([self = shared_from_this()] { self->run(); });
   } catch (const std::system_error& e) {
+    if (pin) sched_setaffinity(0, sizeof mine, &mine);
     return Error::os(e.code().value(), "pthread_create", "cannot start the device's I/O thread");
   }
+  if (pin) sched_setaffinity(0, sizeof mine, &mine);
   std::string n = thread_name.substr(0, 15);  // the kernel keeps 15 characters
   pthread_setname_np(thread_.native_handle(), n.c_str());
   return Error();

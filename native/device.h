@@ -38,7 +38,12 @@ struct DeviceConfig {
   bool use_uring = true;        // TAP writes in io_uring batches when the kernel allows
   uint32_t wire_max_frame = 9216 + 18;  // largest frame a wire carries (no MTU to ask)
   uint32_t spin_ns = 0;  // busy-poll this long for more work before sleeping (0 = never; pollUs)
+  std::vector<uint32_t> cpus;  // the CPUs the I/O thread may run on (empty = any; cpus)
 };
+
+// Restricts the calling thread to `cpus` (empty = every CPU the process may use). EINVAL when
+// none of them is available. Used for the I/O thread (see Device::start) and by JS for its own.
+Error set_thread_cpus(const std::vector<uint32_t>& cpus);
 
 struct PairStats {
   uint32_t vid;

@@ -287,6 +287,26 @@ Napi::Value DeviceWrap::Unref(const Napi::CallbackInfo& info) {
 
 namespace {
 
+// An optional array of CPU numbers (lib/device/options.ts has checked it; this only refuses
+// what would not convert).
+bool read_cpus(Napi::Env env, const Napi::Value& v, std::vector<uint32_t>* out) {
+  if (v.IsUndefined() || v.IsNull()) return true;
+  if (!v.IsArray()) {
+    to_js(env, Error::condis("ERR_CONDIS_INVALID_ARG", "cpus must be an array of CPU numbers")).ThrowAsJavaScriptException();
+    return false;
+  }
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value c = a.Get(i);
+    if (!c.IsNumber()) {
+      to_js(env, Error::condis("ERR_CONDIS_INVALID_ARG", "cpus must be an array of CPU numbers")).ThrowAsJavaScriptException();
+      return false;
+    }
+    out->push_back(c.As<Napi::Number>().Uint32Value());
+  }
+  return true;
+}
+
 bool read_device_config(Napi::Env env, const Napi::Object& o, DeviceConfig* cfg) {
   cfg->batch = get_u32(o, "batch", 64);
   cfg->use_uring = get_bool(o, "uring", true);
@@ -298,6 +318,7 @@ bool read_device_config(Napi::Env env, const Napi::Object& o, DeviceConfig* cfg)
   cfg->tap.mtu = get_u32(o, "mtu", 0);
   Napi::Value name = o.Get("name");
   if (name.IsString()) cfg->tap.name = name.As<Napi::String>().Utf8Value();
+  if (!read_cpus(env, o.Get("cpus"), &cfg->cpus)) return false;
   Napi::Value mac = o.Get("mac");
   if (mac.IsTypedArray()) {
     Napi::Uint8Array m = mac.As<Napi::Uint8Array>();
@@ -404,6 +425,16 @@ Napi::Value OpenWirePair(const Napi::CallbackInfo& info) {
 }
 
 // layout(queueSize, numQueues) -> the offsets native/virtq.h computes, for the mirror test.
+// setThreadCpus(cpus: number[]): restricts the calling JS thread to those CPUs ([] = any).
+Napi::Value SetThreadCpus(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<uint32_t> cpus;
+  if (!read_cpus(env, info[0], &cpus)) return env.Undefined();
+  Error e = set_thread_cpus(cpus);
+  if (e) to_js(env, e).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
 Napi::Value Layout(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const uint32_t q = info[0].As<Napi::Number>().Uint32Value();

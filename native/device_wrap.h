@@ -59,5 +59,6 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
 Napi::Value OpenTap(const Napi::CallbackInfo& info);
 Napi::Value OpenWirePair(const Napi::CallbackInfo& info);
 Napi::Value Layout(const Napi::CallbackInfo& info);
+Napi::Value SetThreadCpus(const Napi::CallbackInfo& info);
 
 }  // namespace condis

@@ -1,3 +1,4 @@
+export { setThreadCpus } from './affinity';
 export { Device } from './device';
 export { openTap, openWirePair, tapUnavailableReason } from './open';
 export { type Backend, checkIfName, type DeviceOptions, parseMac, resolveOptions } from './options';

@@ -30,6 +30,7 @@ function nativeOptions(o: ResolvedOptions) {
     batch: o.batch,
     uring: o.uring,
     pollUs: o.pollUs,
+    ...(o.cpus ? { cpus: o.cpus } : {}),
   };
 }
 

@@ -35,6 +35,13 @@ export interface DeviceOptions {
    * 0 = sleep at once (the default: on 2 cores a spinning device thread takes CPU the others need).
    */
   pollUs?: number;
+  /**
+   * The CPUs the device's I/O thread may run on (sched_setaffinity). Default: any, as the
+   * scheduler sees fit. With setThreadCpus for the JS thread, for isolating a device on a larger
+   * machine or for repeatable experiments (on the 2-core VM pinning was not faster: see
+   * lib/bench/pps/engine.ts, wireCpus).
+   */
+  cpus?: readonly number[];
 }
 
 export interface ResolvedOptions {
@@ -51,6 +58,7 @@ export interface ResolvedOptions {
   batch: number;
   uring: boolean;
   pollUs: number;
+  cpus: number[] | undefined;
 }
 
 const bad = (msg: string, option: string) => new CondisError('ERR_CONDIS_INVALID_ARG', msg, { option });
@@ -110,6 +118,7 @@ export function resolveOptions(options: DeviceOptions = {}): ResolvedOptions {
     'batch',
     'uring',
     'pollUs',
+    'cpus',
   ]);
   for (const k of Object.keys(o)) if (!known.has(k)) throw bad(`unknown option "${k}"`, k);
   const queueSize = int(o, 'queueSize', 256, kMinQueueSize, kMaxQueueSize);
@@ -138,5 +147,21 @@ export function resolveOptions(options: DeviceOptions = {}): ResolvedOptions {
     batch: int(o, 'batch', 64, 1, 256),
     uring: bool(o, 'uring', true),
     pollUs: int(o, 'pollUs', 0, 0, 10_000),
+    cpus: o.cpus === undefined ? undefined : checkCpus(o.cpus, 'cpus'),
   };
+}
+
+/**
+ * A CPU list: a non-empty array of distinct integers from 0 to 1023. Whether those CPUs exist
+ * and are allowed is the kernel's to say (EINVAL when none is).
+ */
+export function checkCpus(v: unknown, option: string): number[] {
+  if (!Array.isArray(v) || v.length === 0)
+    throw bad(`${option} must be a non-empty array of CPU numbers`, option);
+  for (const c of v) {
+    if (typeof c !== 'number' || !Number.isInteger(c) || c < 0 || c > 1023)
+      throw bad(`${option}: CPU numbers are integers from 0 to 1023, got ${String(c)}`, option);
+  }
+  if (new Set(v).size !== v.length) throw bad(`${option} lists a CPU twice`, option);
+  return [...v] as number[];
 }
