@@ -35,6 +35,7 @@ import {
   type PpsRatios,
   ratiosOf,
   tapLoopNames,
+  type WireCpus,
 } from '../../../lib/bench/pps/engine';
 import { ensureCref, ppsFiles } from '../../../lib/bench/pps/files';
 import { ratio } from '../../../lib/bench/stats';
@@ -60,6 +61,9 @@ a JS heap check. The TAP part needs root (CAP_NET_ADMIN); without it it is skipp
                     (cref), 1..256 (default 64)
   --poll-us U       condis device threads busy-poll this long before sleeping, 0..10000
                     (default: the library's default)
+  --wire-cpus J,D   wire runs: pin the JS thread to CPU J and the device threads to CPU D
+                    (default none: the scheduler decides; pinned apart was not faster on the
+                    2-core VM)
   --paths LIST      TAP paths to run: condis,c-per-frame,c-io_uring (default all three)
   --skip-tap        wire and heap only
   --json FILE       also write the report as JSON
@@ -83,6 +87,7 @@ interface Opts {
   queueSize: number;
   batch: number;
   pollUs: number | null;
+  wireCpus: WireCpus | null;
   paths: PathName[];
   skipTap: boolean;
   json: string | null;
@@ -107,6 +112,7 @@ function parseFlags(argv: string[]): Opts | null {
         'queue-size': { type: 'string' },
         batch: { type: 'string' },
         'poll-us': { type: 'string' },
+        'wire-cpus': { type: 'string' },
         paths: { type: 'string' },
         'skip-tap': { type: 'boolean' },
         json: { type: 'string' },
@@ -139,11 +145,22 @@ function parseFlags(argv: string[]): Opts | null {
     queueSize,
     batch: num(v, 'batch', 64, 1, 256),
     pollUs: v['poll-us'] === undefined ? null : num(v, 'poll-us', 0, 0, 10_000),
+    wireCpus: parseWireCpus(v['wire-cpus']),
     paths: parsePaths(v.paths),
     skipTap: v['skip-tap'] === true,
     json: typeof v.json === 'string' ? v.json : null,
     check: v.check === true,
   };
+}
+
+function parseWireCpus(v: string | boolean | undefined): WireCpus | null {
+  if (v === undefined || v === 'none') return null;
+  const m = /^(\d+),(\d+)$/.exec(String(v));
+  if (!m) throw new UsageError(`--wire-cpus must be J,D (two CPU numbers) or none, got "${String(v)}"`);
+  const js = Number(m[1]);
+  const device = Number(m[2]);
+  if (js > 1023 || device > 1023) throw new UsageError('--wire-cpus: CPU numbers go from 0 to 1023');
+  return { js, device };
 }
 
 function parsePaths(v: string | boolean | undefined): PathName[] {
@@ -227,6 +244,7 @@ async function main(argv: string[]): Promise<number> {
       queueSize: o.queueSize,
       batch: o.batch,
       pollUs: o.pollUs,
+      wireCpus: o.wireCpus,
     },
     progress,
   );
@@ -340,7 +358,7 @@ async function main(argv: string[]): Promise<number> {
   say(`pps benchmark: ${machineLine(machine)}; load average ${machine.loadAvg.join(' ')} at start`);
   say(
     `condis: queue size ${o.queueSize}, batch ${o.batch}${o.pollUs === null ? '' : `, poll ${o.pollUs} us`}; TAP runs ${fmtInt(o.frames)} frames, window ${o.window}; ` +
-      `wire runs ${fmtInt(o.wireFrames)} frames; warmup ${fmtInt(o.warmup)}; median of ${o.reps} reps`,
+      `wire runs ${fmtInt(o.wireFrames)} frames${o.wireCpus ? ` (JS on CPU ${o.wireCpus.js}, device threads on CPU ${o.wireCpus.device})` : ' (unpinned)'}; warmup ${fmtInt(o.warmup)}; median of ${o.reps} reps`,
   );
   if (tapSkipped) say(`TAP loop: ${tapSkipped}`);
   say('');
@@ -410,6 +428,7 @@ async function main(argv: string[]): Promise<number> {
         queueSize: o.queueSize,
         batch: o.batch,
         pollUs: o.pollUs,
+        wireCpus: o.wireCpus,
         paths: o.paths,
         ratioOf: 'rxPps (median of reps)',
         tap: tapSkipped
