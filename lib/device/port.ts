@@ -43,6 +43,12 @@ export class FramePort {
   private readonly bytes: Uint8Array;
   private primed: Uint8Array;
   private primedWith: Uint8Array | null = null;
+  /**
+   * Batch calls publish every this many entries (a quarter of the queue), so the device starts
+   * on the first ones while the rest are still being written, instead of the two sides taking
+   * turns over whole queues.
+   */
+  private readonly publishEvery: number;
 
   constructor(device: Device, pair: number) {
     const rxq = device.rx[pair];
@@ -64,6 +70,7 @@ export class FramePort {
     this.hdr = device.region.payloadOffset;
     this.bytes = device.region.u8;
     this.primed = new Uint8Array(device.region.bufferCount);
+    this.publishEvery = Math.max(16, rxq.size >>> 2);
   }
 
   /** Posts every free receive buffer; returns how many were added. */
@@ -108,8 +115,10 @@ export class FramePort {
     const pool = this.txPool;
     const q = this.txq;
     const len = this.hdr + template.length;
+    const every = this.publishEvery;
     let n = 0;
     while (n < count && q.freeDescriptors() > 0) {
+      if (n > 0 && n % every === 0) this.device.publish(q);
       const slot = pool.alloc();
       if (slot < 0) break;
       const off = pool.offsetOf(slot);
@@ -173,8 +182,10 @@ export class FramePort {
   private harvestRx(): number {
     const q = this.rxq;
     // Every buffer goes back on the ring as it is (same descriptor, same slot): the frames are
-    // read below, before the publish that shows the buffers to the device again.
-    const n = q.harvestAndRepost(this.tokens, this.lens, this.tokens.length);
+    // read below, before the publish that shows the buffers to the device again. At most a
+    // quarter of the queue per call (poll() comes back for the rest), so a device waiting for
+    // buffers gets the first ones back early.
+    const n = q.harvestAndRepost(this.tokens, this.lens, this.publishEvery);
     if (n === 0) return 0;
     const pool = this.rxPool;
     const sink = this.onFrame;
