@@ -75,6 +75,7 @@ function interruptAt(
       },
     );
     let stderr = '';
+    let sent = false;
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`the demo never paused: ${stderr}`));
@@ -82,7 +83,12 @@ function interruptAt(
     child.stdout.resume();
     child.stderr.on('data', (d) => {
       stderr += d;
-      if (stderr.includes(`paused before ${step}`)) child.kill('SIGINT');
+      // One Ctrl-C. (Sending one per stderr chunk sent a second after the demo's report line, which
+      // could land after it had let go of SIGINT: killed by the signal, exit code null.)
+      if (!sent && stderr.includes(`paused before ${step}`)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
     });
     child.on('exit', (code) => {
       clearTimeout(timer);
