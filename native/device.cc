@@ -69,8 +69,8 @@ std::shared_ptr<Device> Device::create(uint8_t* region, size_t len, const Device
   }
   // Scratch for the I/O thread, sized once: the hot path allocates nothing.
   d->tx_slots_.resize(cfg.batch);
-  if (cfg.backend == BackendKind::kTap) d->tx_flat_.resize(size_t(cfg.batch) * kTxFlatMax);
   if (cfg.backend == BackendKind::kTap) {
+    d->tx_flat_.resize(size_t(cfg.batch) * kTxFlatMax);
     // Room for the largest frame the TAP can hand us at any MTU it accepts.
     d->rx_stage_.resize(size_t(cfg.batch) * (65536 + kVnetHdrLen));
     d->rx_stage_len_.resize(cfg.batch);

@@ -251,10 +251,18 @@ bool Device::service_tx() {
         pushed = true;
         continue;
       }
-      // Build the frame as it goes on the wire: [vnet hdr][dst src][802.1Q tag?][type ... payload].
       TxSlot& s = tx_slots_[nslots];
       s.queue = static_cast<uint16_t>(2 * p + 1);
       s.head = c.head;
+      if (peer == nullptr && vid == 0 && c.nseg == 1) {
+        // TAP, untagged, one segment: the frame goes out as it lies in the driver's buffer, with
+        // one plain write (no header gather, no iovec).
+        s.buf = c.seg[0].ptr;
+        s.len = c.total;
+        nslots++;
+        continue;
+      }
+      // Build the frame as it goes on the wire: [vnet hdr][dst src][802.1Q tag?][type ... payload].
       uint32_t lead = hl + 12;
       // Gather the lead bytes (they may span segments) into the slot's header scratch.
       uint32_t si = 0, soff = 0, got = 0;
@@ -292,20 +300,16 @@ bool Device::service_tx() {
       s.iovcnt = k;
       s.len = c.total + (vid != 0 ? 4 : 0);
       s.buf = nullptr;
-      if (peer == nullptr) {
-        if (vid == 0 && c.nseg == 1) {
-          // Untagged, one segment: the frame goes out straight from the driver's buffer.
-          s.buf = c.seg[0].ptr;
-        } else if (s.len <= kTxFlatMax) {
-          uint8_t* flat = tx_flat_.data() + size_t(nslots) * kTxFlatMax;
-          uint32_t at = 0;
-          for (int i = 0; i < k; i++) {
-            // SAFETY: the iovecs add up to s.len <= kTxFlatMax, the size of this slot's area.
-            std::memcpy(flat + at, s.iov[i].iov_base, s.iov[i].iov_len);
-            at += static_cast<uint32_t>(s.iov[i].iov_len);
-          }
-          s.buf = flat;
+      if (peer == nullptr && s.len <= kTxFlatMax) {
+        // TAP, tagged (or several segments): flattened into the slot, then one plain write.
+        uint8_t* flat = tx_flat_.data() + size_t(nslots) * kTxFlatMax;
+        uint32_t at = 0;
+        for (int i = 0; i < k; i++) {
+          // SAFETY: the iovecs add up to s.len <= kTxFlatMax, the size of this slot's area.
+          std::memcpy(flat + at, s.iov[i].iov_base, s.iov[i].iov_len);
+          at += static_cast<uint32_t>(s.iov[i].iov_len);
         }
+        s.buf = flat;
       }
 
       if (peer != nullptr) {
