@@ -1814,11 +1814,7 @@ export class Ndis {
       }
       if (last !== null) {
         last.next = null; // cut here: what follows (anything unusual) takes the general path
-        if (this.trace)
-          this.tr('complete-call', this.partyOf(vc0, 'miniport'), 'NDIS', name, vc0, undefined, `n=${n}`);
-        // Queued before the drain is released: the sender sees its completions first (E46).
-        this.enqueue(Q_SEND_COMPLETE, vc0, nbls, sendCompleteFlags);
-        vc0.drain.releaseTx(n);
+        this.completeSendRun(vc0, nbls, n, sendCompleteFlags);
         head = p;
       }
     }
@@ -1848,14 +1844,26 @@ export class Ndis {
         p = next;
       }
       head = p;
-      if (!runHead) continue;
-      if (this.trace)
-        this.tr('complete-call', this.partyOf(runVc, 'miniport'), 'NDIS', name, runVc, undefined, `n=${n}`);
-      // Delivery is queued before the drain is released, so the sender sees its completions
-      // before the CM sees the deactivation complete (E46).
-      this.enqueue(Q_SEND_COMPLETE, runVc, runHead, sendCompleteFlags);
-      runVc.drain.releaseTx(n);
+      if (runHead) this.completeSendRun(runVc, runHead, n, sendCompleteFlags);
     }
+  }
+
+  /** One VC's run of `n` completed NBLs: to its sender in a later turn, then out of the drain. */
+  private completeSendRun(vc: VcRec, head: NetBufferList, n: number, flags: number): void {
+    if (this.trace)
+      this.tr(
+        'complete-call',
+        this.partyOf(vc, 'miniport'),
+        'NDIS',
+        'NdisMCoSendNetBufferListsComplete',
+        vc,
+        undefined,
+        `n=${n}`,
+      );
+    // Delivery is queued before the drain is released, so the sender sees its completions before
+    // the CM sees the deactivation complete (E46).
+    this.enqueue(Q_SEND_COMPLETE, vc, head, flags);
+    vc.drain.releaseTx(n);
   }
 
   /**
