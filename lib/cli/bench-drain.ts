@@ -311,7 +311,7 @@ export async function benchDrain(argv: string[]): Promise<number> {
         // 2. d sends in flight. On the wire the far end takes nothing until after t0.
         if (backend === 'wire') {
           const n = far.resetQueue(2, farTokens);
-          for (let i = 0; i < n; i++) peer.rxPool.free(farTokens[i]!);
+          peer.rxPool.freeMany(farTokens, n);
         }
         client.send(d);
         if (backend === 'wire') await until(() => vc.txInFlight === d, 'sends on the ring');

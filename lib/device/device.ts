@@ -126,7 +126,7 @@ export class Device extends EventEmitter<DeviceEvents> {
     if (rx === undefined) throw new CondisError('ERR_CONDIS_INVALID_ARG', `no queue pair ${pair}`, { pair });
     const usedAtStop = this.call((n) => n.resetQueue(2 * pair, true));
     this.reported[2 * pair] = 0;
-    const discarded = (usedAtStop - rx.lastUsedIdx) & 0xffff;
+    const discarded = rx.usedBefore(usedAtStop);
     return [rx.reclaimAfterReset(out), discarded];
   }
 
@@ -159,7 +159,7 @@ export class Device extends EventEmitter<DeviceEvents> {
     this.reported[2 * pair + 1] = 0;
     // Frames the device had placed in receive buffers and the driver had not harvested yet: the
     // reset discards them (their buffers come back with the reclaim).
-    return (usedAtStop - rx.lastUsedIdx) & 0xffff;
+    return rx.usedBefore(usedAtStop);
   }
 
   setLink(up: boolean): void {

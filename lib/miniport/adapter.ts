@@ -272,7 +272,7 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
       this.device.publish(pair.txq);
     } else {
       const n = this.resetQueue(q, pair.tokens);
-      for (let i = 0; i < n; i++) pair.rxPool.free(pair.tokens[i]!);
+      pair.rxPool.freeMany(pair.tokens, n);
       pair.fillRx();
       this.device.publish(pair.rxq);
     }
@@ -338,7 +338,7 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
   stopReceive(pair: QueuePair): void {
     if (this.device.closed) return;
     const [n, discarded] = this.device.stopReceive(pair.index, pair.lens);
-    for (let i = 0; i < n; i++) pair.rxPool.free(pair.lens[i]!);
+    pair.rxPool.freeMany(pair.lens, n);
     if (pair.vc !== null) pair.vc.counters.rxDiscarded += discarded;
   }
 
@@ -347,7 +347,7 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
     if (!pair.rxReclaimPending) return;
     pair.rxReclaimPending = false;
     const n = pair.rxq.reclaimAfterReset(pair.lens);
-    for (let i = 0; i < n; i++) pair.rxPool.free(pair.lens[i]!);
+    pair.rxPool.freeMany(pair.lens, n);
   }
 
   quiescePair(pair: number, rxOut: Uint32Array, txOut: Uint32Array): [number, number] {

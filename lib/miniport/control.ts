@@ -181,7 +181,7 @@ function teardown(ad: MiniportAdapter, vc: MiniportVc): void {
   } else {
     let nrx: number;
     [nrx, ntx] = ad.quiescePair(pair.index, pair.lens, pair.tokens);
-    for (let i = 0; i < nrx; i++) pair.rxPool.free(pair.lens[i]!);
+    pair.rxPool.freeMany(pair.lens, nrx);
   }
   abortSoftwareQueue(ad, vc); // after a real drain both are empty: nothing completes here
   completeAbortedChains(ad, vc, pair, ntx);
@@ -231,7 +231,7 @@ export function abortVc(ad: MiniportAdapter, vc: MiniportVc, why: CondisError): 
   try {
     abortSends(ad, vc, pair);
     const n = ad.resetQueue(pair.rxq.index, pair.tokens);
-    for (let i = 0; i < n; i++) pair.rxPool.free(pair.tokens[i]!);
+    pair.rxPool.freeMany(pair.tokens, n);
   } finally {
     ad.deactivating = null;
   }

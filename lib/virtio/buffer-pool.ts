@@ -65,6 +65,11 @@ export class BufferPool {
     this.stack[this.top++] = slot;
   }
 
+  /** Returns the first `n` slots of `slots` (the tokens a queue reset handed back, say). */
+  freeMany(slots: ArrayLike<number>, n: number): void {
+    for (let i = 0; i < n; i++) this.free(slots[i]!);
+  }
+
   /** True if `slot` is currently allocated. */
   isAllocated(slot: number): boolean {
     return this.owned[slot - this.firstSlot] === 1;

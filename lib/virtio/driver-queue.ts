@@ -222,7 +222,15 @@ export class DriverQueue {
   /** Used entries the device has published and harvest() has not taken. */
   usedPending(): number {
     // ORDERING: seq-cst load of used.idx; only a count, the entries are read in harvest().
-    return (Atomics.load(this.u16, this.usedIdxI) - this.lastUsed) & 0xffff;
+    return this.usedBefore(Atomics.load(this.u16, this.usedIdxI));
+  }
+
+  /**
+   * Used entries up to used index `usedIdx` that harvest() has not taken: with the index a queue
+   * reset reported, the frames the reset discarded.
+   */
+  usedBefore(usedIdx: number): number {
+    return (usedIdx - this.lastUsed) & 0xffff;
   }
 
   /**

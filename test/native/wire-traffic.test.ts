@@ -113,7 +113,7 @@ describe('wire: frames both ways with exact counts', () => {
     const [reclaimed, discarded] = b.stopReceive(1, out);
     expect(discarded).toBe(3);
     expect(reclaimed).toBe(16); // every buffer posted, used or not, is the driver's again
-    for (let i = 0; i < reclaimed; i++) b1.rxPool.free(out[i]!);
+    b1.rxPool.freeMany(out, reclaimed);
     // Frames for the stopped queue are dropped by the device, counted.
     for (let i = 0; i < 4; i++) a1.send(frame(64, 10 + i));
     a1.flush();
