@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { DemoReport } from '../../lib/cli/demo';
+import { inOrder } from '../helpers/in-order';
 import { tapTestsEnabled } from '../helpers/privilege';
 import { buildDist, condis, ROOT } from './helpers';
 
@@ -18,14 +19,8 @@ beforeAll(() => {
 }, 180_000);
 
 /** Whether `names` occur in `seq` in this order, each as a prefix of an entry (not adjacent). */
-function inOrder(seq: readonly string[], names: readonly string[]): boolean {
-  let at = 0;
-  for (const n of names) {
-    const i = seq.findIndex((s, k) => k >= at && s.trim().startsWith(n));
-    if (i < 0) return false;
-    at = i + 1;
-  }
-  return true;
+function inSequence(seq: readonly string[], names: readonly string[]): boolean {
+  return inOrder(seq, names, (entry, name) => entry.trim().startsWith(name));
 }
 
 function report(args: string[]): DemoReport {
@@ -37,7 +32,7 @@ function report(args: string[]): DemoReport {
 /** Every step of the issue, in order, in the NDIS sequence of the VC. */
 function expectSequence(rep: DemoReport): void {
   expect(
-    inOrder(rep.sequence, [
+    inSequence(rep.sequence, [
       'NdisCoCreateVc -> SUCCESS',
       '# make the call',
       'NdisClMakeCall',
@@ -121,7 +116,7 @@ describe('condis demo --backend wire', () => {
     expectSequence(rep);
     // The pended drain: the sends in flight complete, then the deactivation does.
     expect(
-      inOrder(rep.sequence, [
+      inSequence(rep.sequence, [
         'NdisCmDeactivateVc -> PENDING',
         'MiniportCoDeactivateVc -> PENDING',
         'NdisMCoSendNetBufferListsComplete',

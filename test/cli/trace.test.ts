@@ -1,20 +1,12 @@
 // `condis trace`: each flow prints the NDIS sequence of its spec §3 diagram, as Mermaid or JSON.
+
 import { describe, expect, it } from 'vitest';
+import { inOrder } from '../helpers/in-order';
 import { runMain } from './helpers';
 
 /** The arrows' NDIS names of a Mermaid diagram, in order. */
 function names(mermaid: string): string[] {
   return [...mermaid.matchAll(/^ {2}\w+-(?:>>|\))\w+: (\w+)\(/gm)].map((m) => m[1]!);
-}
-
-function inOrder(seq: string[], want: string[]): boolean {
-  let at = 0;
-  for (const n of want) {
-    const i = seq.indexOf(n, at);
-    if (i < 0) return false;
-    at = i + 1;
-  }
-  return true;
 }
 
 const EXPECTED: Record<string, string[]> = {

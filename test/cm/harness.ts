@@ -317,19 +317,9 @@ export function traceOf(ndis: Ndis, slot: number): string[] {
   return out;
 }
 
-/** Whether `names` occur in `seq` in this order (not necessarily adjacent). */
-export function inOrder(seq: readonly string[], names: readonly string[]): boolean {
-  let at = 0;
-  for (const n of names) {
-    const i = seq.indexOf(n, at);
-    if (i < 0) return false;
-    at = i + 1;
-  }
-  return true;
-}
-
 export function params(vid: number): CoCallParameters {
   return condisCallParameters(vid, { maxSduSize: 1500 });
 }
 
+export { inOrder } from '../helpers/in-order';
 export { NDIS_STATUS_PENDING };

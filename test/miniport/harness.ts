@@ -162,13 +162,4 @@ export function traceNames(ndis: Ndis, vcHandle: NdisVcHandle): string[] {
     .map((e) => (e.status ? `${e.name}:${e.status}` : e.name));
 }
 
-/** Positions of `names` in `seq` (first occurrence at or after the previous one); -1 if missing. */
-export function inOrder(seq: readonly string[], names: readonly string[]): boolean {
-  let at = 0;
-  for (const n of names) {
-    const i = seq.indexOf(n, at);
-    if (i < 0) return false;
-    at = i + 1;
-  }
-  return true;
-}
+export { inOrder } from '../helpers/in-order';
