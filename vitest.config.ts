@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Draws the run's fresh property-test seed once (and prints it under CI=true).
+    globalSetup: ['test/helpers/property-seed.global-setup.ts'],
   },
 });
