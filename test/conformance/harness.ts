@@ -18,6 +18,7 @@ import {
   makeCallParameters,
   makeNbl,
   NDIS_RECEIVE_FLAGS_RESOURCES,
+  NDIS_STATUS_CLOSING,
   NDIS_STATUS_PENDING,
   NDIS_STATUS_SEND_ABORTED,
   NDIS_STATUS_SUCCESS,
@@ -279,6 +280,12 @@ export class MiniportSim {
   roundTokenRate: number | undefined;
   /** Sends in the miniport: [miniport's handle, nbl]. */
   readonly held: Array<[NdisVcHandle, NetBufferList]> = [];
+  /**
+   * MCM only: VCs the MCM has stopped on its NIC because it is deactivating them. NDIS still sees
+   * them ACTIVE until NdisMCmDeactivateVc (spec §5 C3, A12), so sends keep arriving; the MCM
+   * completes them at once with CLOSING, as lib/miniport does while draining, and never holds one.
+   */
+  readonly stopped = new Set<NdisVcHandle>();
   readonly sent: NetBufferList[] = [];
   readonly returned: NetBufferList[] = [];
   readonly activations: CoCallParameters[] = [];
@@ -341,6 +348,14 @@ export class MiniportSim {
       coSendNetBufferLists: (ctx, nbls, flags) => {
         h.record(`MP.coSendNetBufferLists:${nblArray(nbls).length}`);
         if (this.override.coSendNetBufferLists) return this.override.coSendNetBufferLists(ctx, nbls, flags);
+        if (this.stopped.has(ctxHandle(ctx))) {
+          for (let p: NetBufferList | null = nbls; p; p = p.next) {
+            p.status = NDIS_STATUS_CLOSING;
+            this.sent.push(p);
+          }
+          h.ndis.mCoSendNetBufferListsComplete(ctxHandle(ctx), nbls, 0);
+          return;
+        }
         for (let p: NetBufferList | null = nbls; p; ) {
           const next: NetBufferList | null = p.next;
           p.next = null;
@@ -379,6 +394,15 @@ export class MiniportSim {
     }
   }
 
+  /**
+   * MCM: stop a VC on the NIC before reporting its deactivation (spec §3.4): sends arriving from
+   * now on are completed at once, the ones held are aborted.
+   */
+  stop(vc: NdisVcHandle): void {
+    this.stopped.add(vc);
+    this.abortSends(vc);
+  }
+
   /** Complete every held send of one VC with SEND_ABORTED (what a deactivating miniport does). */
   abortSends(vc: NdisVcHandle): void {
     const mine = this.held.filter(([v]) => v === vc);
@@ -410,13 +434,22 @@ export class CmSim {
   readonly sendCompletions: NetBufferList[] = [];
   override: Partial<CallManagerHandlers> = {};
 
-  private readonly waiting: Array<() => boolean> = [];
+  /**
+   * MCM: deactivations waiting for the VC's receives to come back, per MCM handle, with whoever
+   * waits for the result (a pended close, or nobody). One per VC: a second request joins it.
+   */
+  private readonly draining = new Map<NdisVcHandle, Array<(s: NdisStatus) => void>>();
 
   constructor(private readonly h: Harness) {}
 
-  /** Retry work waiting for receives to come back (MCM drain). */
+  /** Retry MCM deactivations waiting for receives to come back. */
   poke(): void {
-    for (const w of this.waiting.slice()) if (w()) this.waiting.splice(this.waiting.indexOf(w), 1);
+    for (const [vc, waiters] of [...this.draining]) {
+      if (!this.mcmDrained(vc)) continue;
+      this.draining.delete(vc);
+      const st = this.mcmReportDeactivated(vc);
+      for (const w of waiters) w(st);
+    }
   }
 
   private get pend(): boolean {
@@ -554,15 +587,18 @@ export class CmSim {
     const info = this.h.ndis.vcInfo(c.handle);
     if (info?.activation === 'INACTIVE') return NDIS_STATUS_SUCCESS;
     if (this.h.mcm) {
-      // An MCM drains before it reports the deactivation (spec §2.4): sends back, receives returned.
-      this.h.mp.abortSends(c.handle);
-      const drained = () => (this.h.ndis.vcInfo(c.handle)?.rxHeld ?? 0) === 0;
-      if (drained()) return this.h.ndis.mCmDeactivateVc(c.handle);
-      this.waiting.push(() => {
-        if (!drained()) return false;
-        then(this.h.ndis.mCmDeactivateVc(c.handle));
-        return true;
-      });
+      // An MCM drains before it reports the deactivation (spec §2.4, §3.4): it stops the VC on its
+      // NIC (held sends aborted, later ones refused: NDIS cannot refuse them, it still sees the VC
+      // ACTIVE), waits for every receive it indicated to come back, and only then calls
+      // NdisMCmDeactivateVc, which returns a final status (§5 C3).
+      const waiters = this.draining.get(c.handle);
+      if (waiters) {
+        waiters.push(then);
+        return NDIS_STATUS_PENDING;
+      }
+      this.h.mp.stop(c.handle);
+      if (this.mcmDrained(c.handle)) return this.mcmReportDeactivated(c.handle);
+      this.draining.set(c.handle, [then]);
       return NDIS_STATUS_PENDING;
     }
     const st = this.h.ndis.cmDeactivateVc(c.handle);
@@ -570,7 +606,24 @@ export class CmSim {
     return st;
   }
 
+  /** MCM: nothing of the VC left in the MCM's send queue and every receive it indicated returned. */
+  private mcmDrained(vc: NdisVcHandle): boolean {
+    return !this.h.mp.held.some(([v]) => v === vc) && (this.h.ndis.vcInfo(vc)?.rxHeld ?? 0) === 0;
+  }
+
+  /** MCM: the drain is over; tell NDIS (a final status) and start the VC again on a later activation. */
+  private mcmReportDeactivated(vc: NdisVcHandle): NdisStatus {
+    const st = this.h.ndis.mCmDeactivateVc(vc);
+    this.h.mp.stopped.delete(vc);
+    return st;
+  }
+
+  /**
+   * Activate (MCM: report the activation). An MCM refuses to re-activate a VC it is deactivating
+   * with CLOSING, the status NDIS gives a stand-alone CM in that state (spec §2.3).
+   */
   activate(vc: NdisVcHandle, params: CoCallParameters): NdisStatus {
+    if (this.h.mcm && this.draining.has(vc)) return NDIS_STATUS_CLOSING;
     return this.h.mcm ? this.h.ndis.mCmActivateVc(vc, params) : this.h.ndis.cmActivateVc(vc, params);
   }
 
