@@ -14,12 +14,12 @@ import {
   writeEchoReply,
   writeIpv4ReplyHeader,
 } from '../../lib/client';
-import { assertProperty } from '../helpers/property';
+import { assertProperty, PROPERTY_TIMEOUT_MS } from '../helpers/property';
 import { arpRequest, CLIENT_IP, checksum, echoRequest, ip4, parseEcho } from './packets';
 
 const me = Uint8Array.from(ip4(CLIENT_IP));
 
-describe('lib/client codec', () => {
+describe('lib/client codec', { timeout: PROPERTY_TIMEOUT_MS }, () => {
   it('internetChecksum equals the textbook RFC 1071 sum at any offset and length', () => {
     assertProperty(
       fc.property(fc.uint8Array({ maxLength: 2000 }), fc.nat(), fc.nat(), (bytes, a, b) => {

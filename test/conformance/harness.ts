@@ -286,6 +286,11 @@ export class MiniportSim {
    * completes them at once with CLOSING, as lib/miniport does while draining, and never holds one.
    */
   readonly stopped = new Set<NdisVcHandle>();
+  /**
+   * VCs whose deactivation this miniport pended and has not yet declared drained: it may still
+   * indicate receives it had queued (spec §2.3, §2.4 condition 3).
+   */
+  readonly flushing = new Set<NdisVcHandle>();
   readonly sent: NetBufferList[] = [];
   readonly returned: NetBufferList[] = [];
   readonly activations: CoCallParameters[] = [];
@@ -339,7 +344,9 @@ export class MiniportSim {
           h.ndis.mCoDeactivateVcCompleteWhenDrained(vc);
           return NDIS_STATUS_PENDING;
         }
+        this.flushing.add(vc);
         h.later(() => {
+          this.flushing.delete(vc);
           this.abortSends(vc);
           h.ndis.mCoDeactivateVcCompleteWhenDrained(vc);
         });

@@ -171,8 +171,10 @@ export function runInterleaving(mode: Mode, mcm: boolean, ops: readonly Op[]): s
         const vc = pick(o.i);
         if (!vc) break;
         const info = h.info(vc);
-        // A correct miniport indicates only on a VC it has active (E48 is tested on its own).
-        if (info.activation !== 'ACTIVE' && info.activation !== 'REACTIVATING') break;
+        // A correct miniport indicates only on a VC it has active, or flushes receives it had
+        // queued while its pended deactivation is not yet declared drained (E48 is tested on its own).
+        const flushing = info.activation === 'DEACTIVATING' && h.mp.flushing.has(h.mp_(vc));
+        if (info.activation !== 'ACTIVE' && info.activation !== 'REACTIVATING' && !flushing) break;
         const nbls = h.mp.indicate(h.mp_(vc), o.n, o.res ? NDIS_RECEIVE_FLAGS_RESOURCES : 0);
         if (!o.res) for (const n of nbls) rxSlot.set(n, info.slot);
         break;

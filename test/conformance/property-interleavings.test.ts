@@ -6,14 +6,16 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { assertProperty } from '../helpers/property';
+import { assertProperty, PROPERTY_TIMEOUT_MS } from '../helpers/property';
 import { MODES_AND_MCM } from './harness';
 import { op, runInterleaving } from './interleavings';
 
-describe('property: random interleavings keep the drain and state invariants', () => {
+describe('property: random interleavings keep the drain and state invariants', {
+  timeout: PROPERTY_TIMEOUT_MS,
+}, () => {
   it.each(MODES_AND_MCM)('%s, mcm=%s', (mode, mcm) => {
     assertProperty(
-      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+      fc.property(fc.array(op, { maxLength: 60, size: 'max' }), (ops) => {
         expect(runInterleaving(mode, mcm, ops)).toEqual([]);
       }),
       { numRuns: 150 },

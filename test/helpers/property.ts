@@ -34,6 +34,12 @@ export interface PropertyOptions {
   fixedRuns?: boolean;
 }
 
+/**
+ * The timeout to give a property test: vitest's default, or none when CONDIS_PROPERTY_RUNS asks for
+ * a long run on purpose (CONDIS_PROPERTY_RUNS=20000 takes minutes on a loaded machine).
+ */
+export const PROPERTY_TIMEOUT_MS: number | undefined = process.env.CONDIS_PROPERTY_RUNS ? 0 : undefined;
+
 interface SeedChoice {
   seed: number;
   origin: string;

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BufferPool, createRegion, DriverQueue } from '../../../lib/virtio';
 import { DeviceChain, DeviceRing, RawRing } from '../../helpers/device-ring';
-import { assertProperty } from '../../helpers/property';
+import { assertProperty, PROPERTY_TIMEOUT_MS } from '../../helpers/property';
 
 type Op =
   | { t: 'add'; nseg: number }
@@ -164,7 +164,9 @@ function run(isTx: boolean, q: number, ops: Op[]): void {
   expect(drv.freeDescriptors()).toBe(q);
 }
 
-describe('DriverQueue property: tokens and descriptors are conserved', () => {
+describe('DriverQueue property: tokens and descriptors are conserved', {
+  timeout: PROPERTY_TIMEOUT_MS,
+}, () => {
   it('under random interleavings with out-of-order completion and resets', () => {
     assertProperty(
       fc.property(
