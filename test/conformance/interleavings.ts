@@ -7,6 +7,9 @@
  * - every non-RESOURCES receive comes back to the miniport exactly once, and before its VC's
  *   deactivation completes (checked at the instant the VC becomes INACTIVE);
  * - nothing reaches a miniport (send) or a protocol (receive) on a VC that is not active;
+ * - the CM hears of a completed deactivation, and the client of a completed close, only after the
+ *   sender has back every send that was in the miniport (E46); a close completes with SUCCESS
+ *   only on an inactive VC (I2); no send completion on an inactive VC (I5);
  * - no state outside the tables; I1 (a connected call has an active VC);
  * - no verifier code beyond the breaks the random client may commit.
  * The simulated CM, MCM and miniport (harness.ts) are well-written drivers: a violation is the
@@ -75,6 +78,7 @@ export function runInterleaving(mode: Mode, mcm: boolean, ops: readonly Op[]): s
   const failures: string[] = [];
   const sendCompletions = new Map<NetBufferList, number>();
   const sent: NetBufferList[] = [];
+  const sendSlot = new Map<NetBufferList, number>(); // every send -> its VC slot
   const rxSlot = new Map<NetBufferList, number>(); // non-RESOURCES receives -> VC slot
   const returnedToMp = new Map<NetBufferList, number>();
   const vcs: NdisVcHandle[] = []; // creator's handle of each live VC
@@ -105,6 +109,24 @@ export function runInterleaving(mode: Mode, mcm: boolean, ops: readonly Op[]): s
             failures.push(`vc${slot} inactive with a receive not returned`);
         }
       }
+    }
+    if (ev.kind === 'deliver' && ev.status === 'SUCCESS') {
+      // E46, and C1/I2 for the close: the CM (or the client, for its close) hears that the
+      // deactivation or close completed only after the sender has every send that was in the miniport.
+      const deactivated = ev.name === 'ProtocolCmDeactivateVcComplete';
+      const closed = ev.name === 'ProtocolClCloseCallComplete';
+      if (closed && ev.activation !== 'INACTIVE')
+        failures.push(`I2 broken on vc${ev.vc}: close completed with A=${ev.activation}`);
+      if (deactivated || closed) {
+        const done = new Set(h.cl.completed);
+        for (const nbl of h.mp.sent)
+          if (sendSlot.get(nbl) === ev.vc && !done.has(nbl))
+            failures.push(`vc${ev.vc}: ${ev.name} before a send's completion reached the client`);
+      }
+    }
+    if (ev.kind === 'complete-call' && ev.name === 'NdisMCoSendNetBufferListsComplete') {
+      if (ev.activation === 'INACTIVE')
+        failures.push(`send completion on vc${ev.vc} after its deactivation completed (I5)`);
     }
     if (ev.kind === 'handler' && ev.name === 'MiniportCoSendNetBufferLists') {
       if (ev.activation !== 'ACTIVE' && ev.activation !== 'REACTIVATING')
@@ -158,7 +180,11 @@ export function runInterleaving(mode: Mode, mcm: boolean, ops: readonly Op[]): s
         if (!vc) break;
         const cl = h.handles(vc).cl;
         if (!cl) break;
-        for (const n of h.send(cl, o.n)) sent.push(n);
+        const slot = h.info(vc).slot;
+        for (const n of h.send(cl, o.n)) {
+          sent.push(n);
+          sendSlot.set(n, slot);
+        }
         break;
       }
       case 'complete':
