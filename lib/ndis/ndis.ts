@@ -215,8 +215,6 @@ class VcRec {
   mustDelete = false;
   /** E37: the client's close of a CM-created VC completed; its handle is dead for the client. */
   clientDetached = false;
-  /** A pended close completed and its ProtocolClCloseCallComplete is queued, not yet delivered. */
-  closeDelivery = false;
   /** Scratch mark for returnNetBufferLists (no allocation per return). */
   touched = false;
 
@@ -780,18 +778,17 @@ export class Ndis {
       return NDIS_STATUS_NOT_ACCEPTED;
     }
     if (mcmCall !== (vc.mcm && vc.creator === 'cm')) this.wrongVariant(vc, name);
-    // Real NDIS calls ProtocolClCloseCallComplete inside Ndis(M)CmCloseCallComplete; this one
-    // delivers it in a later turn. A CM may delete its VC right after completing the close (spec
-    // §1.2 D, §3.4): NDIS first delivers what it has queued, so the client hears its close
-    // completed (and gets its sends back) before its ProtocolCoDeleteVc, never after.
-    if (vc.closeDelivery && vc.creator === 'cm' && vc.a === 'INACTIVE' && vc.c === 'IDLE') this.flush();
+    // Real NDIS completes inside the call that finishes a request (ProtocolClCloseCallComplete
+    // inside Ndis(M)CmCloseCallComplete, ProtocolCmIncomingCallComplete inside
+    // NdisClIncomingCallComplete); this one delivers completions in a later turn, so the VC can be
+    // IDLE and INACTIVE, hence deletable, while some are still queued. NDIS delivers them first:
+    // no completion ever reaches a driver for a VC after its ProtocolCoDeleteVc or deletion.
+    if (this.pendingDeliveries > 0 && vc.a === 'INACTIVE' && vc.c === 'IDLE') this.flush();
     return vc.mailbox.hold(() => {
       const out = activationTransition(vc.a, 'DELETE');
       if (!out) return this.ret(party, this.badTransition(vc, 'DELETE', name), vc);
       if (out.refuse !== undefined) return this.ret(party, out.refuse, vc);
       if (vc.c !== 'IDLE') return this.ret(party, NDIS_STATUS_NOT_ACCEPTED, vc); // [POLICY] call outstanding
-      // [POLICY] A client deleting its VC before it has heard its close complete: still outstanding.
-      if (vc.closeDelivery) return this.ret(party, NDIS_STATUS_NOT_ACCEPTED, vc);
       if (vc.af) {
         const peer: Role = vc.creator === 'client' ? 'cm' : 'client';
         const st = this.callDelete(vc, peer, 'ProtocolCoDeleteVc');
@@ -1526,9 +1523,7 @@ export class Ndis {
     this.applyC(vc, status === NDIS_STATUS_SUCCESS ? 'CLOSE_OK' : 'CLOSE_FAIL');
     if (status === NDIS_STATUS_SUCCESS && vc.creator !== 'client') vc.clientDetached = true;
     if (req.pended) {
-      vc.closeDelivery = true;
       this.deliver(() => {
-        vc.closeDelivery = false;
         this.tr('deliver', 'NDIS', 'Client', 'ProtocolClCloseCallComplete', vc, status);
         vc.af?.clientHandlers.clCloseCallComplete?.(status, vc.ctx.client, req.partyContext);
         req.resolve?.(status);

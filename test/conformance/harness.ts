@@ -276,6 +276,11 @@ export class MiniportSim {
   pend: boolean;
   /** On deactivation: abort held sends and complete when drained (default), or leave it to the test. */
   deactivateBehaviour: 'drain' | 'hang' = 'drain';
+  /**
+   * Sends held when a deactivation begins: aborted at once (default), or left to finish (frames
+   * already on the wire): they complete through completeSends and the drain waits for them.
+   */
+  sendsOnDeactivate: 'abort' | 'finish' = 'abort';
   /** When set, coActivateVc writes this token rate into the parameters (ROUND_*_FLOW, E15). */
   roundTokenRate: number | undefined;
   /** Sends in the miniport: [miniport's handle, nbl]. */
@@ -339,15 +344,15 @@ export class MiniportSim {
           return NDIS_STATUS_PENDING;
         }
         if (!this.pend) {
-          this.abortSends(vc);
-          if (h.ndis.vcInfo(vc)?.rxHeld === 0) return NDIS_STATUS_SUCCESS;
+          if (this.sendsOnDeactivate === 'abort') this.abortSends(vc);
+          if (h.ndis.vcInfo(vc)?.rxHeld === 0 && !this.holds(vc)) return NDIS_STATUS_SUCCESS;
           h.ndis.mCoDeactivateVcCompleteWhenDrained(vc);
           return NDIS_STATUS_PENDING;
         }
         this.flushing.add(vc);
         h.later(() => {
           this.flushing.delete(vc);
-          this.abortSends(vc);
+          if (this.sendsOnDeactivate === 'abort') this.abortSends(vc);
           h.ndis.mCoDeactivateVcCompleteWhenDrained(vc);
         });
         return NDIS_STATUS_PENDING;
@@ -399,6 +404,7 @@ export class MiniportSim {
       }
       this.h.ndis.mCoSendNetBufferListsComplete(vc, chainNbls(run)!, 0);
     }
+    this.h.cm.poke(); // an MCM draining with sends left to finish may be done now
   }
 
   /**
@@ -407,7 +413,12 @@ export class MiniportSim {
    */
   stop(vc: NdisVcHandle): void {
     this.stopped.add(vc);
-    this.abortSends(vc);
+    if (this.sendsOnDeactivate === 'abort') this.abortSends(vc);
+  }
+
+  /** Whether a send of this VC is still in the miniport. */
+  holds(vc: NdisVcHandle): boolean {
+    return this.held.some(([v]) => v === vc);
   }
 
   /** Complete every held send of one VC with SEND_ABORTED (what a deactivating miniport does). */
@@ -449,7 +460,7 @@ export class CmSim {
 
   constructor(private readonly h: Harness) {}
 
-  /** Retry MCM deactivations waiting for receives to come back. */
+  /** Retry MCM deactivations waiting for receives to come back (or held sends to finish). */
   poke(): void {
     for (const [vc, waiters] of [...this.draining]) {
       if (!this.mcmDrained(vc)) continue;
@@ -615,7 +626,7 @@ export class CmSim {
 
   /** MCM: nothing of the VC left in the MCM's send queue and every receive it indicated returned. */
   private mcmDrained(vc: NdisVcHandle): boolean {
-    return !this.h.mp.held.some(([v]) => v === vc) && (this.h.ndis.vcInfo(vc)?.rxHeld ?? 0) === 0;
+    return !this.h.mp.holds(vc) && (this.h.ndis.vcInfo(vc)?.rxHeld ?? 0) === 0;
   }
 
   /** MCM: the drain is over; tell NDIS (a final status) and start the VC again on a later activation. */

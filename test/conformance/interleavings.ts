@@ -9,7 +9,8 @@
  * - nothing reaches a miniport (send) or a protocol (receive) on a VC that is not active;
  * - the CM hears of a completed deactivation, and the client of a completed close, only after the
  *   sender has back every send that was in the miniport (E46); a close completes with SUCCESS
- *   only on an inactive VC (I2); no send completion on an inactive VC (I5);
+ *   only on an inactive VC (I2); no send completion on an inactive VC (I5); no handler called
+ *   and nothing delivered for a VC once it is deleted;
  * - no state outside the tables; I1 (a connected call has an active VC);
  * - no verifier code beyond the breaks the random client may commit.
  * The simulated CM, MCM and miniport (harness.ts) are well-written drivers: a violation is the
@@ -23,6 +24,7 @@ import {
   NDIS_RECEIVE_FLAGS_RESOURCES,
   NDIS_STATUS_DEST_OUT_OF_ORDER,
   NDIS_STATUS_NOT_SUPPORTED,
+  NDIS_STATUS_PENDING,
   NDIS_STATUS_SEND_ABORTED,
   NDIS_STATUS_SUCCESS,
   type NdisVcHandle,
@@ -44,6 +46,7 @@ export type Op =
   | { t: 'qos'; i: number }
   | { t: 'reactivate'; i: number }
   | { t: 'cmDeactivate'; i: number }
+  | { t: 'sendsOnDeactivate'; finish: boolean }
   | { t: 'turns'; k: number }
   | { t: 'settle' };
 
@@ -67,6 +70,7 @@ export const op: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ t: fc.constant('qos' as const), i: idx }),
   fc.record({ t: fc.constant('reactivate' as const), i: idx }),
   fc.record({ t: fc.constant('cmDeactivate' as const), i: idx }),
+  fc.record({ t: fc.constant('sendsOnDeactivate' as const), finish: fc.boolean() }),
   fc.record({ t: fc.constant('turns' as const), k: fc.integer({ min: 1, max: 3 }) }),
   fc.constant({ t: 'settle' } as const),
 );
@@ -79,6 +83,22 @@ export function runInterleaving(mode: Mode, mcm: boolean, ops: readonly Op[]): s
   const sendCompletions = new Map<NetBufferList, number>();
   const sent: NetBufferList[] = [];
   const sendSlot = new Map<NetBufferList, number>(); // every send -> its VC slot
+  // E46 is about the sends of the era that a deactivation ends, not those of a re-activation
+  // (A13) that may follow before its completion is delivered. Per slot: the sends that had
+  // reached the miniport when the VC last became INACTIVE (for the close), and those of each
+  // pended deactivation still to be delivered to the CM, oldest first.
+  const drainedSends = new Map<number, NetBufferList[]>();
+  const pendedDeactivation = new Set<number>();
+  const deactivationEras = new Map<number, NetBufferList[][]>();
+  for (const name of ['cmDeactivateVc', 'mCmDeactivateVc'] as const) {
+    const call = h.ndis[name].bind(h.ndis);
+    h.ndis[name] = (vc: NdisVcHandle) => {
+      const slot = h.ndis.vcInfo(vc)?.slot;
+      const st = call(vc);
+      if (st === NDIS_STATUS_PENDING && slot !== undefined) pendedDeactivation.add(slot);
+      return st;
+    };
+  }
   const rxSlot = new Map<NetBufferList, number>(); // non-RESOURCES receives -> VC slot
   const returnedToMp = new Map<NetBufferList, number>();
   const vcs: NdisVcHandle[] = []; // creator's handle of each live VC
@@ -99,6 +119,13 @@ export function runInterleaving(mode: Mode, mcm: boolean, ops: readonly Op[]): s
         failures.push(`I1 broken on vc${ev.vc}: A=${ev.activation} C=${ev.call}`);
       if (ev.activation === 'INACTIVE') {
         const slot = ev.vc!;
+        const era = h.mp.sent.filter((n) => sendSlot.get(n) === slot);
+        drainedSends.set(slot, era);
+        if (pendedDeactivation.delete(slot)) {
+          const eras = deactivationEras.get(slot) ?? [];
+          eras.push(era);
+          deactivationEras.set(slot, eras);
+        }
         for (const [vc, nbl] of h.mp.held) {
           if (h.ndis.vcInfo(vc)?.slot === slot)
             failures.push(`vc${slot} inactive with a send in the miniport`);
@@ -110,6 +137,8 @@ export function runInterleaving(mode: Mode, mcm: boolean, ops: readonly Op[]): s
         }
       }
     }
+    if ((ev.kind === 'deliver' || ev.kind === 'handler') && ev.activation === 'DELETED')
+      failures.push(`${ev.name} reached the ${ev.to} on vc${ev.vc} after its deletion`);
     if (ev.kind === 'deliver' && ev.status === 'SUCCESS') {
       // E46, and C1/I2 for the close: the CM (or the client, for its close) hears that the
       // deactivation or close completed only after the sender has every send that was in the miniport.
@@ -119,8 +148,9 @@ export function runInterleaving(mode: Mode, mcm: boolean, ops: readonly Op[]): s
         failures.push(`I2 broken on vc${ev.vc}: close completed with A=${ev.activation}`);
       if (deactivated || closed) {
         const done = new Set(h.cl.completed);
-        for (const nbl of h.mp.sent)
-          if (sendSlot.get(nbl) === ev.vc && !done.has(nbl))
+        const era = deactivated ? deactivationEras.get(ev.vc!)?.shift() : drainedSends.get(ev.vc!);
+        for (const nbl of era ?? [])
+          if (!done.has(nbl))
             failures.push(`vc${ev.vc}: ${ev.name} before a send's completion reached the client`);
       }
     }
@@ -255,6 +285,10 @@ export function runInterleaving(mode: Mode, mcm: boolean, ops: readonly Op[]): s
         h.cm.deactivate(h.cm_(vc)); // the incoming close is a separate random step
         break;
       }
+      case 'sendsOnDeactivate':
+        // The miniport (or MCM) aborts what it holds when a deactivation begins, or lets it finish.
+        h.mp.sendsOnDeactivate = o.finish ? 'finish' : 'abort';
+        break;
       case 'turns':
         for (let k = 0; k < o.k; k++) h.sched.runNext();
         break;
