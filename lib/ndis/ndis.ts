@@ -217,6 +217,8 @@ class VcRec {
   clientDetached = false;
   /** Scratch mark for returnNetBufferLists (no allocation per return). */
   touched = false;
+  /** Deliveries (completions, returns) queued for this VC and not yet run. */
+  queued = 0;
 
   constructor(
     readonly slot: number,
@@ -778,12 +780,7 @@ export class Ndis {
       return NDIS_STATUS_NOT_ACCEPTED;
     }
     if (mcmCall !== (vc.mcm && vc.creator === 'cm')) this.wrongVariant(vc, name);
-    // Real NDIS completes inside the call that finishes a request (ProtocolClCloseCallComplete
-    // inside Ndis(M)CmCloseCallComplete, ProtocolCmIncomingCallComplete inside
-    // NdisClIncomingCallComplete); this one delivers completions in a later turn, so the VC can be
-    // IDLE and INACTIVE, hence deletable, while some are still queued. NDIS delivers them first:
-    // no completion ever reaches a driver for a VC after its ProtocolCoDeleteVc or deletion.
-    if (this.pendingDeliveries > 0 && vc.a === 'INACTIVE' && vc.c === 'IDLE') this.flush();
+    this.catchUp(vc);
     return vc.mailbox.hold(() => {
       const out = activationTransition(vc.a, 'DELETE');
       if (!out) return this.ret(party, this.badTransition(vc, 'DELETE', name), vc);
@@ -818,6 +815,7 @@ export class Ndis {
     const party = this.partyOf(vc, 'cm');
     this.tr('call', party, 'NDIS', name, vc);
     if (vc.mcm) this.wrongVariant(vc, name);
+    this.catchUp(vc);
     return vc.mailbox.hold(() => {
       const out = activationTransition(vc.a, 'ACTIVATE');
       if (!out) return this.ret(party, this.badTransition(vc, 'ACTIVATE', name), vc);
@@ -887,6 +885,7 @@ export class Ndis {
     if (!vc) return NDIS_STATUS_INVALID_PARAMETER;
     this.tr('call', 'MCM', 'NDIS', name, vc);
     if (!vc.mcm) this.wrongVariant(vc, name);
+    this.catchUp(vc);
     return vc.mailbox.hold(() => {
       const out = activationTransition(vc.a, 'MCM_ACTIVATE');
       if (!out) return this.ret('MCM', this.badTransition(vc, 'MCM_ACTIVATE', name), vc);
@@ -913,7 +912,7 @@ export class Ndis {
       this.tr('deliver', 'NDIS', this.partyOf(vc, 'cm'), 'ProtocolCmActivateVcComplete', vc, status);
       vc.reg.handlers.cmActivateVcComplete?.(status, vc.ctx.cm, req.params);
       req.resolve?.(status);
-    });
+    }, vc);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -934,6 +933,7 @@ export class Ndis {
     const party = this.partyOf(vc, 'cm');
     this.tr('call', party, 'NDIS', name, vc);
     if (vc.mcm) this.wrongVariant(vc, name);
+    this.catchUp(vc);
     return vc.mailbox.hold(() => {
       const out = activationTransition(vc.a, 'DEACTIVATE');
       if (!out) return this.ret(party, this.badTransition(vc, 'DEACTIVATE', name), vc);
@@ -1053,6 +1053,7 @@ export class Ndis {
     if (!vc) return NDIS_STATUS_INVALID_PARAMETER;
     this.tr('call', 'MCM', 'NDIS', name, vc);
     if (!vc.mcm) this.wrongVariant(vc, name);
+    this.catchUp(vc);
     return vc.mailbox.hold(() => {
       const out = activationTransition(vc.a, 'MCM_DEACTIVATE');
       if (!out) return this.ret('MCM', this.badTransition(vc, 'MCM_DEACTIVATE', name), vc);
@@ -1087,7 +1088,7 @@ export class Ndis {
         this.tr('deliver', 'NDIS', this.partyOf(vc, 'cm'), 'ProtocolCmDeactivateVcComplete', vc, status);
         vc.reg.handlers.cmDeactivateVcComplete?.(status, vc.ctx.cm);
         req.resolve?.(status);
-      });
+      }, vc);
     }
     // A close completion held back by E34 goes out now (flagged again if the deactivation failed).
     this.afterDeactivated(vc);
@@ -1253,7 +1254,7 @@ export class Ndis {
         this.tr('deliver', 'NDIS', 'Client', 'ProtocolClMakeCallComplete', vc, final);
         vc.af?.clientHandlers.clMakeCallComplete?.(final, vc.ctx.client, undefined, req.params);
         req.resolve?.(final);
-      });
+      }, vc);
     }
     if (final !== status)
       this.verifier.flag(
@@ -1391,7 +1392,7 @@ export class Ndis {
       this.tr('deliver', 'NDIS', this.partyOf(vc, 'cm'), 'ProtocolCmIncomingCallComplete', vc, status);
       vc.reg.handlers.cmIncomingCallComplete?.(status, vc.ctx.cm, req.params);
       req.resolve?.(status);
-    });
+    }, vc);
   }
 
   /** NdisCmDispatchCallConnected: only after the client accepted, never after an incoming close (E29). */
@@ -1527,7 +1528,7 @@ export class Ndis {
         this.tr('deliver', 'NDIS', 'Client', 'ProtocolClCloseCallComplete', vc, status);
         vc.af?.clientHandlers.clCloseCallComplete?.(status, vc.ctx.client, req.partyContext);
         req.resolve?.(status);
-      });
+      }, vc);
     }
     if (status === NDIS_STATUS_SUCCESS && !inactive) {
       this.verifier.flag(
@@ -1675,7 +1676,7 @@ export class Ndis {
         this.tr('deliver', 'NDIS', 'Client', 'ProtocolClModifyCallQoSComplete', vc, status);
         vc.af?.clientHandlers.clModifyCallQoSComplete?.(status, vc.ctx.client, req.params);
         req.resolve?.(status);
-      });
+      }, vc);
     }
     if (unactivated) {
       this.verifier.flag(
@@ -2338,11 +2339,27 @@ export class Ndis {
   // ---------------------------------------------------------------------------------------------
   // Internals: deliveries
 
-  private deliver(fn: () => void): void {
-    this.enqueue(Q_FN, fn, null, 0);
+  /** Queue `fn` for a later turn; `vc` names the VC it completes something on, if any. */
+  /**
+   * Real NDIS completes inside the call that finishes a request (ProtocolCmDeactivateVcComplete
+   * inside the drain's last NdisMCoSendNetBufferListsComplete, ProtocolClCloseCallComplete inside
+   * Ndis(M)CmCloseCallComplete); this one delivers completions in a later turn, so a VC's state can
+   * run ahead of what its drivers have heard. Before NDIS takes a new activation, deactivation or
+   * deletion of the VC it delivers what it has queued for it (and, to keep FIFO order, everything
+   * queued before): no request overtakes a completion of the previous one (spec §2.5 I4), and no
+   * completion reaches a driver for a VC after its deletion.
+   */
+  private catchUp(vc: VcRec): void {
+    if (vc.queued > 0) this.flush();
+  }
+
+  private deliver(fn: () => void, vc?: VcRec): void {
+    this.enqueue(Q_FN, fn, vc ?? null, 0);
   }
 
   private enqueue(kind: number, target: unknown, a: unknown, b: number): void {
+    const vc = (kind === Q_FN ? a : target) as VcRec | null;
+    if (vc) vc.queued++;
     this.queue.push(kind, target, a, b);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -2360,8 +2377,10 @@ export class Ndis {
         const kind = q[i] as number;
         const target = q[i + 1];
         const a = q[i + 2];
-        // Cleared before the call: a delivery may flush the queue itself (deleteVc), which empties it.
+        // Cleared before the call: a delivery may flush the queue itself (catchUp), which empties it.
         q[i + 1] = q[i + 2] = undefined;
+        const vc = (kind === Q_FN ? a : target) as VcRec | null;
+        if (vc) vc.queued--;
         if (kind === Q_FN) (target as () => void)();
         else if (kind === Q_SEND_COMPLETE)
           this.deliverSendComplete(target as VcRec, a as NetBufferList, q[i + 3] as number);
