@@ -2,8 +2,8 @@
  * Every property test runs through `assertProperty`, so each run is reproducible from what it prints:
  *
  * - Seeds. CONDIS_PROPERTY_SEED set: that seed only (with CONDIS_PROPERTY_PATH, only the shrunk
- *   counterexample it names). Else under CI=true: the fixed seeds below, then the run's fresh seed.
- *   Else: the run's fresh seed. The fresh seed is drawn once per vitest run by
+ *   counterexample it names). Else under CI=true: FIXED_SEEDS (property-seeds.ts), then the run's
+ *   fresh seed. Else: the run's fresh seed. The fresh seed is drawn once per vitest run by
  *   property-seed.global-setup.ts (which prints it on stdout under CI=true, pass or fail) and is
  *   the same for every property of the run; without that setup each file draws its own.
  * - Runs per seed: the test's `numRuns`, or CONDIS_PROPERTY_RUNS when set (tests whose single run
