@@ -463,7 +463,9 @@ export class CmSim {
   /** Retry MCM deactivations waiting for receives to come back (or held sends to finish). */
   poke(): void {
     for (const [vc, waiters] of [...this.draining]) {
-      if (!this.mcmDrained(vc)) continue;
+      // Re-checked each time: NDIS may call the MCM back (MiniportReturnNetBufferLists, so poke)
+      // from inside NdisMCmDeactivateVc, and that nested poke may have reported this VC already.
+      if (this.draining.get(vc) !== waiters || !this.mcmDrained(vc)) continue;
       this.draining.delete(vc);
       const st = this.mcmReportDeactivated(vc);
       for (const w of waiters) w(st);
