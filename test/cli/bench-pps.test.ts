@@ -120,18 +120,26 @@ describe('condis bench pps', () => {
     expect(noCc?.message).toMatch(/apt-get install -y gcc/);
     expect(noCc?.message).not.toMatch(/\n/);
 
-    // A compiler that works for everything but liburing (the probe links with -luring).
-    const fakeCc = path.join(dir, 'cc-without-liburing');
-    fs.writeFileSync(
-      fakeCc,
-      '#!/bin/sh\nfor a; do [ "$a" = -luring ] && { echo "ld: cannot find -luring" >&2; exit 1; }; done\nexit 0\n',
-      { mode: 0o755 },
-    );
-    const noUring = ensureCref(files, () => {}, env(fakeCc));
-    expect(noUring?.aptPackage).toBe('liburing-dev');
-    expect(noUring?.message).toMatch(/apt-get install -y liburing-dev/);
+    // The real compiler over kernel headers from before io_uring's cancel-any and timed waits
+    // (an empty linux/io_uring.h found first): cref.c's own #error, reported as the package.
+    const old = path.join(dir, 'old-headers');
+    fs.mkdirSync(path.join(old, 'linux'), { recursive: true });
+    fs.writeFileSync(path.join(old, 'linux/io_uring.h'), '/* Linux 5.4 */\n');
+    const ccOld = path.join(dir, 'cc-old-headers');
+    fs.writeFileSync(ccOld, `#!/bin/sh\nexec cc -I'${old}' "$@"\n`, { mode: 0o755 });
+    const oldHeaders = ensureCref(files, () => {}, env(ccOld));
+    expect(oldHeaders?.aptPackage).toBe('linux-libc-dev');
+    expect(oldHeaders?.message).toMatch(/apt-get install -y linux-libc-dev/);
     expect(fs.existsSync(files.cref)).toBe(false);
-  });
+
+    // gcc and the kernel headers are all it needs: no liburing (the binary links libc only).
+    expect(ensureCref(files, () => {}, env('cc'))).toBeNull();
+    expect(fs.existsSync(files.cref)).toBe(true);
+    const ldd = spawnSync('ldd', [files.cref], { encoding: 'utf8' });
+    expect(ldd.status).toBe(0);
+    expect(ldd.stdout).toMatch(/libc\.so/);
+    expect(ldd.stdout).not.toMatch(/liburing/);
+  }, 60_000);
 
   it('npm run bench:pps -- --help still works (the compiled script over the same engine)', () => {
     // npm run bench:pps compiles first and runs dist/ (measured code is what users run, not tsx's);
