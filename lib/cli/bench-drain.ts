@@ -118,7 +118,7 @@ function openBed(backend: 'tap' | 'wire', queueSize: number): Bed {
   const names = [`cdrainA${n}`, `cdrainB${n}`];
   let a: Device;
   try {
-    a = openTap({ name: names[0]!, queuePairs: 2, queueSize });
+    a = openTap({ name: names[0]!, queuePairs: 2, queueSize, up: false });
   } catch (e) {
     const why = tapUnavailableReason(e);
     if (why) throw new Error(`--backend tap needs root (CAP_NET_ADMIN): ${why}`);
@@ -126,12 +126,15 @@ function openBed(backend: 'tap' | 'wire', queueSize: number): Bed {
   }
   let b: Device;
   try {
-    b = openTap({ name: names[1]!, queuePairs: 2, queueSize });
+    b = openTap({ name: names[1]!, queuePairs: 2, queueSize, up: false });
   } catch (e) {
     a.destroy();
     throw e;
   }
+  // Quiet (no IPv6) before the links come up, so the kernel sends nothing of its own.
   for (const x of names) quiet(x);
+  a.setLink(true);
+  b.setLink(true);
   mirred(names[0]!, names[1]!);
   mirred(names[1]!, names[0]!);
   return {
