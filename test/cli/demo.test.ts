@@ -194,8 +194,9 @@ function hasPing(): boolean {
 const tapEnabled = (() => {
   if (!tapTestsEnabled('cli-demo-tap')) return false;
   if (hasPing()) return true;
-  if (process.env.CI === 'true') throw new Error('cli-demo-tap: mandatory in CI but no iputils ping');
-  console.warn('[skip] cli-demo-tap: no iputils ping');
+  const why = 'no iputils ping (Debian package iputils-ping)';
+  if (process.env.CI === 'true') throw new Error(`cli-demo-tap: mandatory in CI but ${why}`);
+  console.warn(`[skip] cli-demo-tap: ${why}`);
   return false;
 })();
 
