@@ -299,6 +299,15 @@ export async function benchDrain(argv: string[]): Promise<number> {
         // At most 256 at a time, and what the kernel lost on a TAP loop is sent again.
         for (let tries = 0; client.heldCount < d; tries++) {
           if (tries > 1000) throw new Error(`could not get ${d} receives held`);
+          if (peer.txRoom() === 0) {
+            // The far end's ring is full until its completions are harvested, which its interrupt
+            // does: wait for that (a macrotask) instead of spinning through the tries in microtasks.
+            await untilOrStalled(
+              () => peer.txRoom() > 0,
+              () => peer.txRoom(),
+            );
+            continue;
+          }
           const target = client.heldCount + Math.min(256, d - client.heldCount, peer.txRoom());
           for (let i = client.heldCount; i < target; i++) {
             peer.send(farFrame);
