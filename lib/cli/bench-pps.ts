@@ -41,7 +41,7 @@ are interleaved; each number is the median of --reps.
 
   --backend     tap: condis, c-per-frame and c-io_uring over the TAP loop; needs root
                 (CAP_NET_ADMIN); the default as root. The C reference is built on first use
-                (scripts/bench/pps/build.sh: apt packages gcc and liburing-dev).
+                (scripts/bench/pps/build.sh: needs only gcc).
                 wire: condis alone on the in-process wire, no privilege; the default otherwise.
                 There is no C reference on the wire: results has condis only, ratios is {}.
   --size        frame size in bytes, 60..1514 (default 64)

@@ -248,8 +248,10 @@ export async function demo(argv: string[]): Promise<number> {
     const nsName = `condis-demo-${n}`;
     if (backend !== 'wire') {
       try {
-        dev = openTap({ name: tapName, queuePairs: 2, queueSize: 256 });
-        quiet(tapName); // no IPv6 on it: no MLD or router solicitations into the demo
+        // Down until it is up in the namespace, and no IPv6 on it: no MLD or router
+        // solicitations of the host's own into the demo.
+        dev = openTap({ name: tapName, queuePairs: 2, queueSize: 256, up: false });
+        quiet(tapName);
       } catch (e) {
         const why = tapUnavailableReason(e);
         if (why === null) throw e;

@@ -115,11 +115,10 @@ export class HostNamespace {
     sh('ip', ['netns', 'add', name]);
     const ns = new HostNamespace(name);
     try {
-      ns.exec('sysctl', [
-        '-q',
-        '-w',
-        'net.ipv6.conf.all.disable_ipv6=1',
-        'net.ipv6.conf.default.disable_ipv6=1',
+      // Written to /proc inside the namespace (its own net sysctls): no procps needed.
+      ns.exec('sh', [
+        '-c',
+        'for k in all default; do echo 1 > /proc/sys/net/ipv6/conf/$k/disable_ipv6; done',
       ]);
     } catch {
       // no IPv6 in this kernel: already quiet

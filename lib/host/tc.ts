@@ -3,6 +3,7 @@
  * TAP by ioctl; these set up the *host's* side: a tc redirect and a quiet interface).
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 
 /** Frames written into `from` by its device come out of `to` (tc ingress qdisc + mirred redirect). */
 export function mirred(from: string, to: string): void {
@@ -36,12 +37,20 @@ export function mirred(from: string, to: string): void {
   );
 }
 
-/** No IPv6 on the interface: the kernel then sends no router solicitations or MLD reports into it. */
-export function quiet(name: string): void {
+/**
+ * No IPv6 on the interface: the kernel then sends no router solicitations, MLD reports or DAD
+ * probes into it. Do it before the link goes up: once it is up, the first report may already be
+ * queued. Written to /proc directly (no procps needed; sysctl(8) would split a name with a dot,
+ * like a VLAN subinterface's). Returns true if the interface is quiet now (or the kernel has no
+ * IPv6 at all), false if IPv6 could not be turned off (say, /proc/sys mounted read-only).
+ */
+export function quiet(name: string): boolean {
+  if (!existsSync('/proc/sys/net/ipv6/conf')) return true;
   try {
-    execFileSync('sysctl', ['-q', '-w', `net.ipv6.conf.${name}.disable_ipv6=1`], { stdio: 'ignore' });
+    writeFileSync(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`, '1');
+    return true;
   } catch {
-    // no IPv6 at all: already quiet
+    return false;
   }
 }
 

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureCref, ppsFiles } from '../../lib/bench/pps';
 import { tapTestsEnabled } from '../helpers/privilege';
+import { isRoot, stagePackage } from '../helpers/unprivileged';
 import { buildDist, condis, type Ran, ROOT } from './helpers';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'condis-pps-'));
@@ -22,7 +23,6 @@ beforeAll(() => {
 }, 120_000);
 
 const tap = tapTestsEnabled('condis bench pps --backend tap');
-const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 function oneLineError(r: Ran, pattern: RegExp): void {
   expect(r.code).not.toBe(0);
@@ -92,15 +92,16 @@ describe('condis bench pps', () => {
 
   it('--backend tap without privilege: one line naming CAP_NET_ADMIN and --backend wire, exit 1', () => {
     let r: Ran;
-    if (!isRoot) {
+    if (!isRoot()) {
       r = condis(['bench', 'pps', '--backend', 'tap']);
     } else {
+      // As root: run the package as nobody, from a copy nobody can read wherever the clone is.
+      const stage = stagePackage();
       try {
-        fs.accessSync(path.join(ROOT, 'bin/condis.js'), fs.constants.R_OK);
-      } catch {
-        return;
+        r = stage.run(['bin/condis.js', 'bench', 'pps', '--backend', 'tap']);
+      } finally {
+        stage.remove();
       }
-      r = condis(['bench', 'pps', '--backend', 'tap'], { uid: 65534, gid: 65534 });
     }
     oneLineError(r, /CAP_NET_ADMIN.*--backend wire/);
     expect(r.code).toBe(1);
@@ -120,18 +121,26 @@ describe('condis bench pps', () => {
     expect(noCc?.message).toMatch(/apt-get install -y gcc/);
     expect(noCc?.message).not.toMatch(/\n/);
 
-    // A compiler that works for everything but liburing (the probe links with -luring).
-    const fakeCc = path.join(dir, 'cc-without-liburing');
-    fs.writeFileSync(
-      fakeCc,
-      '#!/bin/sh\nfor a; do [ "$a" = -luring ] && { echo "ld: cannot find -luring" >&2; exit 1; }; done\nexit 0\n',
-      { mode: 0o755 },
-    );
-    const noUring = ensureCref(files, () => {}, env(fakeCc));
-    expect(noUring?.aptPackage).toBe('liburing-dev');
-    expect(noUring?.message).toMatch(/apt-get install -y liburing-dev/);
+    // The real compiler over kernel headers from before io_uring's cancel-any and timed waits
+    // (an empty linux/io_uring.h found first): cref.c's own #error, reported as the package.
+    const old = path.join(dir, 'old-headers');
+    fs.mkdirSync(path.join(old, 'linux'), { recursive: true });
+    fs.writeFileSync(path.join(old, 'linux/io_uring.h'), '/* Linux 5.4 */\n');
+    const ccOld = path.join(dir, 'cc-old-headers');
+    fs.writeFileSync(ccOld, `#!/bin/sh\nexec cc -I'${old}' "$@"\n`, { mode: 0o755 });
+    const oldHeaders = ensureCref(files, () => {}, env(ccOld));
+    expect(oldHeaders?.aptPackage).toBe('linux-libc-dev');
+    expect(oldHeaders?.message).toMatch(/apt-get install -y linux-libc-dev/);
     expect(fs.existsSync(files.cref)).toBe(false);
-  });
+
+    // gcc and the kernel headers are all it needs: no liburing (the binary links libc only).
+    expect(ensureCref(files, () => {}, env('cc'))).toBeNull();
+    expect(fs.existsSync(files.cref)).toBe(true);
+    const ldd = spawnSync('ldd', [files.cref], { encoding: 'utf8' });
+    expect(ldd.status).toBe(0);
+    expect(ldd.stdout).toMatch(/libc\.so/);
+    expect(ldd.stdout).not.toMatch(/liburing/);
+  }, 60_000);
 
   it('npm run bench:pps -- --help still works (the compiled script over the same engine)', () => {
     // npm run bench:pps compiles first and runs dist/ (measured code is what users run, not tsx's);

@@ -146,23 +146,27 @@ describe('condis demo --backend wire', () => {
 
   it('--mermaid and --pcap write the diagram and every frame of the VC', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'condis-demo-'));
-    const mmd = path.join(dir, 'demo.mmd');
-    const pcap = path.join(dir, 'demo.pcap');
-    const rep = report(['--backend', 'wire', '--mermaid', mmd, '--pcap', pcap]);
-    const diagram = fs.readFileSync(mmd, 'utf8');
-    expect(diagram).toMatch(/^sequenceDiagram\n/);
-    for (const n of [
-      'NdisClMakeCall',
-      'NdisCmDeactivateVc',
-      'ProtocolCmDeactivateVcComplete',
-      'NdisCoDeleteVc',
-    ])
-      expect(diagram).toContain(n);
-    expect(diagram).toMatch(/Note over Client: demo: deactivate under traffic/);
-    // Both ways as endpoint A's NDIS passed them: the client's sends and the indications to it.
-    expect(rep.pcap!.frames).toBe(rep.frames.fromClient.sent + rep.frames.toClient.received);
-    const b = fs.readFileSync(pcap);
-    expect(b.readUInt32LE(0)).toBe(0xa1b2c3d4);
+    try {
+      const mmd = path.join(dir, 'demo.mmd');
+      const pcap = path.join(dir, 'demo.pcap');
+      const rep = report(['--backend', 'wire', '--mermaid', mmd, '--pcap', pcap]);
+      const diagram = fs.readFileSync(mmd, 'utf8');
+      expect(diagram).toMatch(/^sequenceDiagram\n/);
+      for (const n of [
+        'NdisClMakeCall',
+        'NdisCmDeactivateVc',
+        'ProtocolCmDeactivateVcComplete',
+        'NdisCoDeleteVc',
+      ])
+        expect(diagram).toContain(n);
+      expect(diagram).toMatch(/Note over Client: demo: deactivate under traffic/);
+      // Both ways as endpoint A's NDIS passed them: the client's sends and the indications to it.
+      expect(rep.pcap!.frames).toBe(rep.frames.fromClient.sent + rep.frames.toClient.received);
+      const b = fs.readFileSync(pcap);
+      expect(b.readUInt32LE(0)).toBe(0xa1b2c3d4);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 
   it('SIGINT while paused mid-run: exit 130, cleaned up', async () => {
@@ -194,8 +198,9 @@ function hasPing(): boolean {
 const tapEnabled = (() => {
   if (!tapTestsEnabled('cli-demo-tap')) return false;
   if (hasPing()) return true;
-  if (process.env.CI === 'true') throw new Error('cli-demo-tap: mandatory in CI but no iputils ping');
-  console.warn('[skip] cli-demo-tap: no iputils ping');
+  const why = 'no iputils ping (Debian package iputils-ping)';
+  if (process.env.CI === 'true') throw new Error(`cli-demo-tap: mandatory in CI but ${why}`);
+  console.warn(`[skip] cli-demo-tap: ${why}`);
   return false;
 })();
 

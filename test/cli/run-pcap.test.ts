@@ -2,27 +2,35 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { PcapWriter } from '../../lib/pcap';
 import { runMain, tshark, vidCounts } from './helpers';
 
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'condis-pcap-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
 describe('pcap capture', () => {
-  it('condis run --backend wire --pcap: frame counts and VIDs as on the wire', async () => {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'condis-pcap-')), 'run.pcap');
+  const file = path.join(dir, 'run.pcap');
+
+  it('condis run --backend wire --pcap: every frame written', async () => {
     const r = await runMain(['run', '--backend', 'wire', '--frames', '3000', '--pcap', file]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/pcap: 6600 frames/);
-    if (!tshark('run --pcap')) return;
+  }, 60_000);
+
+  it('tshark reads it back: frame counts and VIDs as on the wire', (ctx) => {
+    if (!tshark('run --pcap')) return ctx.skip('tshark is not installed (Debian package tshark)');
+    expect(fs.existsSync(file)).toBe(true);
     expect(vidCounts(file)).toEqual(
       new Map([
         ['', 6000],
         ['42', 600],
       ]),
     );
-  }, 60_000);
+  });
 
   it('the writer re-inserts the 802.1Q tag and flushes in chunks', () => {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'condis-pcap-')), 'w.pcap');
+    const file = path.join(dir, 'w.pcap');
     const w = new PcapWriter(file, 128 << 10); // small buffer: forces several flushes
     const frame = new Uint8Array(100).fill(0xab);
     frame.set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0x88, 0xb5]);

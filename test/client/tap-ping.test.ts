@@ -107,15 +107,16 @@ type HostSide = 'tcx-tagger' | 'vlan-subinterface';
 function openHost(side: HostSide): { ndis: Ndis; adapter: MiniportAdapter; hostIf: string } {
   tap = ifName('cpg');
   ns = `condis-ping-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
-  dev = openTap({ name: tap, queuePairs: 2, queueSize: 64 });
+  // Down until it is in the namespace: nothing of the host's own reaches the device first.
+  dev = openTap({ name: tap, queuePairs: 2, queueSize: 64, up: false });
   const ndis = new Ndis({ verifier: 'throw' });
   const adapter = new MiniportAdapter(ndis, dev);
   sh('ip', ['netns', 'add', ns]);
   const inNs = (cmd: string, args: string[]) => sh('ip', ['netns', 'exec', ns, cmd, ...args]);
   // No IPv6 in the namespace: the kernel then sends no router solicitations or MLD reports, and
   // every frame on the VC is ARP or ICMP of the test. Set before the TAP arrives (it takes the
-  // namespace's defaults).
-  inNs('sysctl', ['-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1']);
+  // namespace's defaults). Written to /proc inside it: no procps needed.
+  inNs('sh', ['-c', 'for k in all default; do echo 1 > /proc/sys/net/ipv6/conf/$k/disable_ipv6; done']);
   sh('ip', ['link', 'set', tap, 'netns', ns]);
   inNs('ip', ['link', 'set', tap, 'up']);
   let hostIf = tap;

@@ -3,9 +3,9 @@
 // CI=true. (A TAP does not stall a sender the way the wire does, so the drains here wait on held
 // receives; the sends-in-flight variant runs on the wire.)
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Device, openTap } from '../../lib/device';
+import type { Device } from '../../lib/device';
 import { NDIS_STATUS_DEST_OUT_OF_ORDER, NDIS_STATUS_SUCCESS } from '../../lib/ndis';
-import { ifName, mirred, packetCapture, quiet, shQuiet } from '../helpers/host';
+import { ifName, mirred, openQuietTap, packetCapture, shQuiet } from '../helpers/host';
 import { tapTestsEnabled } from '../helpers/privilege';
 import { waitUntil } from '../helpers/wait';
 import {
@@ -36,12 +36,10 @@ function tapPair(): [Device, Device] {
   let n2 = ifName('ctx');
   while (n2 === n1) n2 = ifName('ctx');
   taps.push(n1, n2);
-  const a = openTap({ name: n1, queuePairs: 4, queueSize: 32 });
+  const a = openQuietTap({ name: n1, queuePairs: 4, queueSize: 32 });
   devices.push(a);
-  const b = openTap({ name: n2, queuePairs: 4, queueSize: 32 });
+  const b = openQuietTap({ name: n2, queuePairs: 4, queueSize: 32 });
   devices.push(b);
-  quiet(n1);
-  quiet(n2);
   mirred(n1, n2);
   mirred(n2, n1);
   return [a, b];
@@ -79,9 +77,8 @@ describe.runIf(enabled)('signalling on a TAP, seen by the host', () => {
     async (variant) => {
       const name = ifName('ctu');
       taps.push(name);
-      const dev = openTap({ name, queuePairs: 4, queueSize: 32 });
+      const dev = openQuietTap({ name, queuePairs: 4, queueSize: 32 });
       devices.push(dev);
-      quiet(name);
       const opts = { maxRetransmits: 0 };
       const ep =
         variant === 'MCM' ? mcmEndpoint(dev, MAC_1, opts) : await standaloneEndpoint(dev, MAC_1, opts);

@@ -2,6 +2,7 @@
  * Tests that need a real TAP: they run when this process may create one, and they MUST run when
  * CI=true (CI is root) — there a missing privilege fails the suite instead of skipping it.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 
 export function tapPrivilege(): { ok: true } | { ok: false; why: string } {
@@ -17,12 +18,23 @@ export function tapPrivilege(): { ok: true } | { ok: false; why: string } {
   return { ok: true };
 }
 
+/** Why the host side of the TAP tests cannot be set up (ip and tc of iproute2), or null. */
+export function hostToolsMissing(): string | null {
+  for (const tool of ['ip', 'tc']) {
+    if (spawnSync(tool, ['-V'], { stdio: 'ignore' }).error) {
+      return `no '${tool}' command (Debian package iproute2)`;
+    }
+  }
+  return null;
+}
+
 /** true if TAP tests should run; throws under CI=true if they cannot; else logs why they skip. */
 export function tapTestsEnabled(suite: string): boolean {
   const p = tapPrivilege();
-  if (p.ok) return true;
+  const why = p.ok ? hostToolsMissing() : p.why;
+  if (why === null) return true;
   if (process.env.CI === 'true')
-    throw new Error(`${suite}: TAP tests are mandatory in CI but cannot run: ${p.why}`);
-  console.warn(`[skip] ${suite}: ${p.why}`);
+    throw new Error(`${suite}: TAP tests are mandatory in CI but cannot run: ${why}`);
+  console.warn(`[skip] ${suite}: ${why}`);
   return false;
 }

@@ -2,12 +2,12 @@
 // and sent/captured with AF_PACKET on the TAP itself (this kernel may lack 802.1Q, so no VLAN
 // subinterface). Runs as root; mandatory under CI=true.
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Device, openTap } from '../../lib/device';
+import type { Device } from '../../lib/device';
 import type { CondisError } from '../../lib/errors';
 import { condisCallParameters, VcState } from '../../lib/miniport';
 import { NDIS_STATUS_PENDING, NDIS_STATUS_REQUEST_ABORTED, NDIS_STATUS_SUCCESS } from '../../lib/ndis';
 import { taggedHex } from '../helpers/frames';
-import { ifExists, ifName, packetCapture, packetSend, quiet, sh, shQuiet } from '../helpers/host';
+import { ifExists, ifName, openQuietTap, packetCapture, packetSend, sh, shQuiet } from '../helpers/host';
 import { tapTestsEnabled } from '../helpers/privilege';
 import { waitUntil } from '../helpers/wait';
 import { inOrder, makeRig, TestClient, traceNames } from './harness';
@@ -25,8 +25,7 @@ afterEach(async () => {
 
 function openRig(deadlineMs?: number) {
   tap = ifName('ctm');
-  dev = openTap({ name: tap, queuePairs: 3, queueSize: 64 });
-  quiet(tap);
+  dev = openQuietTap({ name: tap, queuePairs: 3, queueSize: 64 });
   return makeRig(dev, deadlineMs ? { deactivationDeadlineMs: deadlineMs } : {});
 }
 

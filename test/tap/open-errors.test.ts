@@ -6,18 +6,25 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openTap, openWirePair } from '../../lib/device';
 import { ifExists, ifName, shQuiet } from '../helpers/host';
 import { tapTestsEnabled } from '../helpers/privilege';
+import { stagePackage } from '../helpers/unprivileged';
 
 const enabled = tapTestsEnabled('open-errors');
 const ROOT = path.resolve(__dirname, '../..');
 
-/** Runs openTap in a child node process under `wrapper` and returns its {code, message} as JSON. */
-function openTapIn(wrapper: string[], name: string): { code?: string; message?: string; ok?: boolean } {
-  const script = `
-    require('tsx/cjs');
-    const { openTap } = require(${JSON.stringify(path.join(ROOT, 'lib/device/index.ts'))});
+/** The child's script: openTap(name) from `lib` (a module path), its {code, message} as JSON. */
+function openTapScript(lib: string, name: string): string {
+  return `
+    const { openTap } = require(${JSON.stringify(lib)});
     try { const d = openTap({ name: ${JSON.stringify(name)} }); d.destroy(); console.log(JSON.stringify({ ok: true })); }
     catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message, syscall: e.syscall })); }
   `;
+}
+
+type OpenResult = { code?: string; message?: string; ok?: boolean };
+
+/** Runs openTap in a child node process (the sources, through tsx) under `wrapper`. */
+function openTapIn(wrapper: string[], name: string): OpenResult {
+  const script = `require('tsx/cjs');${openTapScript(path.join(ROOT, 'lib/device/index.ts'), name)}`;
   const out = execFileSync(wrapper[0]!, [...wrapper.slice(1), process.execPath, '-e', script], {
     cwd: ROOT,
     encoding: 'utf8',
@@ -135,12 +142,22 @@ describe.runIf(enabled)('TAP open errors from the kernel', () => {
   });
 
   it('as an unprivileged user: a coded error that says why', () => {
-    const r = openTapIn(
-      ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all'],
-      ifName('ctu'),
-    );
-    expect(['EPERM', 'EACCES']).toContain(r.code);
-    expect(r.message).toMatch(/\/dev\/net\/tun|CAP_NET_ADMIN/);
+    // nobody may not be able to read the clone (a 0700 folder): it runs a staged copy of the
+    // built package, with no capabilities at all.
+    const stage = stagePackage();
+    try {
+      const script = openTapScript(path.join(stage.root, 'dist/lib/device/index.js'), ifName('ctu'));
+      const out = execFileSync(
+        'setpriv',
+        ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', stage.node, '-e', script],
+        { cwd: stage.root, encoding: 'utf8' },
+      );
+      const r = JSON.parse(out.trim().split('\n').pop()!) as OpenResult;
+      expect(['EPERM', 'EACCES']).toContain(r.code);
+      expect(r.message).toMatch(/\/dev\/net\/tun|CAP_NET_ADMIN/);
+    } finally {
+      stage.remove();
+    }
   });
 
   it('without /dev/net/tun: ENOENT, saying what is missing', () => {

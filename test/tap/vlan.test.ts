@@ -2,9 +2,9 @@
 // receive, steering by VID. The kernel is the peer: AF_PACKET on the TAP sees and sends the
 // tagged frames; where the kernel has 802.1Q (CONFIG_VLAN_8021Q) a VLAN subinterface does too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Device, FramePort, openTap } from '../../lib/device';
+import { type Device, FramePort } from '../../lib/device';
 import { ETH_EXPERIMENTAL, frame, seqOf, taggedHex } from '../helpers/frames';
-import { ifName, packetCapture, packetSend, quiet, sh, shQuiet } from '../helpers/host';
+import { ifName, openQuietTap, packetCapture, packetSend, quiet, sh, shQuiet } from '../helpers/host';
 import { tapTestsEnabled } from '../helpers/privilege';
 import { waitUntil } from '../helpers/wait';
 
@@ -28,8 +28,7 @@ describe.runIf(enabled)('TAP: 802.1Q per queue pair, the kernel as peer', () => 
   let p1: FramePort;
 
   beforeAll(() => {
-    d = openTap({ name: T, queuePairs: 2 });
-    quiet(T);
+    d = openQuietTap({ name: T, queuePairs: 2 });
     d.bindPair(1, 42);
     p0 = new FramePort(d, 0);
     p1 = new FramePort(d, 1);
@@ -108,7 +107,7 @@ describe.runIf(enabled)('TAP: 802.1Q per queue pair, the kernel as peer', () => 
     }
     const V = `${T}.42`.slice(0, 15);
     sh('ip', ['link', 'add', 'link', T, 'name', V, 'type', 'vlan', 'id', '42']);
-    quiet(V);
+    expect(quiet(V)).toBe(true); // before it goes up: no MLD of its own on VID 42
     sh('ip', ['link', 'set', V, 'up']);
     const cap = packetCapture(V, ETH_EXPERIMENTAL, 20);
     await cap.ready;

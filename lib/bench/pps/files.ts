@@ -40,7 +40,7 @@ export function ppsFiles(dir = path.join(packageRoot(), 'scripts', 'bench', 'pps
 /** Why cref could not be built: a one-line message and, when build.sh said so, the apt package. */
 export interface CrefBuildFailure {
   message: string;
-  aptPackage: 'gcc' | 'liburing-dev' | null;
+  aptPackage: 'gcc' | 'linux-libc-dev' | null;
 }
 
 /**
@@ -69,18 +69,19 @@ export function ensureCref(
     return null;
   } catch (e) {
     const err = String((e as { stderr?: Buffer }).stderr ?? (e as Error).message ?? e).trim();
-    // build.sh ends with one of its die() lines: "no C compiler 'cc' (apt-get install -y gcc)" or
-    // "liburing not found: install it with '... apt-get install -y liburing-dev'".
+    // build.sh ends with its die() line "no C compiler 'cc' (apt-get install -y gcc)", or the
+    // compiler stops at cref.c's #error on kernel headers without the io_uring it uses.
     if (/build\.sh: no C compiler/.test(err)) {
       return {
         message: 'no C compiler (apt package gcc is missing: apt-get install -y gcc)',
         aptPackage: 'gcc',
       };
     }
-    if (/build\.sh: liburing not found/.test(err)) {
+    if (/linux\/io_uring\.h is older than Linux|linux\/io_uring\.h: No such file/.test(err)) {
       return {
-        message: 'liburing is missing (apt package liburing-dev: apt-get install -y liburing-dev)',
-        aptPackage: 'liburing-dev',
+        message:
+          'the kernel headers lack io_uring (Linux 5.19+ UAPI headers needed: apt-get install -y linux-libc-dev)',
+        aptPackage: 'linux-libc-dev',
       };
     }
     const last =

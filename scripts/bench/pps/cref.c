@@ -31,7 +31,9 @@
 // ethertype 0x88B5 (IEEE local experimental), then magic "CTBR", a 32-bit run id, a 64-bit
 // little-endian sequence number, then a fixed byte pattern. No FCS. Minimum size 30 bytes.
 //
-// Build: scripts/bench/pps/build.sh (C11, -O2 -Wall -Wextra -Werror, -luring -lpthread).
+// Build: scripts/bench/pps/build.sh (C11, -O2 -Wall -Wextra -Werror, -lpthread). Needs only a C
+// compiler and the kernel's UAPI headers (linux-libc-dev, Linux 5.19+): io_uring is used through
+// its system calls, no liburing.
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,10 +42,11 @@
 #include <linux/futex.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
-#include <liburing.h>
+#include <linux/io_uring.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -52,10 +55,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#if !defined(IORING_ASYNC_CANCEL_ANY) || !defined(IORING_FEAT_EXT_ARG)
+#error "linux/io_uring.h is older than Linux 5.19: update the kernel headers (apt-get install -y linux-libc-dev)"
+#endif
 
 // ---------------------------------------------------------------------------------------------
 // constants
@@ -562,6 +570,203 @@ static void* reader_per_frame(void* arg) {
 }
 
 // ---- io_uring ----
+//
+// io_uring on the raw kernel interface (io_uring_setup / io_uring_enter and the mmapped rings),
+// as native/uring.cc does for the addon, so cref builds with gcc and the kernel headers alone
+// (linux-libc-dev, which gcc's libc6-dev pulls in). It issues the same system calls liburing's
+// io_uring_queue_init / _submit / _submit_and_wait / _submit_and_wait_timeout / _wait_cqe would:
+// a ring with no setup flags and a completion ring twice the submission ring, one
+// io_uring_enter per batch, completions read straight from the shared ring.
+//
+// Layout (io_uring_setup(2)): the kernel shares three regions with us.
+//   SQ ring:  head (kernel writes), tail (we write), mask, entries, flags, array[entries]
+//   CQ ring:  head (we write), tail (kernel writes), mask, entries, cqes[entries]
+//   SQEs:     io_uring_sqe[entries], indexed through the SQ array (here: slot i names SQE i)
+// Ring indices are free-running u32 counters; `index & mask` picks the slot.
+
+_Static_assert(sizeof(struct io_uring_sqe) == 64, "io_uring_sqe must be the 64-byte SQE");
+_Static_assert(sizeof(struct io_uring_cqe) == 16, "io_uring_cqe must be the 16-byte CQE");
+
+struct uring {
+  int fd;
+  bool ext_arg;  // IORING_FEAT_EXT_ARG (Linux 5.11+): a wait can carry its own timeout
+  void* sq_map;
+  size_t sq_map_size;
+  void* cq_map;  // == sq_map with IORING_FEAT_SINGLE_MMAP
+  size_t cq_map_size;
+  struct io_uring_sqe* sqes;
+  size_t sqes_size;
+  unsigned *sq_khead, *sq_ktail, sq_mask, sq_entries;
+  unsigned sq_tail;  // ours; the kernel sees it when uring_flush() publishes it
+  unsigned *cq_khead, *cq_ktail, cq_mask;
+  struct io_uring_cqe* cqes;
+};
+
+// ORDERING: acquire — pairs with the kernel's store-release of this index (SQ head / CQ tail), so
+// what the kernel wrote before moving it (consumed SQEs, posted CQEs) is visible to us.
+static inline unsigned load_acquire(const unsigned* p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+
+// ORDERING: release — our writes before it (SQE contents / reads of CQE slots) happen-before the
+// kernel's load-acquire of this index (SQ tail / CQ head).
+static inline void store_release(unsigned* p, unsigned v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+
+static int sys_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags,
+                     const void* arg, size_t argsz) {
+  long r = syscall(__NR_io_uring_enter, fd, to_submit, min_complete, flags, arg, argsz);
+  return r < 0 ? -errno : (int)r;
+}
+
+static void uring_init_or_die(struct uring* u, unsigned entries, const char* who) {
+  memset(u, 0, sizeof *u);
+  struct io_uring_params p;
+  memset(&p, 0, sizeof p);
+  long fd = syscall(__NR_io_uring_setup, entries, &p);
+  if (fd < 0) {
+    int e = errno;
+    if (e == EPERM || e == ENOSYS)
+      die(1,
+          "io_uring_setup (%s): %s (io_uring disabled? see /proc/sys/kernel/io_uring_disabled, "
+          "seccomp)",
+          who, strerror(e));
+    die(1, "io_uring_setup (%s, %u entries): %s", who, entries, strerror(e));
+  }
+  u->fd = (int)fd;
+  u->ext_arg = (p.features & IORING_FEAT_EXT_ARG) != 0;
+
+  u->sq_map_size = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+  u->cq_map_size = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+  bool single = (p.features & IORING_FEAT_SINGLE_MMAP) != 0;
+  if (single) {
+    if (u->cq_map_size > u->sq_map_size) u->sq_map_size = u->cq_map_size;
+    u->cq_map_size = u->sq_map_size;
+  }
+  u->sq_map = mmap(NULL, u->sq_map_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, u->fd,
+                   IORING_OFF_SQ_RING);
+  if (u->sq_map == MAP_FAILED) die(1, "mmap of the io_uring SQ ring (%s): %s", who, strerror(errno));
+  if (single) {
+    u->cq_map = u->sq_map;
+  } else {
+    u->cq_map = mmap(NULL, u->cq_map_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+                     u->fd, IORING_OFF_CQ_RING);
+    if (u->cq_map == MAP_FAILED)
+      die(1, "mmap of the io_uring CQ ring (%s): %s", who, strerror(errno));
+  }
+  u->sqes_size = p.sq_entries * sizeof(struct io_uring_sqe);
+  u->sqes = mmap(NULL, u->sqes_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, u->fd,
+                 IORING_OFF_SQES);
+  if (u->sqes == MAP_FAILED) die(1, "mmap of the io_uring SQEs (%s): %s", who, strerror(errno));
+
+  // SAFETY: the kernel's offsets lie inside the sizes it told us to map (computed from the same
+  // io_uring_params above); u32 fields are 4-byte aligned, the CQE array 16-byte aligned.
+  char* sq = u->sq_map;
+  char* cq = u->cq_map;
+  u->sq_khead = (unsigned*)(sq + p.sq_off.head);
+  u->sq_ktail = (unsigned*)(sq + p.sq_off.tail);
+  u->sq_mask = *(const unsigned*)(sq + p.sq_off.ring_mask);
+  u->sq_entries = *(const unsigned*)(sq + p.sq_off.ring_entries);
+  unsigned* sq_array = (unsigned*)(sq + p.sq_off.array);
+  u->cq_khead = (unsigned*)(cq + p.cq_off.head);
+  u->cq_ktail = (unsigned*)(cq + p.cq_off.tail);
+  u->cq_mask = *(const unsigned*)(cq + p.cq_off.ring_mask);
+  u->cqes = (struct io_uring_cqe*)(cq + p.cq_off.cqes);
+  if (u->sq_entries != p.sq_entries || u->sq_mask != p.sq_entries - 1 ||
+      u->cq_mask != p.cq_entries - 1)
+    die(1, "io_uring rings (%s) have an unexpected geometry", who);
+  // Slot i of the SQ array always names SQE i. Plain stores: nothing is submitted yet.
+  // ORDERING: published to the kernel by the first store-release of the SQ tail (uring_flush).
+  for (unsigned i = 0; i < u->sq_entries; i++) sq_array[i] = i;
+  // ORDERING: relaxed — nothing submitted yet; these are our starting indices.
+  u->sq_tail = __atomic_load_n(u->sq_ktail, __ATOMIC_RELAXED);
+}
+
+static void uring_exit(struct uring* u) {
+  munmap(u->sqes, u->sqes_size);
+  if (u->cq_map != u->sq_map) munmap(u->cq_map, u->cq_map_size);
+  munmap(u->sq_map, u->sq_map_size);
+  close(u->fd);
+}
+
+// A zeroed SQE to fill, or NULL if the submission ring is full (as io_uring_get_sqe).
+static struct io_uring_sqe* uring_get_sqe(struct uring* u) {
+  // ORDERING: acquire of the SQ head — once the kernel moved past a slot it has read that SQE.
+  if (u->sq_tail - load_acquire(u->sq_khead) >= u->sq_entries) return NULL;
+  // SAFETY: (sq_tail & sq_mask) < sq_entries, the number of SQEs mapped at u->sqes.
+  struct io_uring_sqe* sqe = &u->sqes[u->sq_tail & u->sq_mask];
+  memset(sqe, 0, sizeof *sqe);
+  u->sq_tail++;
+  return sqe;
+}
+
+// A read or write of len bytes at buf, offset 0 (as io_uring_prep_read / io_uring_prep_write).
+static void uring_prep_rw(struct io_uring_sqe* sqe, uint8_t op, int fd, void* buf, unsigned len,
+                          uint64_t data) {
+  sqe->opcode = op;
+  sqe->fd = fd;
+  // SAFETY: only the address is stored; buf stays valid until this request's completion.
+  sqe->addr = (uint64_t)(uintptr_t)buf;
+  sqe->len = len;
+  sqe->user_data = data;
+}
+
+// Publishes the SQEs filled since the last call; returns how many the next enter must submit.
+static unsigned uring_flush(struct uring* u) {
+  // ORDERING: release of the SQ tail — the SQE contents happen-before the kernel's acquire of it.
+  store_release(u->sq_ktail, u->sq_tail);
+  // ORDERING: acquire of the SQ head (without SQPOLL it only moves inside io_uring_enter).
+  return u->sq_tail - load_acquire(u->sq_khead);
+}
+
+// Completions ready in the CQ ring.
+static inline unsigned uring_cq_ready(const struct uring* u) {
+  // ORDERING: acquire of the CQ tail — the CQEs below it are fully written. The CQ head is ours.
+  return load_acquire(u->cq_ktail) - *u->cq_khead;
+}
+
+// SAFETY: the caller checked uring_cq_ready() > i; the slot is below the acquired CQ tail.
+static inline const struct io_uring_cqe* uring_cqe_at(const struct uring* u, unsigned i) {
+  return &u->cqes[(*u->cq_khead + i) & u->cq_mask];
+}
+
+// Hands n completion slots back to the kernel.
+static inline void uring_cq_advance(struct uring* u, unsigned n) {
+  // ORDERING: release of the CQ head — our reads of those CQEs happen-before the kernel reuses them.
+  if (n) store_release(u->cq_khead, *u->cq_khead + n);
+}
+
+// Submits what is queued and waits until `wait` completions are ready: one io_uring_enter
+// (as io_uring_submit_and_wait; wait = 0 is io_uring_submit). Returns the number submitted or -errno.
+static int uring_submit_and_wait(struct uring* u, unsigned wait) {
+  unsigned n = uring_flush(u);
+  if (wait <= uring_cq_ready(u)) wait = 0;
+  if (!n && !wait) return 0;
+  return sys_enter(u->fd, n, wait, wait ? IORING_ENTER_GETEVENTS : 0, NULL, 0);
+}
+
+// Submits what is queued and waits at most timeout_ns for one completion, in one io_uring_enter
+// (as io_uring_submit_and_wait_timeout): no syscall when nothing is queued and a completion is
+// already there. Returns >= 0, or -ETIME when the time ran out, or -errno. Kernels before 5.11
+// (no IORING_FEAT_EXT_ARG) submit, then poll the ring fd: two syscalls.
+static int uring_submit_and_wait_timeout(struct uring* u, uint64_t timeout_ns) {
+  unsigned n = uring_flush(u);
+  bool have = uring_cq_ready(u) > 0;
+  if (have && !n) return 0;
+  if (u->ext_arg) {
+    struct __kernel_timespec ts = {(long long)(timeout_ns / 1000000000ull),
+                                   (long long)(timeout_ns % 1000000000ull)};
+    struct io_uring_getevents_arg arg;
+    memset(&arg, 0, sizeof arg);
+    arg.sigmask_sz = _NSIG / 8;
+    arg.ts = (uint64_t)(uintptr_t)&ts;
+    if (have) return sys_enter(u->fd, n, 0, 0, NULL, 0);
+    return sys_enter(u->fd, n, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof arg);
+  }
+  int r = n ? sys_enter(u->fd, n, 0, 0, NULL, 0) : 0;
+  if (r < 0 || have) return r;
+  struct pollfd pfd = {.fd = u->fd, .events = POLLIN};
+  int pr = poll(&pfd, 1, (int)(timeout_ns / 1000000ull));
+  if (pr < 0) return -errno;
+  return pr == 0 && !uring_cq_ready(u) ? -ETIME : r;
+}
 
 static unsigned pow2_at_least(unsigned v) {
   unsigned r = 1;
@@ -569,23 +774,11 @@ static unsigned pow2_at_least(unsigned v) {
   return r;
 }
 
-static void uring_init_or_die(struct io_uring* ring, unsigned entries, const char* who) {
-  int r = io_uring_queue_init(entries, ring, 0);
-  if (r < 0) {
-    if (r == -EPERM || r == -ENOSYS)
-      die(1,
-          "io_uring_queue_init (%s): %s (io_uring disabled? see /proc/sys/kernel/io_uring_disabled, "
-          "seccomp)",
-          who, strerror(-r));
-    die(1, "io_uring_queue_init (%s, %u entries): %s", who, entries, strerror(-r));
-  }
-}
-
 static void* writer_uring(void* arg) {
   struct phase* p = arg;
   pin_self(p->o->cpu_tx, "writer");
   const unsigned size = p->o->size, batch = p->o->batch;
-  struct io_uring ring;
+  struct uring ring;
   uring_init_or_die(&ring, pow2_at_least(batch), "writer");
   // One buffer per slot: a buffer must stay untouched until its write completes.
   size_t stride = (size + 63) & ~(size_t)63;
@@ -601,26 +794,24 @@ static void* writer_uring(void* arg) {
     for (unsigned i = 0; i < k; i++) {
       uint8_t* f = bufs + stride * i;
       frame_set_seq(f, sent + i);
-      struct io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+      struct io_uring_sqe* sqe = uring_get_sqe(&ring);
       if (!sqe) die(2, "writer: submission queue full (bug)");
-      io_uring_prep_write(sqe, p->tx_fd, f, size, 0);
-      io_uring_sqe_set_data64(sqe, i);
+      uring_prep_rw(sqe, IORING_OP_WRITE, p->tx_fd, f, size, i);
     }
     // One io_uring_enter: submit the batch and wait for all of it.
     int r;
-    do r = io_uring_submit_and_wait(&ring, k);
+    do r = uring_submit_and_wait(&ring, k);
     while (r == -EINTR);
     if (r < 0) {
-      note("io_uring_submit_and_wait (writer): %s", strerror(-r));
+      note("io_uring_enter (writer): %s", strerror(-r));
       p->tx_err = 1;
       break;
     }
     unsigned done = 0, ok = 0;
     while (done < k) {
-      struct io_uring_cqe* cqe;
-      unsigned head, seen = 0;
-      io_uring_for_each_cqe(&ring, head, cqe) {
-        seen++;
+      unsigned seen = uring_cq_ready(&ring);
+      for (unsigned c = 0; c < seen; c++) {
+        const struct io_uring_cqe* cqe = uring_cqe_at(&ring, c);
         if (cqe->res == (int)size) {
           ok++;
         } else if (!p->tx_err) {
@@ -629,12 +820,12 @@ static void* writer_uring(void* arg) {
           p->tx_err = 1;
         }
       }
-      io_uring_cq_advance(&ring, seen);
+      uring_cq_advance(&ring, seen);
       done += seen;
       if (done < k) {
-        int w = io_uring_wait_cqe(&ring, &cqe);
+        int w = uring_submit_and_wait(&ring, 1);  // nothing queued: waits for one completion
         if (w < 0 && w != -EINTR) {
-          note("io_uring_wait_cqe (writer): %s", strerror(-w));
+          note("io_uring_enter (writer, waiting): %s", strerror(-w));
           p->tx_err = 1;
           break;
         }
@@ -645,7 +836,7 @@ static void* writer_uring(void* arg) {
   p->t_tx_end = now_ns();
   p->sent = sent;
   atomic_store(&p->writer_done, 1);
-  io_uring_queue_exit(&ring);
+  uring_exit(&ring);
   free(bufs);
   return NULL;
 }
@@ -654,17 +845,16 @@ static void* reader_uring(void* arg) {
   struct phase* p = arg;
   pin_self(p->o->cpu_rx, "reader");
   const unsigned batch = p->o->batch;
-  struct io_uring ring;
+  struct uring ring;
   uring_init_or_die(&ring, pow2_at_least(batch) * 2, "reader");  // room for the cancel too
   uint8_t* bufs = xaligned((size_t)RX_BUF_SIZE * batch);
   for (unsigned i = 0; i < batch; i++) {
-    struct io_uring_sqe* sqe = io_uring_get_sqe(&ring);
-    io_uring_prep_read(sqe, p->rx_fd, bufs + (size_t)RX_BUF_SIZE * i, RX_BUF_SIZE, 0);
-    io_uring_sqe_set_data64(sqe, i);
+    struct io_uring_sqe* sqe = uring_get_sqe(&ring);
+    uring_prep_rw(sqe, IORING_OP_READ, p->rx_fd, bufs + (size_t)RX_BUF_SIZE * i, RX_BUF_SIZE, i);
   }
-  int r = io_uring_submit(&ring);
+  int r = uring_submit_and_wait(&ring, 0);
   if (r != (int)batch) {
-    note("io_uring_submit (reader): %s", r < 0 ? strerror(-r) : "short submit");
+    note("io_uring_enter (reader): %s", r < 0 ? strerror(-r) : "short submit");
     p->rx_err = 1;
     atomic_store(&p->reader_ready, 1);
     goto out;
@@ -674,18 +864,16 @@ static void* reader_uring(void* arg) {
   unsigned inflight = batch;
   while (p->received < p->n) {
     // Submit the re-armed reads and wait for at least one completion: one io_uring_enter.
-    struct io_uring_cqe* cqe = NULL;
-    struct __kernel_timespec ts = {0, POLL_SLICE_MS * 1000000ll};
-    r = io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ts, NULL);
+    r = uring_submit_and_wait_timeout(&ring, POLL_SLICE_MS * 1000000ull);
     if (r < 0 && r != -ETIME && r != -EINTR) {
-      note("io_uring_submit_and_wait_timeout (reader): %s", strerror(-r));
+      note("io_uring_enter (reader): %s", strerror(-r));
       p->rx_err = 1;
       break;
     }
-    unsigned head, seen = 0, ours = 0;
-    io_uring_for_each_cqe(&ring, head, cqe) {
-      seen++;
-      unsigned i = (unsigned)io_uring_cqe_get_data64(cqe);
+    unsigned seen = uring_cq_ready(&ring), ours = 0;
+    for (unsigned c = 0; c < seen; c++) {
+      const struct io_uring_cqe* cqe = uring_cqe_at(&ring, c);
+      unsigned i = (unsigned)cqe->user_data;
       uint8_t* b = bufs + (size_t)RX_BUF_SIZE * i;
       if (cqe->res >= 0) {
         if (rx_account(p, b, (size_t)cqe->res)) ours++;
@@ -693,13 +881,12 @@ static void* reader_uring(void* arg) {
         note("read from %s failed: %s", p->o->rx, strerror(-cqe->res));
         p->rx_err = 1;
       }
-      // Re-arm this slot (submitted by the next io_uring_submit_and_wait_timeout).
-      struct io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+      // Re-arm this slot (submitted by the next uring_submit_and_wait_timeout).
+      struct io_uring_sqe* sqe = uring_get_sqe(&ring);
       if (!sqe) die(2, "reader: submission queue full (bug)");
-      io_uring_prep_read(sqe, p->rx_fd, b, RX_BUF_SIZE, 0);
-      io_uring_sqe_set_data64(sqe, i);
+      uring_prep_rw(sqe, IORING_OP_READ, p->rx_fd, b, RX_BUF_SIZE, i);
     }
-    io_uring_cq_advance(&ring, seen);
+    uring_cq_advance(&ring, seen);
     if (p->rx_err) break;
     if (ours) {
       p->t_last_rx = now_ns();
@@ -712,21 +899,23 @@ static void* reader_uring(void* arg) {
   // Cancel the reads still in flight and wait for them, so no buffer is written after free().
   // Re-armed-but-unsubmitted SQEs are submitted first (they are then cancelled too).
   {
-    struct io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+    struct io_uring_sqe* sqe = uring_get_sqe(&ring);
     if (sqe) {
-      io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
-      io_uring_sqe_set_data64(sqe, UINT64_MAX);
-      io_uring_submit(&ring);
+      sqe->opcode = IORING_OP_ASYNC_CANCEL;
+      sqe->fd = -1;
+      sqe->cancel_flags = IORING_ASYNC_CANCEL_ANY;  // Linux 5.19+
+      sqe->user_data = UINT64_MAX;
+      uring_submit_and_wait(&ring, 0);
       uint64_t deadline = now_ns() + 2000000000ull;
       bool cancel_done = false;
       while ((inflight > 0 || !cancel_done) && now_ns() < deadline) {
-        struct io_uring_cqe* cqe;
-        struct __kernel_timespec ts = {0, 100 * 1000000ll};
-        int w = io_uring_wait_cqe_timeout(&ring, &cqe, &ts);
-        if (w < 0) continue;
-        if (io_uring_cqe_get_data64(cqe) == UINT64_MAX) cancel_done = true;
-        else inflight--;
-        io_uring_cqe_seen(&ring, cqe);
+        if (uring_submit_and_wait_timeout(&ring, 100 * 1000000ull) < 0) continue;
+        unsigned seen = uring_cq_ready(&ring);
+        for (unsigned c = 0; c < seen; c++) {
+          if (uring_cqe_at(&ring, c)->user_data == UINT64_MAX) cancel_done = true;
+          else inflight--;
+        }
+        uring_cq_advance(&ring, seen);
       }
       if (inflight > 0) note("warning: %u reads still in flight at exit", inflight);
     }
@@ -735,7 +924,7 @@ out:
   atomic_store(&p->reader_done, 1);
   atomic_fetch_add(&p->wake_gen, 1);
   futex_wake(&p->wake_gen);
-  io_uring_queue_exit(&ring);
+  uring_exit(&ring);
   free(bufs);
   return NULL;
 }

@@ -36,7 +36,6 @@ done
 need() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found (apt-get install -y $2)"; }
 need ip iproute2
 need tc iproute2
-need sysctl procps
 
 exists() { [[ -e /sys/class/net/$1 ]]; }
 
@@ -55,7 +54,8 @@ make_tap() {
     ip tuntap add dev "$n" mode tap || die "ip tuntap add dev $n failed (root/CAP_NET_ADMIN and /dev/net/tun needed)"
   fi
   # IPv6 off before the link goes up, so no router solicitation / MLD report is ever sent.
-  sysctl -q -w "net.ipv6.conf.$n.disable_ipv6=1" >/dev/null 2>&1 ||
+  # (Written to /proc directly: no procps needed, and a name with a dot stays one name.)
+  { echo 1 >"/proc/sys/net/ipv6/conf/$n/disable_ipv6"; } 2>/dev/null ||
     echo "tap-loop.sh: warning: could not disable IPv6 on $n (no IPv6 in this kernel?)" >&2
   ip link set dev "$n" txqueuelen "${TXQLEN:-1000}"
   ip link set dev "$n" up
