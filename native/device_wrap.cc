@@ -5,7 +5,10 @@
 // the I/O thread and one coalesced interrupt call.
 #include "device_wrap.h"
 
+#include <cstdint>
 #include <cstring>
+
+#include "addon.h"
 
 namespace condis {
 
@@ -47,9 +50,52 @@ bool region_of(Napi::Value v, uint8_t** data, size_t* len) {
 
 }  // namespace
 
-Napi::FunctionReference* DeviceWrap::ctor_ = nullptr;
+// ---- the interrupt line ---------------------------------------------------------------------
 
-Napi::Function DeviceWrap::Init(Napi::Env env) {
+// What the interrupt path needs, apart from the DeviceWrap: the TSFN's context, owned by the TSFN
+// (deleted by its finalizer). The TSFN delivers calls still queued after its release, and its
+// finalizer can run after the DeviceWrap was collected; neither may find freed memory.
+struct IrqLine {
+  // The driver's onInterrupt (strong), deleted by DeviceWrap::Shutdown. Held here, not as the
+  // TSFN's function: the TSFN drops its function only when it is finalized on a later turn of
+  // the event loop, and that function (a closure over the JS Device) would keep the region's
+  // SharedArrayBuffer alive until then.
+  napi_ref handler = nullptr;
+  RegionHeader* hdr = nullptr;  // valid while `handler` is set: the wrap pins the region until then
+
+  // call_js_cb: runs on the JS thread for each coalesced interrupt.
+  static void Deliver(napi_env env, napi_value, void* context, void*) {
+    // env is null when the TSFN drops queued calls after its finalizer: `context` is gone then.
+    if (env == nullptr || context == nullptr) return;
+    IrqLine* line = static_cast<IrqLine*>(context);
+    if (line->handler == nullptr) return;  // shut down after this call was queued
+    // ORDERING: release-clear before JS harvests: a completion published after this store raises
+    // a new interrupt; one published before it is seen by the harvest that follows.
+    __atomic_store_n(&line->hdr->irq_pending, 0u, __ATOMIC_SEQ_CST);
+    napi_value fn = nullptr;
+    napi_value recv = nullptr;
+    if (napi_get_reference_value(env, line->handler, &fn) != napi_ok || fn == nullptr) return;
+    if (napi_get_undefined(env, &recv) != napi_ok) return;
+    // The C call, not Napi::Function::Call: with NAPI_CPP_EXCEPTIONS (binding.gyp) the wrapper
+    // turns a failed call into a C++ exception, and in an environment being torn down
+    // (worker.terminate() with an interrupt queued) rethrowing it as JS fails too, so it escaped
+    // the TSFN callback: std::terminate. Here a failed call just returns: either the environment
+    // is terminating (napi_pending_exception, nothing pending, nothing to do) or the handler
+    // threw, and Node reports that exception as uncaught, as for any callback.
+    (void)napi_call_function(env, recv, fn, 0, nullptr, nullptr);
+  }
+
+  // thread_finalize_cb: the TSFN is gone (released, or its environment is ending).
+  static void Finalize(napi_env env, void* data, void*) {
+    IrqLine* line = static_cast<IrqLine*>(data);
+    if (line->handler != nullptr && env != nullptr) napi_delete_reference(env, line->handler);
+    delete line;
+  }
+};
+
+// ---- DeviceWrap -------------------------------------------------------------------------------
+
+Napi::Function DeviceWrap::Init(Napi::Env env, Addon* addon) {
   Napi::Function f = DefineClass(env, "NativeDevice",
                                  {
                                      InstanceMethod<&DeviceWrap::Kick>("kick"),
@@ -65,8 +111,7 @@ Napi::Function DeviceWrap::Init(Napi::Env env) {
                                      InstanceMethod<&DeviceWrap::Ref>("ref"),
                                      InstanceMethod<&DeviceWrap::Unref>("unref"),
                                  });
-  ctor_ = new Napi::FunctionReference(Napi::Persistent(f));
-  env.SetInstanceData<Napi::FunctionReference>(ctor_);
+  addon->device_ctor = Napi::Persistent(f);
   return f;
 }
 
@@ -76,18 +121,29 @@ DeviceWrap::~DeviceWrap() { Shutdown(false, 0); }
 
 void DeviceWrap::CleanupHook(void* arg) {
   // The environment (main thread at exit, or a worker) is going away: stop the thread before the
-  // SharedArrayBuffer can be freed under it.
+  // SharedArrayBuffer can be freed under it, and release the TSFN while it still exists.
   static_cast<DeviceWrap*>(arg)->Shutdown(false, 0);
 }
 
 void DeviceWrap::Shutdown(bool drain, uint32_t timeout_ms) {
+  // 1. No thread calls the TSFN or touches the region after this (Device::close joins the I/O
+  //    thread and shuts the wire peer's thread out of our receive queues).
   if (dev_) {
     dev_->close(drain, timeout_ms);
     dev_.reset();
   }
-  if (has_tsfn_) {
-    tsfn_.Release();
-    has_tsfn_ = false;
+  // 2. The interrupt line: no queued call reaches JS any more, and the handler (with the JS
+  //    Device and its region behind it) is free to be collected now, not when the TSFN is.
+  if (irq_ != nullptr) {
+    if (irq_->handler != nullptr) napi_delete_reference(env_, irq_->handler);
+    irq_->handler = nullptr;
+    irq_->hdr = nullptr;
+    irq_ = nullptr;  // the TSFN owns it from here
+  }
+  // 3. The TSFN: its finalizer (deleting the IrqLine) runs after any queued call, on a later turn.
+  if (tsfn_ != nullptr) {
+    napi_release_threadsafe_function(tsfn_, napi_tsfn_release);
+    tsfn_ = nullptr;
   }
   if (hooked_) {
     napi_remove_env_cleanup_hook(env_, CleanupHook, this);
@@ -96,18 +152,10 @@ void DeviceWrap::Shutdown(bool drain, uint32_t timeout_ms) {
   region_ref_.Reset();
 }
 
-// Runs on the JS thread for each coalesced interrupt.
-void CallJs(Napi::Env env, Napi::Function cb, DeviceWrap* self, void*) {
-  if (env == nullptr || self == nullptr || !self->dev_) return;
-  // ORDERING: release-clear before JS harvests: a completion published after this store raises
-  // a new interrupt; one published before it is seen by the harvest that follows.
-  __atomic_store_n(&self->hdr_->irq_pending, 0u, __ATOMIC_SEQ_CST);
-  cb.Call({});
-}
-
 Napi::Object DeviceWrap::Wrap(Napi::Env env, std::shared_ptr<Device> dev, Napi::Value region,
                               Napi::Function on_irq, const std::string& name) {
-  Napi::Object obj = ctor_->New({});
+  // This environment's constructor: a worker's Wrap never sees the main thread's, or the reverse.
+  Napi::Object obj = Addon::of(env).device_ctor.New({});
   DeviceWrap* w = Napi::ObjectWrap<DeviceWrap>::Unwrap(obj);
   w->env_ = env;
   w->dev_ = std::move(dev);
@@ -115,18 +163,32 @@ Napi::Object DeviceWrap::Wrap(Napi::Env env, std::shared_ptr<Device> dev, Napi::
   uint8_t* data = nullptr;
   size_t len = 0;
   region_of(region, &data, &len);
-  w->hdr_ = reinterpret_cast<RegionHeader*>(data);
-  w->tsfn_ = Tsfn::New(env, on_irq, "condis-irq", 0, 1, w);
-  w->has_tsfn_ = true;
   w->name_ = name;
+  auto* line = new IrqLine();
+  line->hdr = reinterpret_cast<RegionHeader*>(data);
+  NAPI_THROW_IF_FAILED(env, napi_create_reference(env, on_irq, 1, &line->handler), obj);
+  napi_value resource_name = Napi::String::New(env, "condis-irq");
+  const napi_status st = napi_create_threadsafe_function(env, nullptr, nullptr, resource_name, 0, 1, line,
+                                                         IrqLine::Finalize, line, IrqLine::Deliver, &w->tsfn_);
+  if (st != napi_ok) {
+    napi_delete_reference(env, line->handler);
+    delete line;
+    w->tsfn_ = nullptr;
+    NAPI_THROW_IF_FAILED(env, st, obj);
+  }
+  w->irq_ = line;
+  // Registered after the TSFN's own cleanup hook, so it runs first (hooks run in reverse order):
+  // the thread is stopped and the TSFN released while the TSFN still exists.
   napi_add_env_cleanup_hook(env, CleanupHook, w);
   w->hooked_ = true;
   return obj;
 }
 
 Error DeviceWrap::Start(const std::string& thread_name) {
-  Tsfn tsfn = tsfn_;
-  return dev_->start([tsfn]() mutable { tsfn.NonBlockingCall(); }, thread_name);
+  napi_threadsafe_function tsfn = tsfn_;
+  // Any thread; never blocks (an unbounded queue, and at most one call in flight per device).
+  return dev_->start([tsfn]() { napi_call_threadsafe_function(tsfn, nullptr, napi_tsfn_nonblocking); },
+                     thread_name);
 }
 
 Napi::Value DeviceWrap::Kick(const Napi::CallbackInfo& info) {
@@ -274,12 +336,12 @@ Napi::Value DeviceWrap::Close(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value DeviceWrap::Ref(const Napi::CallbackInfo& info) {
-  if (has_tsfn_) tsfn_.Ref(info.Env());
+  if (tsfn_ != nullptr) napi_ref_threadsafe_function(info.Env(), tsfn_);
   return info.Env().Undefined();
 }
 
 Napi::Value DeviceWrap::Unref(const Napi::CallbackInfo& info) {
-  if (has_tsfn_) tsfn_.Unref(info.Env());
+  if (tsfn_ != nullptr) napi_unref_threadsafe_function(info.Env(), tsfn_);
   return info.Env().Undefined();
 }
 
