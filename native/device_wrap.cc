@@ -145,6 +145,7 @@ Napi::Function DeviceWrap::Init(Napi::Env env, Addon* addon) {
                                      InstanceMethod<&DeviceWrap::Close>("close"),
                                      InstanceMethod<&DeviceWrap::Ref>("ref"),
                                      InstanceMethod<&DeviceWrap::Unref>("unref"),
+                                     InstanceMethod<&DeviceWrap::TestBreakEpoll>("testBreakEpoll"),
                                  });
   addon->device_ctor = Napi::Persistent(f);
   return f;
@@ -312,6 +313,7 @@ Napi::Value DeviceWrap::Stats(const Napi::CallbackInfo& info) {
   n(o, "irqRaised", s.irq_raised);
   n(o, "irqCoalesced", s.irq_coalesced);
   n(o, "ringErrors", s.ring_errors);
+  n(o, "threadFailures", s.thread_failures);
   o.Set("uring", Napi::Boolean::New(env, s.uring));
   Napi::Array pairs = Napi::Array::New(env, s.pairs.size());
   for (size_t i = 0; i < s.pairs.size(); i++) {
@@ -379,6 +381,15 @@ Napi::Value DeviceWrap::Ref(const Napi::CallbackInfo& info) {
 Napi::Value DeviceWrap::Unref(const Napi::CallbackInfo& info) {
   if (tsfn_ != nullptr) napi_unref_threadsafe_function(info.Env(), tsfn_);
   return info.Env().Undefined();
+}
+
+// Test-only (lib/native.ts): breaks the I/O thread's epoll for real, to exercise its failure path.
+Napi::Value DeviceWrap::TestBreakEpoll(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CONDIS_REQUIRE_OPEN(env);
+  Error e = dev_->break_epoll_for_test();
+  if (e) to_js(env, e).ThrowAsJavaScriptException();
+  return env.Undefined();
 }
 
 // ---- module-level functions -------------------------------------------------------------------
@@ -557,6 +568,7 @@ Napi::Value Layout(const Napi::CallbackInfo& info) {
   n("configGenerationOff", offsetof(RegionHeader, config_generation));
   n("deviceStatusOff", offsetof(RegionHeader, device_status));
   n("deviceErrnoOff", offsetof(RegionHeader, device_errno));
+  n("deviceFaultOff", offsetof(RegionHeader, device_fault));
   n("eventIdxBit", VIRTIO_RING_F_EVENT_IDX);
   n("maxChainSegments", kMaxChainSegments);
   return o;

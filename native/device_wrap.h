@@ -43,6 +43,7 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Ref(const Napi::CallbackInfo& info);
   Napi::Value Unref(const Napi::CallbackInfo& info);
+  Napi::Value TestBreakEpoll(const Napi::CallbackInfo& info);
 
   napi_env env_ = nullptr;
   std::shared_ptr<Device> dev_;
