@@ -185,7 +185,10 @@ void DeviceWrap::Shutdown(bool drain, uint32_t timeout_ms) {
     napi_remove_env_cleanup_hook(env_, CleanupHook, this);
     hooked_ = false;
   }
-  region_ref_.Reset();
+  if (region_ref_ != nullptr) {
+    napi_delete_reference(env_, region_ref_);
+    region_ref_ = nullptr;
+  }
 }
 
 Napi::Object DeviceWrap::Wrap(Napi::Env env, std::shared_ptr<Device> dev, Napi::Value region,
@@ -195,7 +198,7 @@ Napi::Object DeviceWrap::Wrap(Napi::Env env, std::shared_ptr<Device> dev, Napi::
   DeviceWrap* w = Napi::ObjectWrap<DeviceWrap>::Unwrap(obj);
   w->env_ = env;
   w->dev_ = std::move(dev);
-  w->region_ref_ = Napi::Persistent(region.As<Napi::Object>());  // pins the SharedArrayBuffer
+  NAPI_THROW_IF_FAILED(env, napi_create_reference(env, region, 1, &w->region_ref_), obj);  // pins the SharedArrayBuffer
   account_region(env, region);
   uint8_t* data = nullptr;
   size_t len = 0;

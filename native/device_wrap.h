@@ -47,7 +47,10 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
 
   napi_env env_ = nullptr;
   std::shared_ptr<Device> dev_;
-  Napi::ObjectReference region_ref_;
+  // Raw N-API handles, released with the C calls: Shutdown runs in finalizers and env cleanup
+  // hooks, where a C++ exception (the Napi:: wrappers' way to report a failed call) would end
+  // the process.
+  napi_ref region_ref_ = nullptr;
   // The interrupt path: a TSFN whose context (IrqLine) it owns and frees in its finalizer, so a
   // call still queued after this wrap is gone never reaches freed memory.
   napi_threadsafe_function tsfn_ = nullptr;

@@ -3,7 +3,9 @@
 // data), and nothing calls into an environment that is being torn down (a worker terminated with
 // interrupts queued). Issue 9: a segfault (exit 139) when the main thread opened a device after a
 // worker had exited, and an abort ("terminate called after throwing an instance of
-// 'Napi::Error'") on worker.terminate() mid-traffic.
+// 'Napi::Error'") on worker.terminate() mid-traffic: from the interrupt callback, and from any
+// native call a worker makes as its termination begins (node-addon-api could not rethrow the
+// failure as JS; binding.gyp now defines NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS).
 //
 // Each scenario runs in a child process (test/native/fixtures/environments.ts), so a crash is an
 // exit status here, not the test runner dying.
@@ -73,6 +75,12 @@ describe('the addon across Node environments', () => {
     expect(f.outOfOrder).toBe(0);
     expect(f.fdGrowth).toBe(0);
     expect(f.threadGrowth).toBe(0);
+  }, 300_000);
+
+  it('a worker terminated in the middle of native calls, 50 times: no crash, fds and threads unchanged', async () => {
+    const r = await scenario('terminate-in-native-calls', 240_000);
+    expectClean(r);
+    expect(r.facts).toEqual({ iterations: 50, fdGrowth: 0, threadGrowth: 0 });
   }, 300_000);
 
   it('two workers with devices of their own at once: every frame of each arrives, in order; fds and threads unchanged', async () => {
