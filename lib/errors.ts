@@ -38,6 +38,7 @@ export const ErrorCodes = {
   ERR_CONDIS_VID_IN_USE: 'the VID is already bound to another queue pair',
   ERR_CONDIS_PAIR_IN_USE: 'the queue pair is bound to another VID',
   ERR_CONDIS_BACKEND_LOST: 'the TAP went away (deleted) or failed; every frame now fails',
+  ERR_CONDIS_DEVICE_FAILED: 'the device I/O thread had to stop; every send now fails',
   ERR_CONDIS_RING_AVAIL_IDX_TOO_FAR: 'avail.idx ran more than the queue size ahead',
   ERR_CONDIS_RING_HEAD_OUT_OF_RANGE: 'avail.ring named a descriptor beyond the table',
   ERR_CONDIS_RING_NEXT_OUT_OF_RANGE: 'a descriptor chained to one beyond the table',

@@ -56,6 +56,8 @@ export interface NativeStats {
   irqRaised: number;
   irqCoalesced: number;
   ringErrors: number;
+  /** 1 once the device's I/O thread had to stop (DeviceStatus.Failed, 'deviceFailed'), else 0. */
+  threadFailures: number;
   uring: boolean;
   pairs: NativePairStats[];
 }
@@ -96,6 +98,15 @@ export interface NativeDevice {
   close(drain?: boolean, timeoutMs?: number): void;
   ref(): void;
   unref(): void;
+  /**
+   * TEST ONLY: breaks the device for real, to exercise its failure path. An ordinary descriptor
+   * (/dev/null) is put in place of the I/O thread's epoll descriptor and the thread is kicked: its
+   * next epoll call fails (EINVAL) and the thread stops as it would for any epoll failure — the
+   * region header says DeviceStatus.Failed, stats().threadFailures is 1, every posted send
+   * completes TxStatus.DeviceFailed. The device cannot be repaired; close or destroy it. Throws
+   * ERR_CONDIS_INVALID_STATE if its thread is not running.
+   */
+  testBreakEpoll(): void;
 }
 
 export interface NativeLayout {
@@ -116,6 +127,7 @@ export interface NativeLayout {
   configGenerationOff: number;
   deviceStatusOff: number;
   deviceErrnoOff: number;
+  deviceFaultOff: number;
   eventIdxBit: number;
   maxChainSegments: number;
 }

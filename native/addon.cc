@@ -1,12 +1,17 @@
 // addon.cc — module init only. The contract of these exports is lib/native.ts.
 #include <napi.h>
 
+#include "addon.h"
 #include "device_wrap.h"
 
 namespace {
 
+// Runs once per environment that loads the addon (main thread, each worker).
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("NativeDevice", condis::DeviceWrap::Init(env));
+  auto* addon = new condis::Addon();
+  // The environment owns it from here: deleted (with its references) when the environment ends.
+  env.SetInstanceData<condis::Addon>(addon);
+  exports.Set("NativeDevice", condis::DeviceWrap::Init(env, addon));
   exports.Set("openTap", Napi::Function::New(env, condis::OpenTap, "openTap"));
   exports.Set("openWirePair", Napi::Function::New(env, condis::OpenWirePair, "openWirePair"));
   exports.Set("layout", Napi::Function::New(env, condis::Layout, "layout"));

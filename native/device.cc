@@ -2,6 +2,7 @@
 // link, stats, close. The data path is in io_loop.cc.
 #include "device.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/epoll.h>
@@ -171,6 +172,17 @@ Error Device::start(InterruptFn irq, const std::string& thread_name) {
 void Device::kick(uint32_t q) {
   if (q >= num_queues_) return;
   m_.kicks.add();
+  if ((q & 1) == 1 && failed()) {
+    // The I/O thread is gone and nobody else takes this queue's chains: complete them here, so a
+    // send posted after the failure still completes (fail_io armed the kick that brought us here).
+    bool irq = false;
+    {
+      std::lock_guard<std::mutex> t(tx_mu_);
+      if (!closed()) irq = fail_tx_locked();
+    }
+    if (irq) raise_interrupt();
+    return;
+  }
   uint64_t one = 1;
   int fd = kick_fd_;
   if ((q & 1) == 0 && backend_ == BackendKind::kWire) {
@@ -314,6 +326,7 @@ void Device::stats(DeviceStats* out) const {
   out->irq_raised = m_.irq_raised.get();
   out->irq_coalesced = m_.irq_coalesced.get();
   out->ring_errors = m_.ring_errors.get();
+  out->thread_failures = m_.thread_failures.get();
   out->uring = uring_ != nullptr;
   out->pairs.clear();
   for (uint32_t p = 0; p < num_queues_ / 2; p++) {
@@ -339,7 +352,11 @@ void Device::stats(DeviceStats* out) const {
 void Device::close(bool drain, uint32_t timeout_ms) {
   if (closed_.exchange(true, std::memory_order_acq_rel)) return;  // ORDERING: one closer wins
   if (thread_.joinable()) {
-    if (drain) {
+    if (drain && failed()) {
+      // No thread to transmit them: what was posted completes with kTxDeviceFailed instead.
+      std::lock_guard<std::mutex> t(tx_mu_);
+      fail_tx_locked();
+    } else if (drain) {
       draining_.store(true, std::memory_order_release);  // ORDERING: the thread acquires it
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
       // The thread exits by itself once every ready transmit queue is empty; give it until the deadline.
@@ -381,6 +398,24 @@ void Device::close(bool drain, uint32_t timeout_ms) {
     *fd = -1;
   }
   irq_ = nullptr;
+}
+
+Error Device::break_epoll_for_test() {
+  // ORDERING: seq_cst loads on the JS thread that wrote them (start, close) or after fail_io's
+  // fence: only whether a thread was started and is still there.
+  if (!started_.load() || closed() || failed() || epoll_fd_ < 0)
+    return Error::condis("ERR_CONDIS_INVALID_STATE", "the device's I/O thread is not running");
+  const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error::os(errno, "open", "cannot open /dev/null");
+  // The thread may sit in epoll_wait on the old instance (that call keeps it alive and returns on
+  // the kick below); every epoll call after that names /dev/null and fails with EINVAL.
+  const int r = dup3(fd, epoll_fd_, O_CLOEXEC);
+  const int err = errno;
+  ::close(fd);
+  if (r < 0) return Error::os(err, "dup3", "cannot replace the epoll descriptor");
+  uint64_t one = 1;
+  (void)!write(kick_fd_, &one, sizeof one);
+  return Error();
 }
 
 bool Device::drained_tx_locked() {

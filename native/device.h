@@ -54,7 +54,7 @@ struct PairStats {
 
 struct DeviceStats {
   uint64_t rx_unbound_vid, rx_malformed, rx_read_errors, rx_deferred, kicks, wakeups, batches;
-  uint64_t irq_raised, irq_coalesced, ring_errors;
+  uint64_t irq_raised, irq_coalesced, ring_errors, thread_failures;
   bool uring;     // transmit batches through io_uring
   std::vector<PairStats> pairs;
 };
@@ -78,6 +78,8 @@ class Device : public std::enable_shared_from_this<Device> {
   Error start(InterruptFn irq, const std::string& thread_name);
 
   // Driver notification for queue q (one per batch, never per packet; see DriverQueue.publish()).
+  // On a failed device (its I/O thread gone) a transmit queue's kick completes what the driver
+  // posted there itself, with kTxDeviceFailed, on the caller's thread.
   void kick(uint32_t q);
 
   // Control path (virtio-net: VLAN filter + queue pair steering, our own control queue stand-in).
@@ -102,6 +104,13 @@ class Device : public std::enable_shared_from_this<Device> {
   // abandons it. Both stop the thread, release the backend and are idempotent.
   void close(bool drain, uint32_t timeout_ms);
   bool closed() const { return closed_.load(std::memory_order_acquire); }  // ORDERING: pairs with close()'s release
+  // The I/O thread had to stop (kDeviceFailed in the region header; see fail_io).
+  bool failed() const { return failed_.load(std::memory_order_acquire); }  // ORDERING: pairs with fail_io's release fence
+
+  // TEST ONLY (lib/native.ts testBreakEpoll): makes the I/O thread's next epoll call fail for
+  // real — an ordinary descriptor (/dev/null) is put where its epoll descriptor was — and kicks
+  // it, so the thread takes its failure path (fail_io) as it would for a real epoll failure.
+  Error break_epoll_for_test();
 
   const Tap* tap() const { return backend_ == BackendKind::kTap ? &tap_ : nullptr; }
   uint32_t num_pairs() const { return num_queues_ / 2; }
@@ -131,6 +140,14 @@ class Device : public std::enable_shared_from_this<Device> {
   static Deliver deliver(Device& rx, const iovec* iov, int iovcnt, uint32_t total, uint32_t* rxq_out);
   void pause_tap_rx(bool pause);
   void set_backend_lost(int err);
+  // The I/O thread's last act when it must stop (run() failed): says so in the region header
+  // (kDeviceFailed, errno, fault) and the counters, completes every transmit chain it can see
+  // with kTxDeviceFailed, closes the receive side to a wire peer, and raises an interrupt.
+  void fail_io(int err, DeviceFault fault);
+  // tx_mu_ held: completes every chain on the ready transmit queues with kTxDeviceFailed and
+  // arms their kicks, so the driver's next publish kicks (and kick() completes those too).
+  // Returns true if the driver asked for an interrupt.
+  bool fail_tx_locked();
   void wake_stalled_peer(uint32_t rxq);  // JS thread, no locks held
   void unbind_locked(uint32_t pair);     // tx_mu_ and rx_mu_ held
   bool drained_tx_locked();
@@ -171,6 +188,11 @@ class Device : public std::enable_shared_from_this<Device> {
   std::atomic<bool> draining_{false};
   std::atomic<bool> stop_{false};
   std::atomic<bool> backend_lost_{false};
+  std::atomic<bool> failed_{false};  // set once by fail_io, on the I/O thread's way out
+  // A failure found where the thread cannot act on it at once (pause_tap_rx runs under rx_mu_):
+  // run() takes the failure path after the pass. I/O thread only.
+  int fault_errno_ = 0;
+  DeviceFault fault_ = kFaultNone;
   std::atomic<bool> link_up_{true};
   bool tap_rx_paused_ = false;         // written by the I/O thread under rx_mu_
   std::vector<uint8_t> tx_stalled_;    // I/O thread only: per tx pair, 1 = waiting for peer rx buffers
@@ -194,7 +216,7 @@ class Device : public std::enable_shared_from_this<Device> {
   std::vector<uint8_t> tx_flat_;  // batch x kTxFlatMax, I/O thread only
   std::vector<uint8_t> rx_stage_;  // batch x max_frame bytes for TAP reads
   std::vector<uint32_t> rx_stage_len_;  // bytes read into each staging slot (I/O thread only)
-  Chain chain_;     // transmit pops, I/O thread only
+  Chain chain_;     // transmit pops, under tx_mu_ (the I/O thread's; kick() on a failed device)
   Chain rx_chain_;  // receive pops, under rx_mu_ (by whichever thread fills us)
 
   mutable DeviceMetrics m_;

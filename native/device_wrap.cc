@@ -5,7 +5,10 @@
 // the I/O thread and one coalesced interrupt call.
 #include "device_wrap.h"
 
+#include <cstdint>
 #include <cstring>
+
+#include "addon.h"
 
 namespace condis {
 
@@ -47,9 +50,87 @@ bool region_of(Napi::Value v, uint8_t** data, size_t* len) {
 
 }  // namespace
 
-Napi::FunctionReference* DeviceWrap::ctor_ = nullptr;
+// ---- the interrupt line ---------------------------------------------------------------------
 
-Napi::Function DeviceWrap::Init(Napi::Env env) {
+// What the interrupt path needs, apart from the DeviceWrap: the TSFN's context, owned by the TSFN
+// (deleted by its finalizer). The TSFN delivers calls still queued after its release, and its
+// finalizer can run after the DeviceWrap was collected; neither may find freed memory.
+struct IrqLine {
+  // The driver's onInterrupt (strong), deleted by DeviceWrap::Shutdown. Held here, not as the
+  // TSFN's function: the TSFN drops its function only when it is finalized on a later turn of
+  // the event loop, and that function (a closure over the JS Device) would keep the region's
+  // SharedArrayBuffer alive until then.
+  napi_ref handler = nullptr;
+  RegionHeader* hdr = nullptr;  // valid while `handler` is set: the wrap pins the region until then
+
+  // call_js_cb: runs on the JS thread for each coalesced interrupt.
+  static void Deliver(napi_env env, napi_value, void* context, void*) {
+    // env is null when the TSFN drops queued calls after its finalizer: `context` is gone then.
+    if (env == nullptr || context == nullptr) return;
+    IrqLine* line = static_cast<IrqLine*>(context);
+    if (line->handler == nullptr) return;  // shut down after this call was queued
+    // ORDERING: release-clear before JS harvests: a completion published after this store raises
+    // a new interrupt; one published before it is seen by the harvest that follows.
+    __atomic_store_n(&line->hdr->irq_pending, 0u, __ATOMIC_SEQ_CST);
+    napi_value fn = nullptr;
+    napi_value recv = nullptr;
+    if (napi_get_reference_value(env, line->handler, &fn) != napi_ok || fn == nullptr) return;
+    if (napi_get_undefined(env, &recv) != napi_ok) return;
+    // The C call, not Napi::Function::Call: with NAPI_CPP_EXCEPTIONS (binding.gyp) the wrapper
+    // turns a failed call into a C++ exception, and in an environment being torn down
+    // (worker.terminate() with an interrupt queued) rethrowing it as JS fails too, so it escaped
+    // the TSFN callback: std::terminate. Here a failed call just returns: either the environment
+    // is terminating (napi_pending_exception, nothing pending, nothing to do) or the handler
+    // threw, and Node reports that exception as uncaught, as for any callback.
+    (void)napi_call_function(env, recv, fn, 0, nullptr, nullptr);
+  }
+
+  // thread_finalize_cb: the TSFN is gone (released, or its environment is ending).
+  static void Finalize(napi_env env, void* data, void*) {
+    IrqLine* line = static_cast<IrqLine*>(data);
+    if (line->handler != nullptr && env != nullptr) napi_delete_reference(env, line->handler);
+    delete line;
+  }
+};
+
+// ---- external memory --------------------------------------------------------------------------
+
+// V8 does not count a SharedArrayBuffer's backing store toward the external memory that triggers
+// a collection (Node 20: 2,000 unreferenced 1 MiB SharedArrayBuffers and no collection), so a
+// program that opens and drops devices piles up regions until its JS heap happens to fill.
+// Tell it, once per SharedArrayBuffer, from the first open until the buffer is collected.
+namespace {
+
+const napi_type_tag kRegionAccounted = /* "condis-t" "region" */ {0x636f6e6469732d74ull, 0x726567696f6e0000ull};
+
+void account_region(napi_env env, napi_value u8) {
+  napi_typedarray_type type;
+  size_t length = 0;
+  size_t offset = 0;
+  void* data = nullptr;
+  napi_value buffer = nullptr;
+  if (napi_get_typedarray_info(env, u8, &type, &length, &data, &buffer, &offset) != napi_ok || buffer == nullptr)
+    return;
+  bool seen = false;
+  if (napi_check_object_type_tag(env, buffer, &kRegionAccounted, &seen) != napi_ok || seen) return;
+  if (napi_type_tag_object(env, buffer, &kRegionAccounted) != napi_ok) return;
+  const int64_t bytes = static_cast<int64_t>(length);
+  int64_t total = 0;
+  if (napi_adjust_external_memory(env, bytes, &total) != napi_ok) return;
+  napi_add_finalizer(
+      env, buffer, reinterpret_cast<void*>(static_cast<uintptr_t>(length)),
+      [](napi_env e, void* d, void*) {
+        int64_t t = 0;
+        napi_adjust_external_memory(e, -static_cast<int64_t>(reinterpret_cast<uintptr_t>(d)), &t);
+      },
+      nullptr, nullptr);
+}
+
+}  // namespace
+
+// ---- DeviceWrap -------------------------------------------------------------------------------
+
+Napi::Function DeviceWrap::Init(Napi::Env env, Addon* addon) {
   Napi::Function f = DefineClass(env, "NativeDevice",
                                  {
                                      InstanceMethod<&DeviceWrap::Kick>("kick"),
@@ -64,9 +145,9 @@ Napi::Function DeviceWrap::Init(Napi::Env env) {
                                      InstanceMethod<&DeviceWrap::Close>("close"),
                                      InstanceMethod<&DeviceWrap::Ref>("ref"),
                                      InstanceMethod<&DeviceWrap::Unref>("unref"),
+                                     InstanceMethod<&DeviceWrap::TestBreakEpoll>("testBreakEpoll"),
                                  });
-  ctor_ = new Napi::FunctionReference(Napi::Persistent(f));
-  env.SetInstanceData<Napi::FunctionReference>(ctor_);
+  addon->device_ctor = Napi::Persistent(f);
   return f;
 }
 
@@ -76,57 +157,78 @@ DeviceWrap::~DeviceWrap() { Shutdown(false, 0); }
 
 void DeviceWrap::CleanupHook(void* arg) {
   // The environment (main thread at exit, or a worker) is going away: stop the thread before the
-  // SharedArrayBuffer can be freed under it.
+  // SharedArrayBuffer can be freed under it, and release the TSFN while it still exists.
   static_cast<DeviceWrap*>(arg)->Shutdown(false, 0);
 }
 
 void DeviceWrap::Shutdown(bool drain, uint32_t timeout_ms) {
+  // 1. No thread calls the TSFN or touches the region after this (Device::close joins the I/O
+  //    thread and shuts the wire peer's thread out of our receive queues).
   if (dev_) {
     dev_->close(drain, timeout_ms);
     dev_.reset();
   }
-  if (has_tsfn_) {
-    tsfn_.Release();
-    has_tsfn_ = false;
+  // 2. The interrupt line: no queued call reaches JS any more, and the handler (with the JS
+  //    Device and its region behind it) is free to be collected now, not when the TSFN is.
+  if (irq_ != nullptr) {
+    if (irq_->handler != nullptr) napi_delete_reference(env_, irq_->handler);
+    irq_->handler = nullptr;
+    irq_->hdr = nullptr;
+    irq_ = nullptr;  // the TSFN owns it from here
+  }
+  // 3. The TSFN: its finalizer (deleting the IrqLine) runs after any queued call, on a later turn.
+  if (tsfn_ != nullptr) {
+    napi_release_threadsafe_function(tsfn_, napi_tsfn_release);
+    tsfn_ = nullptr;
   }
   if (hooked_) {
     napi_remove_env_cleanup_hook(env_, CleanupHook, this);
     hooked_ = false;
   }
-  region_ref_.Reset();
-}
-
-// Runs on the JS thread for each coalesced interrupt.
-void CallJs(Napi::Env env, Napi::Function cb, DeviceWrap* self, void*) {
-  if (env == nullptr || self == nullptr || !self->dev_) return;
-  // ORDERING: release-clear before JS harvests: a completion published after this store raises
-  // a new interrupt; one published before it is seen by the harvest that follows.
-  __atomic_store_n(&self->hdr_->irq_pending, 0u, __ATOMIC_SEQ_CST);
-  cb.Call({});
+  if (region_ref_ != nullptr) {
+    napi_delete_reference(env_, region_ref_);
+    region_ref_ = nullptr;
+  }
 }
 
 Napi::Object DeviceWrap::Wrap(Napi::Env env, std::shared_ptr<Device> dev, Napi::Value region,
                               Napi::Function on_irq, const std::string& name) {
-  Napi::Object obj = ctor_->New({});
+  // This environment's constructor: a worker's Wrap never sees the main thread's, or the reverse.
+  Napi::Object obj = Addon::of(env).device_ctor.New({});
   DeviceWrap* w = Napi::ObjectWrap<DeviceWrap>::Unwrap(obj);
   w->env_ = env;
   w->dev_ = std::move(dev);
-  w->region_ref_ = Napi::Persistent(region.As<Napi::Object>());  // pins the SharedArrayBuffer
+  NAPI_THROW_IF_FAILED(env, napi_create_reference(env, region, 1, &w->region_ref_), obj);  // pins the SharedArrayBuffer
+  account_region(env, region);
   uint8_t* data = nullptr;
   size_t len = 0;
   region_of(region, &data, &len);
-  w->hdr_ = reinterpret_cast<RegionHeader*>(data);
-  w->tsfn_ = Tsfn::New(env, on_irq, "condis-irq", 0, 1, w);
-  w->has_tsfn_ = true;
   w->name_ = name;
+  auto* line = new IrqLine();
+  line->hdr = reinterpret_cast<RegionHeader*>(data);
+  NAPI_THROW_IF_FAILED(env, napi_create_reference(env, on_irq, 1, &line->handler), obj);
+  napi_value resource_name = Napi::String::New(env, "condis-irq");
+  const napi_status st = napi_create_threadsafe_function(env, nullptr, nullptr, resource_name, 0, 1, line,
+                                                         IrqLine::Finalize, line, IrqLine::Deliver, &w->tsfn_);
+  if (st != napi_ok) {
+    napi_delete_reference(env, line->handler);
+    delete line;
+    w->tsfn_ = nullptr;
+    NAPI_THROW_IF_FAILED(env, st, obj);
+  }
+  w->irq_ = line;
+  // Registered after the TSFN's own cleanup hook, so it runs first (hooks run in reverse order):
+  // the thread is stopped and the TSFN released while the TSFN still exists.
   napi_add_env_cleanup_hook(env, CleanupHook, w);
   w->hooked_ = true;
   return obj;
 }
 
 Error DeviceWrap::Start(const std::string& thread_name) {
-  Tsfn tsfn = tsfn_;
-  return dev_->start([tsfn]() mutable { tsfn.NonBlockingCall(); }, thread_name);
+  napi_threadsafe_function tsfn = tsfn_;
+  // Any thread; never blocks (an unbounded queue, and at most one call in flight per device).
+  return dev_->start([tsfn]() { napi_call_threadsafe_function(tsfn, nullptr, napi_tsfn_nonblocking); },
+                     thread_name);
 }
 
 Napi::Value DeviceWrap::Kick(const Napi::CallbackInfo& info) {
@@ -214,6 +316,7 @@ Napi::Value DeviceWrap::Stats(const Napi::CallbackInfo& info) {
   n(o, "irqRaised", s.irq_raised);
   n(o, "irqCoalesced", s.irq_coalesced);
   n(o, "ringErrors", s.ring_errors);
+  n(o, "threadFailures", s.thread_failures);
   o.Set("uring", Napi::Boolean::New(env, s.uring));
   Napi::Array pairs = Napi::Array::New(env, s.pairs.size());
   for (size_t i = 0; i < s.pairs.size(); i++) {
@@ -274,13 +377,22 @@ Napi::Value DeviceWrap::Close(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value DeviceWrap::Ref(const Napi::CallbackInfo& info) {
-  if (has_tsfn_) tsfn_.Ref(info.Env());
+  if (tsfn_ != nullptr) napi_ref_threadsafe_function(info.Env(), tsfn_);
   return info.Env().Undefined();
 }
 
 Napi::Value DeviceWrap::Unref(const Napi::CallbackInfo& info) {
-  if (has_tsfn_) tsfn_.Unref(info.Env());
+  if (tsfn_ != nullptr) napi_unref_threadsafe_function(info.Env(), tsfn_);
   return info.Env().Undefined();
+}
+
+// Test-only (lib/native.ts): breaks the I/O thread's epoll for real, to exercise its failure path.
+Napi::Value DeviceWrap::TestBreakEpoll(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CONDIS_REQUIRE_OPEN(env);
+  Error e = dev_->break_epoll_for_test();
+  if (e) to_js(env, e).ThrowAsJavaScriptException();
+  return env.Undefined();
 }
 
 // ---- module-level functions -------------------------------------------------------------------
@@ -459,6 +571,7 @@ Napi::Value Layout(const Napi::CallbackInfo& info) {
   n("configGenerationOff", offsetof(RegionHeader, config_generation));
   n("deviceStatusOff", offsetof(RegionHeader, device_status));
   n("deviceErrnoOff", offsetof(RegionHeader, device_errno));
+  n("deviceFaultOff", offsetof(RegionHeader, device_fault));
   n("eventIdxBit", VIRTIO_RING_F_EVENT_IDX);
   n("maxChainSegments", kMaxChainSegments);
   return o;

@@ -10,28 +10,26 @@
 
 namespace condis {
 
-class DeviceWrap;
-// Runs on the JS thread for each coalesced interrupt (see device_wrap.cc).
-void CallJs(Napi::Env env, Napi::Function cb, DeviceWrap* self, void* data);
+struct Addon;
+struct IrqLine;
 
 class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
  public:
-  using Tsfn = Napi::TypedThreadSafeFunction<DeviceWrap, void, &CallJs>;
-
-  static Napi::Function Init(Napi::Env env);
+  // Defines the NativeDevice class and keeps its constructor in `addon` (this environment's).
+  static Napi::Function Init(Napi::Env env, Addon* addon);
   static Napi::Object Wrap(Napi::Env env, std::shared_ptr<Device> dev, Napi::Value region, Napi::Function on_irq,
                            const std::string& name);
-  friend void CallJs(Napi::Env env, Napi::Function cb, DeviceWrap* self, void* data);
 
   explicit DeviceWrap(const Napi::CallbackInfo& info);
   ~DeviceWrap() override;
 
   Error Start(const std::string& thread_name);
+  // Stops the device thread, then lets go of everything JS: the interrupt line, the TSFN, the
+  // region. Idempotent; JS thread only (a call, a finalizer, the env cleanup hook).
   void Shutdown(bool drain, uint32_t timeout_ms);
 
  private:
   static void CleanupHook(void* arg);
-  static Napi::FunctionReference* ctor_;
 
   Napi::Value Kick(const Napi::CallbackInfo& info);
   Napi::Value BindPair(const Napi::CallbackInfo& info);
@@ -45,13 +43,18 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value Ref(const Napi::CallbackInfo& info);
   Napi::Value Unref(const Napi::CallbackInfo& info);
+  Napi::Value TestBreakEpoll(const Napi::CallbackInfo& info);
 
   napi_env env_ = nullptr;
   std::shared_ptr<Device> dev_;
-  Napi::ObjectReference region_ref_;
-  RegionHeader* hdr_ = nullptr;
-  Tsfn tsfn_;
-  bool has_tsfn_ = false;
+  // Raw N-API handles, released with the C calls: Shutdown runs in finalizers and env cleanup
+  // hooks, where a C++ exception (the Napi:: wrappers' way to report a failed call) would end
+  // the process.
+  napi_ref region_ref_ = nullptr;
+  // The interrupt path: a TSFN whose context (IrqLine) it owns and frees in its finalizer, so a
+  // call still queued after this wrap is gone never reaches freed memory.
+  napi_threadsafe_function tsfn_ = nullptr;
+  IrqLine* irq_ = nullptr;
   bool hooked_ = false;
   std::string name_;
 };

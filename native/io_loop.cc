@@ -411,7 +411,15 @@ void Device::pause_tap_rx(bool pause) {
   epoll_event ev{};
   ev.events = pause ? 0u : static_cast<uint32_t>(EPOLLIN);
   ev.data.fd = tap_.fd();
-  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, tap_.fd(), &ev);
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, tap_.fd(), &ev) != 0) {
+    // Reading could never resume (or stop) as the buffers say: the thread must stop. rx_mu_ is
+    // held here; run() takes the failure path after this pass.
+    if (fault_ == kFaultNone) {
+      fault_errno_ = errno;
+      fault_ = kFaultEpollCtl;
+    }
+    return;
+  }
   tap_rx_paused_ = pause;
   if (pause) m_.rx_deferred.add();
 }
@@ -545,6 +553,10 @@ void Device::run() {
       if (stop_.load(std::memory_order_acquire)) return;  // ORDERING: pairs with close()
       more = service_tx();
       if (backend_ == BackendKind::kTap) more = service_tap_rx() || more;
+      if (fault_ != kFaultNone) {
+        fail_io(fault_errno_, fault_);
+        return;
+      }
       if (more) {
         m_.batches.add();
         idle_since = 0;
@@ -557,7 +569,13 @@ void Device::run() {
     }
     const int n = epoll_wait(epoll_fd_, evs, 4, -1);
     m_.wakeups.add();
-    if (n < 0 && errno != EINTR) return;
+    if (n < 0 && errno != EINTR) {
+      // Without epoll the thread can never learn of a kick, a stop or a TAP frame again. Never
+      // stop in silence: a device that looks alive and moves nothing hangs every send.
+      if (stop_.load(std::memory_order_acquire)) return;  // ORDERING: pairs with close(); closing anyway
+      fail_io(errno, kFaultEpollWait);
+      return;
+    }
     for (int i = 0; i < n; i++) {
       const int fd = evs[i].data.fd;
       if (fd == stop_fd_) return;
@@ -571,6 +589,73 @@ void Device::run() {
       if (fd == tap_.fd() && (evs[i].events & (EPOLLERR | EPOLLHUP))) set_backend_lost(EIO);
     }
   }
+}
+
+void Device::fail_io(int err, DeviceFault fault) {
+  // ORDERING: relaxed store, then a release fence before the stores below (the header, and each
+  // transmit queue's avail_event in fail_tx_locked): a driver whose acquire read sees the armed
+  // kick, and so kicks, finds failed_ set in kick() and completes its sends there.
+  failed_.store(true, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
+  m_.thread_failures.add();
+  // ORDERING: errno and fault first, then the status (release) JS acts on; seq_cst generation
+  // bump so JS re-reads statuses on the interrupt raised below.
+  __atomic_store_n(&hdr_->device_errno, static_cast<uint32_t>(err), __ATOMIC_RELAXED);
+  __atomic_store_n(&hdr_->device_fault, static_cast<uint32_t>(fault), __ATOMIC_RELAXED);
+  __atomic_store_n(&hdr_->device_status, static_cast<uint32_t>(kDeviceFailed), __ATOMIC_RELEASE);
+  __atomic_add_fetch(&hdr_->config_generation, 1u, __ATOMIC_SEQ_CST);
+  {
+    std::lock_guard<std::mutex> t(tx_mu_);
+    fail_tx_locked();
+  }
+  {
+    // Nothing fills our receive queues any more: our own thread is going, and a wire peer's
+    // completes what it sends us with kTxPeerGone (as for a closed device) instead of filling
+    // buffers nobody is watching for it.
+    std::lock_guard<std::mutex> r(rx_mu_);
+    rx_open_.store(false, std::memory_order_release);  // ORDERING: fillers check it under rx_mu_
+  }
+  if (peer_) {
+    // A peer stalled on our receive queues learns it now (kTxPeerGone), not on its next kick.
+    // peer_ is only reset after this thread is joined. The peer's close() runs on the JS thread
+    // meanwhile: it clears its rx_open_ under its rx_mu_ before it closes its descriptors, so
+    // under that lock, with rx_open_ still set, its kick descriptor is open and still its own.
+    std::lock_guard<std::mutex> r(peer_->rx_mu_);
+    if (peer_->rx_open_.load(std::memory_order_acquire) && peer_->kick_fd_ >= 0) {  // ORDERING: set under rx_mu_
+      uint64_t one = 1;
+      (void)!write(peer_->kick_fd_, &one, sizeof one);
+    }
+  }
+  // Always: the status changed, whether or not a completion asked for an interrupt.
+  raise_interrupt();
+}
+
+bool Device::fail_tx_locked() {
+  bool want = false;
+  for (uint32_t p = 0; p < num_queues_ / 2; p++) {
+    DeviceQueue& q = queues_[2 * p + 1];
+    tx_stalled_[p] = 0;
+    // Until the arm below finds nothing new: a chain published meanwhile is either seen here or
+    // its publish sees the armed avail_event and kicks (virtio 2.7.10; kick() then completes it).
+    do {
+      for (;;) {
+        const PopResult pr = q.pop(&chain_);
+        if (pr == PopResult::kEmpty) break;
+        if (pr == PopResult::kBroken) {
+          m_.ring_errors.add();
+          want = true;
+          break;
+        }
+        q.push_used(chain_.head, kTxDeviceFailed);
+        pm_[p].tx_errors.add();
+      }
+      if (q.publish_used()) {
+        pm_[p].interrupts.add();
+        want = true;
+      }
+    } while (q.enable_kick());
+  }
+  return want;
 }
 
 }  // namespace condis

@@ -44,6 +44,7 @@ struct DeviceMetrics {
   Counter irq_raised;      // calls posted into JS (coalesced: at most one in flight)
   Counter irq_coalesced;   // interrupts folded into one already in flight
   Counter ring_errors;     // queues put in NEEDS_RESET
+  Counter thread_failures; // the I/O thread had to stop (kDeviceFailed): 0 or 1
 };
 
 }  // namespace condis

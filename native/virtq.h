@@ -35,7 +35,7 @@ namespace condis {
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "virtio 1.x rings are little-endian");
 
 constexpr uint32_t kRegionMagic = 0x54444e43;  // "CNDT"
-constexpr uint32_t kAbiVersion = 1;
+constexpr uint32_t kAbiVersion = 2;  // 2: kDeviceFailed, device_fault, kTxDeviceFailed
 constexpr uint32_t kMaxQueuePairs = 64;
 constexpr uint32_t kMaxQueues = 2 * kMaxQueuePairs;
 constexpr uint32_t kMinQueueSize = 2;
@@ -114,18 +114,29 @@ struct RegionHeader {
   uint32_t irq_pending;        // 36: 1 while a device->JS interrupt call is in flight (JS clears)
   uint32_t config_generation;  // 40: bumped by the device when any QueueStatus changes
   uint32_t device_status;      // 44: DeviceStatus, written by the device
-  uint32_t device_errno;       // 48: errno that put the device in kDeviceBackendLost
-  uint32_t reserved[3];        // 52..63
+  uint32_t device_errno;       // 48: errno that put the device in kDeviceBackendLost / kDeviceFailed
+  uint32_t device_fault;       // 52: DeviceFault: the call that failed, for kDeviceFailed
+  uint32_t reserved[2];        // 56..63
 };
 static_assert(sizeof(RegionHeader) == 64, "region header ABI");
 static_assert(offsetof(RegionHeader, irq_pending) == 36, "region header ABI");
 static_assert(offsetof(RegionHeader, config_generation) == 40, "region header ABI");
 static_assert(offsetof(RegionHeader, device_status) == 44, "region header ABI");
+static_assert(offsetof(RegionHeader, device_errno) == 48, "region header ABI");
+static_assert(offsetof(RegionHeader, device_fault) == 52, "region header ABI");
 
 enum DeviceStatus : uint32_t {
   kDeviceOk = 0,
   kDeviceBackendLost = 1,  // the TAP went away (ip link del) or failed; every frame now fails
   kDeviceClosed = 2,
+  kDeviceFailed = 3,  // the I/O thread had to stop (device_fault, device_errno); every send now fails
+};
+
+// What stopped the I/O thread (RegionHeader.device_fault, with kDeviceFailed). Stable numbers.
+enum DeviceFault : uint32_t {
+  kFaultNone = 0,
+  kFaultEpollWait = 1,  // epoll_wait failed with something other than EINTR
+  kFaultEpollCtl = 2,   // epoll_ctl failed: the thread could no longer pause or resume TAP reads
 };
 
 // Our one extension to virtio: a transmit chain's used.len (which virtio leaves 0, 2.7.8) carries
@@ -137,6 +148,7 @@ enum TxStatus : uint32_t {
   kTxBackendError = 3,  // the backend refused it (write error; TAP gone)
   kTxAborted = 4,       // the queue was reset with the frame still queued in the device
   kTxPeerGone = 5,      // wire: the other end is closed
+  kTxDeviceFailed = 6,  // the device's I/O thread stopped (kDeviceFailed): nothing moves any more
 };
 
 struct QueueStatus {

@@ -3,21 +3,36 @@
  * per-queue buffer pools, and the native device (TAP or one end of a wire).
  *
  * Interrupts: the addon calls back at most once per batch (coalesced); the Device checks the
- * region's config generation for queue and backend status changes (reported as 'ringError' and
- * 'backendLost' events carrying a CondisError), then runs the driver's `onInterrupt`.
+ * region's config generation for queue and device status changes (reported as 'ringError',
+ * 'backendLost' and 'deviceFailed' events carrying a CondisError), then runs the driver's
+ * `onInterrupt`.
+ *
+ * 'deviceFailed' (ERR_CONDIS_DEVICE_FAILED): the device's I/O thread had to stop (a system call it
+ * cannot work without failed; `errno` and `syscall` say which). Its last act completed every send
+ * it could see with TxStatus.DeviceFailed; a send posted afterwards completes the same way when
+ * its publish kicks; nothing is received any more (a wire peer's sends to it complete PeerGone).
+ * The device cannot recover: close() or destroy() it (both still work).
  */
 import { EventEmitter } from 'node:events';
+import { getSystemErrorName } from 'node:util';
 import { CondisError, fromNative, ringErrorCode } from '../errors';
 import type { NativeDevice, NativeInfo, NativeStats } from '../native';
 import { BufferPool } from '../virtio/buffer-pool';
 import { DriverQueue } from '../virtio/driver-queue';
-import { DeviceStatus, QueueState, RegionHeaderOff, ringErrorName } from '../virtio/layout';
+import {
+  DeviceStatus,
+  deviceFaultSyscall,
+  QueueState,
+  RegionHeaderOff,
+  ringErrorName,
+} from '../virtio/layout';
 import type { Region } from '../virtio/region';
 import type { Backend } from './options';
 
 export interface DeviceEvents {
   ringError: [CondisError];
   backendLost: [CondisError];
+  deviceFailed: [CondisError];
 }
 
 export class Device extends EventEmitter<DeviceEvents> {
@@ -35,6 +50,7 @@ export class Device extends EventEmitter<DeviceEvents> {
   private seenGeneration = 0;
   private readonly reported: Uint8Array;
   private lostReported = false;
+  private failedReported = false;
   private closing: Promise<void> | null = null;
 
   /** @internal use openTap / openWirePair / openDevice. */
@@ -212,6 +228,16 @@ export class Device extends EventEmitter<DeviceEvents> {
     if (!this.closing) this.closing = Promise.resolve();
   }
 
+  /**
+   * TEST ONLY: makes the device's I/O thread fail for real (NativeDevice.testBreakEpoll in
+   * lib/native.ts), so tests can watch the failure path: 'deviceFailed', stats().threadFailures,
+   * sends completed with TxStatus.DeviceFailed. The device stays broken.
+   * @internal
+   */
+  testBreakEpoll(): void {
+    this.call((n) => n.testBreakEpoll());
+  }
+
   private native(): NativeDevice {
     if (this.nat === null) throw new CondisError('ERR_CONDIS_DEVICE_CLOSED', 'the device is closed');
     return this.nat;
@@ -239,6 +265,21 @@ export class Device extends EventEmitter<DeviceEvents> {
         { errno },
       );
       this.emit('backendLost', err);
+    }
+    if (status === DeviceStatus.Failed && !this.failedReported) {
+      this.failedReported = true;
+      // ORDERING: seq-cst loads; the device wrote errno and fault before the status (release).
+      const errno = Atomics.load(u32, RegionHeaderOff.deviceErrno >>> 2);
+      const syscall = deviceFaultSyscall(Atomics.load(u32, RegionHeaderOff.deviceFault >>> 2));
+      const name = errno > 0 ? getSystemErrorName(-errno) : 'no errno';
+      const err = new CondisError(
+        'ERR_CONDIS_DEVICE_FAILED',
+        `${this.backend} device failed: its I/O thread stopped because ${syscall} failed (${name}); every send now fails, nothing is received; close or destroy it`,
+        { errno, syscall },
+      );
+      err.errno = -errno;
+      err.syscall = syscall;
+      this.emit('deviceFailed', err);
     }
     for (let q = 0; q < this.region.numQueues; q++) {
       const dq = q % 2 === 0 ? this.rx[q >>> 1]! : this.tx[q >>> 1]!;

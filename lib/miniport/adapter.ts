@@ -20,7 +20,7 @@
  *
  * Events (node:events):
  * - 'vcAbort' (CondisError): a deactivation was aborted (see control.ts abortVc): the code says
- *   why — ERR_CONDIS_BACKEND_LOST, ERR_CONDIS_RING_*, ERR_CONDIS_DRAIN_TIMEOUT;
+ *   why — ERR_CONDIS_BACKEND_LOST, ERR_CONDIS_DEVICE_FAILED, ERR_CONDIS_RING_*, ERR_CONDIS_DRAIN_TIMEOUT;
  * - 'queueReset' (CondisError): a queue of an Active VC went to NEEDS_RESET and was reset and
  *   re-armed (its in-flight sends completed with SEND_ABORTED).
  */
@@ -123,7 +123,10 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
   readonly touchedPairs: Array<QueuePair | null>;
   /** The VC whose deactivation is being decided synchronously (see control.checkDrain). */
   deactivating: MiniportVc | null = null;
-  /** Set once the device reported ERR_CONDIS_BACKEND_LOST. */
+  /**
+   * Set once the device reported ERR_CONDIS_BACKEND_LOST, or ERR_CONDIS_DEVICE_FAILED (its I/O
+   * thread stopped): either way the medium is gone, and both take the same path.
+   */
   backendLost: CondisError | null = null;
   private halted = false;
   private readonly onDeactivated: ((vc: MiniportVc, status: NdisStatus) => void) | undefined;
@@ -159,6 +162,7 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
     this.touchedPairs = new Array<QueuePair | null>(device.queuePairs).fill(null);
     device.onInterrupt = this.onInterrupt;
     device.on('backendLost', this.onBackendLost);
+    device.on('deviceFailed', this.onBackendLost);
     device.on('ringError', this.onRingError);
     const handlers = this.handlers();
     this.handle = options.register
@@ -422,6 +426,7 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
     this.halted = true;
     const st = this.ndis.deregisterMiniport(this.handle);
     this.device.off('backendLost', this.onBackendLost);
+    this.device.off('deviceFailed', this.onBackendLost);
     this.device.off('ringError', this.onRingError);
     this.device.onInterrupt = null;
     this.interruptHooks = [];

@@ -34,7 +34,7 @@ import { type MiniportVc, VcState } from './vc';
  * - Sent -> SUCCESS;
  * - Malformed (shorter than an Ethernet header, longer than the device takes) -> INVALID_LENGTH;
  * - Aborted (queue reset with the frame still queued) -> SEND_ABORTED;
- * - BackendError, PeerGone -> FAILURE (the medium is gone);
+ * - BackendError, PeerGone, DeviceFailed -> FAILURE (the medium is gone);
  * - Unbound -> FAILURE: the pair lost its VID under the frame, which only an unbind racing a
  *   send can cause; the frame did not leave, and no code says "VC gone" more precisely.
  */

@@ -18,7 +18,8 @@
  */
 
 export const kRegionMagic = 0x54444e43; // "CNDT"
-export const kAbiVersion = 1;
+/** 2: DeviceStatus.Failed, RegionHeader.device_fault, TxStatus.DeviceFailed. */
+export const kAbiVersion = 2;
 export const kMaxQueuePairs = 64;
 export const kMaxQueues = 2 * kMaxQueuePairs;
 export const kMinQueueSize = 2;
@@ -88,8 +89,32 @@ export const DeviceStatus = {
   /** The TAP went away (ip link del) or failed; every frame now fails. errno in device_errno. */
   BackendLost: 1,
   Closed: 2,
+  /** The I/O thread had to stop (device_fault says which call failed, device_errno why); every send now fails. */
+  Failed: 3,
 } as const;
 export type DeviceStatus = (typeof DeviceStatus)[keyof typeof DeviceStatus];
+
+/** What stopped the I/O thread (RegionHeader.device_fault, with DeviceStatus.Failed; `enum DeviceFault`). */
+export const DeviceFault = {
+  None: 0,
+  /** epoll_wait failed with something other than EINTR. */
+  EpollWait: 1,
+  /** epoll_ctl failed: the thread could no longer pause or resume TAP reads. */
+  EpollCtl: 2,
+} as const;
+export type DeviceFault = (typeof DeviceFault)[keyof typeof DeviceFault];
+
+/** The system call a DeviceFault names ('epoll_wait'), as Node's SystemError.syscall. */
+export function deviceFaultSyscall(fault: number): string {
+  switch (fault) {
+    case DeviceFault.EpollWait:
+      return 'epoll_wait';
+    case DeviceFault.EpollCtl:
+      return 'epoll_ctl';
+    default:
+      return `DeviceFault(${fault})`;
+  }
+}
 
 /**
  * The project's one extension to virtio: a TRANSMIT chain's used.len (which virtio leaves 0,
@@ -108,6 +133,8 @@ export const TxStatus = {
   Aborted: 4,
   /** Wire: the other end is closed. */
   PeerGone: 5,
+  /** The device's I/O thread stopped (DeviceStatus.Failed): nothing moves any more. */
+  DeviceFailed: 6,
 } as const;
 export type TxStatus = (typeof TxStatus)[keyof typeof TxStatus];
 
@@ -139,7 +166,8 @@ export const RegionHeaderOff = {
   configGeneration: 40,
   deviceStatus: 44,
   deviceErrno: 48,
-  reserved: 52,
+  deviceFault: 52,
+  reserved: 56,
 } as const;
 export const kRegionHeaderBytes = 64;
 
@@ -254,6 +282,7 @@ export function layoutFacts(queueSize: number, numQueues: number): Record<string
     configGenerationOff: RegionHeaderOff.configGeneration,
     deviceStatusOff: RegionHeaderOff.deviceStatus,
     deviceErrnoOff: RegionHeaderOff.deviceErrno,
+    deviceFaultOff: RegionHeaderOff.deviceFault,
     eventIdxBit: VIRTIO_RING_F_EVENT_IDX,
     maxChainSegments: kMaxChainSegments,
     // C++ names.
@@ -276,12 +305,17 @@ export function layoutFacts(queueSize: number, numQueues: number): Record<string
     kDeviceOk: DeviceStatus.Ok,
     kDeviceBackendLost: DeviceStatus.BackendLost,
     kDeviceClosed: DeviceStatus.Closed,
+    kDeviceFailed: DeviceStatus.Failed,
+    kFaultNone: DeviceFault.None,
+    kFaultEpollWait: DeviceFault.EpollWait,
+    kFaultEpollCtl: DeviceFault.EpollCtl,
     kTxSent: TxStatus.Sent,
     kTxUnbound: TxStatus.Unbound,
     kTxMalformed: TxStatus.Malformed,
     kTxBackendError: TxStatus.BackendError,
     kTxAborted: TxStatus.Aborted,
     kTxPeerGone: TxStatus.PeerGone,
+    kTxDeviceFailed: TxStatus.DeviceFailed,
     kRingOk: RingError.Ok,
     kRingAvailIdxTooFar: RingError.AvailIdxTooFar,
     kRingHeadOutOfRange: RingError.HeadOutOfRange,
@@ -307,6 +341,7 @@ export function layoutFacts(queueSize: number, numQueues: number): Record<string
     RegionHeader_config_generation: RegionHeaderOff.configGeneration,
     RegionHeader_device_status: RegionHeaderOff.deviceStatus,
     RegionHeader_device_errno: RegionHeaderOff.deviceErrno,
+    RegionHeader_device_fault: RegionHeaderOff.deviceFault,
     RegionHeader_reserved: RegionHeaderOff.reserved,
     sizeof_QueueStatus: kQueueStatusBytes,
     QueueStatus_state: QueueStatusOff.state,

@@ -36,6 +36,7 @@ describe('ring layout: lib/virtio/layout.ts mirrors native/virtq.h', () => {
     expect(L.RegionHeaderOff.configGeneration).toBe(n.configGenerationOff);
     expect(L.RegionHeaderOff.deviceStatus).toBe(n.deviceStatusOff);
     expect(L.RegionHeaderOff.deviceErrno).toBe(n.deviceErrnoOff);
+    expect(L.RegionHeaderOff.deviceFault).toBe(n.deviceFaultOff);
     expect(L.VIRTIO_RING_F_EVENT_IDX).toBe(n.eventIdxBit);
     expect(L.kMaxChainSegments).toBe(n.maxChainSegments);
   });

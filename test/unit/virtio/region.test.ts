@@ -98,7 +98,7 @@ describe('validateRegionHeader / attachRegion', () => {
 
   it.each([
     ['magic', 0, /magic/],
-    ['abiVersion', 2, /abi_version/],
+    ['abiVersion', kAbiVersion + 1, /abi_version/],
     ['numQueues', 3, /num_queues/],
     ['numQueues', 0, /num_queues/],
     ['numQueues', 130, /num_queues/],
