@@ -46,16 +46,17 @@ import { type QueueStatusSnapshot, type Region, readQueueStatus } from './region
 const F_NEXT = VIRTQ_DESC_F_NEXT;
 const F_WRITE = VIRTQ_DESC_F_WRITE;
 
-// Who holds a descriptor, per the driver's own record (`owner[d]`). Bit 0 set = made available as
-// the head of a chain: the device's from the publish() that shows it until it returns it.
+// Who holds a descriptor, per the driver's own record: `held[d]`, one number so the per-entry check
+// is one load. A head made available holds the publish() count at the time its avail entry was
+// written (`publishes`): the device's once a later publish() has shown it, i.e. held < publishes.
+// A half on top marks a head the device had returned before: returned again before that publish,
+// it is a repeat rather than an id the device never saw.
 /** Not the head of a chain the driver made available (free, never posted, or inside a chain). */
-const OWN_DRIVER = 0;
-/** Head of a chain made available by addBuffer/addChain. */
-const OWN_AVAIL = 1;
-/** Head the device returned (harvest) and the driver has not made available again. */
-const OWN_RETURNED = 2;
-/** Head the device returned and the driver made available again (harvestAndRepost, or re-added). */
-const OWN_REPOSTED = 3;
+const HELD_DRIVER = -1;
+/** A head the device returned (harvest) that the driver has not made available again. */
+const HELD_RETURNED = -2;
+/** Added to the publish count for a head made available again after the device returned it. */
+const HELD_AGAIN = 0.5;
 
 /** The coded errors a used ring can earn (registered in lib/errors.ts and the README). */
 export const UsedRingError = {
@@ -96,11 +97,9 @@ export class DriverQueue {
   private readonly chainLen: Uint16Array;
   /** Device-writable bytes of the chain headed here (bound for used.len). */
   private readonly chainCap: Float64Array;
-  /** OWN_* per descriptor: which heads the device may return (checked per used element, O(1)). */
-  private readonly owner: Uint8Array;
-  /** The publish() count when the head's avail entry was written: shown to the device once exceeded. */
-  private readonly availEpoch: Float64Array;
-  /** publish() calls that published something (a Float64 count: never wraps in practice). */
+  /** HELD_* or the publish count per descriptor: which heads the device may return (O(1) check). */
+  private readonly held: Float64Array;
+  /** publish() calls that published something (a double: exact far beyond any run's length). */
   private publishes = 0;
   private freeHead = 0;
   private numFree: number;
@@ -141,8 +140,7 @@ export class DriverQueue {
     this.tokens = new Uint32Array(q);
     this.chainLen = new Uint16Array(q);
     this.chainCap = new Float64Array(q);
-    this.owner = new Uint8Array(q);
-    this.availEpoch = new Float64Array(q);
+    this.held = new Float64Array(q).fill(HELD_DRIVER);
     this.numFree = q;
     this.resetFreeList();
   }
@@ -235,7 +233,7 @@ export class DriverQueue {
         const nxt = this.next[d]!;
         this.writeDesc(d, addrs[k]!, len, (writable ? F_WRITE : 0) | F_NEXT, nxt);
         // Inside the chain: the device must never return it as an id (commit() marks the head).
-        this.owner[nxt] = OWN_DRIVER;
+        this.held[nxt] = HELD_DRIVER;
         d = nxt;
       } else {
         this.writeDesc(d, addrs[k]!, len, writable ? F_WRITE : 0, 0);
@@ -339,8 +337,7 @@ export class DriverQueue {
     const u32 = this.u32;
     const chainLen = this.chainLen;
     const chainCap = this.chainCap;
-    const owner = this.owner;
-    const availEpoch = this.availEpoch;
+    const held = this.held;
     const publishes = this.publishes;
     const tokens = this.tokens;
     const next = this.next;
@@ -354,9 +351,10 @@ export class DriverQueue {
       const e = usedRingI + 2 * (lastUsed & mask);
       const id = u32[e]!;
       const len = u32[e + 1]!;
-      // The device holds `id` only if it is a head made available (bit 0 of owner) whose avail
-      // entry was published: an entry written since the last publish() has the current count.
-      if (id >= size || (owner[id]! & 1) === 0 || availEpoch[id] === publishes) {
+      // The device holds `id` only if it is a head made available (held >= 0) whose avail entry
+      // a publish() has shown since (held < publishes).
+      const h = id < size ? held[id]! : HELD_DRIVER;
+      if (!(h >= 0 && h < publishes)) {
         this.badId(id, lastUsed);
         break;
       }
@@ -377,13 +375,12 @@ export class DriverQueue {
       lastUsed = (lastUsed + 1) & 0xffff;
       if (repost) {
         // Still in flight: only a new avail entry for the same head, the device's after publish().
-        owner[id] = OWN_REPOSTED;
-        availEpoch[id] = publishes;
+        held[id] = publishes + HELD_AGAIN;
         u16[availRingI + (this.availShadow & mask)] = id;
         this.availShadow = (this.availShadow + 1) & 0xffff;
         continue;
       }
-      owner[id] = OWN_RETURNED;
+      held[id] = HELD_RETURNED;
       // Return the chain to the free list: its descriptors are still linked through `next`.
       let tail = id;
       for (let c = chainLen[id]! - 1; c > 0; c--) tail = next[tail]!;
@@ -399,14 +396,14 @@ export class DriverQueue {
 
   /** Stops the queue on a used id the device does not hold (the cold half of take()'s check). */
   private badId(id: number, at: number): void {
-    const own = id < this.size ? this.owner[id]! : OWN_DRIVER;
-    const unpublished = own !== OWN_DRIVER && own !== OWN_RETURNED;
-    if (own === OWN_RETURNED || (unpublished && own === OWN_REPOSTED)) {
+    const h = id < this.size ? this.held[id]! : HELD_DRIVER;
+    // Returned and not offered again, or offered again and returned before the publish.
+    if (h === HELD_RETURNED || h - Math.floor(h) === HELD_AGAIN) {
       this.stop(
         UsedRingError.IdRepeated,
         at,
         id,
-        `used id ${id} at used idx ${at} was already returned${unpublished ? ' (made available again, not yet published)' : ''}`,
+        `used id ${id} at used idx ${at} was already returned${h >= 0 ? ' (made available again, not yet published)' : ''}`,
       );
     } else {
       this.stop(
@@ -474,7 +471,7 @@ export class DriverQueue {
       if (this.chainLen[h] !== 0) {
         outTokens[n++] = this.tokens[h]!;
         this.chainLen[h] = 0;
-        this.owner[h] = OWN_DRIVER;
+        this.held[h] = HELD_DRIVER;
       }
     }
     const l = this.region.layout;
@@ -535,10 +532,9 @@ export class DriverQueue {
   /** Records the chain's token and writes its avail ring entry (not yet published). */
   private commit(head: number, token: number): void {
     this.tokens[head] = token;
-    // A head the device returned before is REPOSTED: returned again before this entry is
+    // A head the device returned before gets the half: returned again before this entry is
     // published, it is a repeat, not an id the device never saw.
-    this.owner[head] = this.owner[head] === OWN_RETURNED ? OWN_REPOSTED : OWN_AVAIL;
-    this.availEpoch[head] = this.publishes;
+    this.held[head] = this.publishes + (this.held[head] === HELD_RETURNED ? HELD_AGAIN : 0);
     this.u16[this.availRingI + (this.availShadow & this.mask)] = head;
     this.availShadow = (this.availShadow + 1) & 0xffff;
     this.inflight++;
