@@ -49,7 +49,12 @@ export const ErrorCodes = {
   ERR_CONDIS_RING_INDIRECT_UNSUPPORTED: 'an indirect descriptor (not negotiated)',
   ERR_CONDIS_RING_ZERO_LENGTH: 'a descriptor of length 0',
   ERR_CONDIS_RING_CHAIN_TOO_LONG: 'a chain with more segments or bytes than the device gathers',
-  ERR_CONDIS_RING_DRIVER_BROKEN: 'the device reported a used entry the driver never made available',
+  ERR_CONDIS_RING_USED_IDX_TOO_FAR: 'used.idx ran past what the driver made available (driver-detected)',
+  ERR_CONDIS_RING_USED_ID_UNKNOWN:
+    'a used id beyond the table or not the head of a chain the device was shown (driver-detected)',
+  ERR_CONDIS_RING_USED_ID_REPEATED:
+    'a used id the device had already returned and was not shown again (driver-detected)',
+  ERR_CONDIS_RING_USED_LEN_TOO_LONG: "a used len past the receive chain's writable bytes (driver-detected)",
 } as const;
 
 /** 'ERR_CONDIS_RING_CHAIN_LOOP' for RingError.ChainLoop, from the shared RingError numbers. */

@@ -230,6 +230,9 @@ function side(name: string, dev: Device): Side {
   dev.onInterrupt = () => {
     for (const p of ports) p.poll();
   };
+  // A queue the device failed, or the driver stopped on an impossible used ring, moves nothing
+  // more: say why, or the run would only end quiet with frames lost.
+  dev.on('ringError', (e) => process.stderr.write(`condis run: ${name}: ${e.code}: ${e.message}\n`));
   return { name, dev, ports };
 }
 

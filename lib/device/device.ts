@@ -63,6 +63,7 @@ export class Device extends EventEmitter<DeviceEvents> {
     this.pools = [];
     for (let q = 0; q < region.numQueues; q++) {
       const dq = new DriverQueue(region, q);
+      dq.onBroken = this.reportDriverRingError;
       if (q % 2 === 0) this.rx.push(dq);
       else this.tx.push(dq);
       this.pools.push(new BufferPool(region, q * region.buffersPerQueue, region.buffersPerQueue));
@@ -75,6 +76,15 @@ export class Device extends EventEmitter<DeviceEvents> {
   attach(nat: NativeDevice): void {
     this.nat = nat;
   }
+
+  /**
+   * A DriverQueue stopped on an impossible used ring (ERR_CONDIS_RING_USED_*): the same
+   * 'ringError' as a queue the device failed, on a microtask, so listeners (the miniport resets
+   * the queue or aborts a drain) run after the harvest loop that found it has ended.
+   */
+  private readonly reportDriverRingError = (err: CondisError): void => {
+    queueMicrotask(() => this.emit('ringError', err));
+  };
 
   /** @internal the addon's interrupt callback. */
   readonly interrupt = (): void => {

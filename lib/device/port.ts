@@ -146,7 +146,9 @@ export class FramePort {
 
   /**
    * Harvests transmit completions and received frames, re-posts receive buffers, re-enables
-   * interrupts. Returns frames processed (both directions).
+   * interrupts. Returns frames processed (both directions). Always returns: a queue stopped on an
+   * impossible used ring (DriverQueue.broken) yields nothing and reports no work, and the Device
+   * reports it as a 'ringError'.
    */
   poll(): number {
     let total = 0;

@@ -20,9 +20,12 @@
  *
  * Events (node:events):
  * - 'vcAbort' (CondisError): a deactivation was aborted (see control.ts abortVc): the code says
- *   why — ERR_CONDIS_BACKEND_LOST, ERR_CONDIS_DEVICE_FAILED, ERR_CONDIS_RING_*, ERR_CONDIS_DRAIN_TIMEOUT;
- * - 'queueReset' (CondisError): a queue of an Active VC went to NEEDS_RESET and was reset and
- *   re-armed (its in-flight sends completed with SEND_ABORTED).
+ *   why — ERR_CONDIS_BACKEND_LOST, ERR_CONDIS_DEVICE_FAILED, ERR_CONDIS_RING_* (a queue the device
+ *   failed, or the driver's ERR_CONDIS_RING_USED_*: the device returned an impossible used entry),
+ *   ERR_CONDIS_DRAIN_TIMEOUT;
+ * - 'queueReset' (CondisError): a queue of an Active VC went to NEEDS_RESET, or the driver stopped
+ *   it on an impossible used entry, and was reset and re-armed (its in-flight sends completed
+ *   with SEND_ABORTED).
  */
 import { EventEmitter } from 'node:events';
 import type { Device } from '../device/device';
@@ -221,7 +224,8 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
    * Harvests both queues of a bound pair until they are empty and interrupts are re-enabled
    * (FramePort.poll's loop), then lets a draining VC complete. Transmit interrupts are delayed
    * to 3/4 of what is in flight, as Linux's virtqueue_enable_cb_delayed: every chain completes,
-   * so the interrupt always comes.
+   * so the interrupt always comes. A queue stopped on an impossible used entry yields nothing
+   * and reports no work, so the loop ends; the Device's 'ringError' (onRingError) follows.
    */
   servicePair(pair: QueuePair): void {
     for (;;) {

@@ -16,7 +16,15 @@
  *
  * The descriptor free list is chained through a driver-private copy of `desc.next` (as Linux's
  * vring does with desc_extra), so nothing the device could scribble on is trusted for bookkeeping.
+ *
+ * The used ring is untrusted input, as the avail ring is to the device (native/virtq.cc): harvest
+ * checks used.idx against what was published and every used element against the driver's own
+ * record of which heads the device holds. The first impossible entry stops the queue with a coded
+ * error ({@link broken}, and {@link onBroken}); a stopped queue harvests nothing and never asks to
+ * be harvested again, so every harvest / enableInterrupts loop ends. reclaimAfterReset (after a
+ * virtio queue reset) brings it back.
  */
+import { CondisError } from '../errors';
 import { checkInt, invalidArg } from './invalid-arg';
 import {
   kAvailIdxOff,
@@ -37,6 +45,30 @@ import { type QueueStatusSnapshot, type Region, readQueueStatus } from './region
 // is a getter that V8 does not inline (measured ~27 ns a read); tsc output is unaffected.
 const F_NEXT = VIRTQ_DESC_F_NEXT;
 const F_WRITE = VIRTQ_DESC_F_WRITE;
+
+// Who holds a descriptor, per the driver's own record: `held[d]`, one number so the per-entry check
+// is one load. A head made available holds the publish() count at the time its avail entry was
+// written (`publishes`): the device's once a later publish() has shown it, i.e. held < publishes.
+// A half on top marks a head the device had returned before: returned again before that publish,
+// it is a repeat rather than an id the device never saw.
+/** Not the head of a chain the driver made available (free, never posted, or inside a chain). */
+const HELD_DRIVER = -1;
+/** A head the device returned (harvest) that the driver has not made available again. */
+const HELD_RETURNED = -2;
+/** Added to the publish count for a head made available again after the device returned it. */
+const HELD_AGAIN = 0.5;
+
+/** The coded errors a used ring can earn (registered in lib/errors.ts and the README). */
+export const UsedRingError = {
+  /** used.idx runs past what the driver published. */
+  IdxTooFar: 'ERR_CONDIS_RING_USED_IDX_TOO_FAR',
+  /** A used id beyond the table, or not the head of a chain the device was shown. */
+  IdUnknown: 'ERR_CONDIS_RING_USED_ID_UNKNOWN',
+  /** A used id the device had already returned (not made available to it again since). */
+  IdRepeated: 'ERR_CONDIS_RING_USED_ID_REPEATED',
+  /** A receive chain's used len past its device-writable bytes. */
+  LenTooLong: 'ERR_CONDIS_RING_USED_LEN_TOO_LONG',
+} as const;
 
 export class DriverQueue {
   /** Queue number in the region (virtio-net 5.1.2: 2k = receiveq k, 2k+1 = transmitq k). */
@@ -65,13 +97,23 @@ export class DriverQueue {
   private readonly chainLen: Uint16Array;
   /** Device-writable bytes of the chain headed here (bound for used.len). */
   private readonly chainCap: Float64Array;
+  /** HELD_* or the publish count per descriptor: which heads the device may return (O(1) check). */
+  private readonly held: Float64Array;
+  /** publish() calls that published something (a double: exact far beyond any run's length). */
+  private publishes = 0;
   private freeHead = 0;
   private numFree: number;
   private inflight = 0;
   private availShadow = 0; // avail idx including entries not yet published
   private availPublished = 0; // avail idx the device can see
   private lastUsed = 0; // next used entry to harvest
-  private brokenReason: string | null = null;
+  private brokenError: CondisError | null = null;
+  /**
+   * Called once, synchronously, when the queue stops on an impossible used entry, from inside
+   * harvest()/harvestAndRepost() (the Device defers its 'ringError' event from here). Must not
+   * harvest, reset or throw.
+   */
+  onBroken: ((err: CondisError) => void) | null = null;
 
   constructor(region: Region, index: number) {
     checkInt('queue index', index, 0, region.numQueues - 1);
@@ -98,6 +140,7 @@ export class DriverQueue {
     this.tokens = new Uint32Array(q);
     this.chainLen = new Uint16Array(q);
     this.chainCap = new Float64Array(q);
+    this.held = new Float64Array(q).fill(HELD_DRIVER);
     this.numFree = q;
     this.resetFreeList();
   }
@@ -112,9 +155,12 @@ export class DriverQueue {
     return this.inflight;
   }
 
-  /** Non-null once the device returned something impossible; harvest() then returns 0. */
-  get broken(): string | null {
-    return this.brokenReason;
+  /**
+   * Non-null once the device returned something impossible (code: one of {@link UsedRingError});
+   * harvest() then returns 0 and enableInterrupts() false until reclaimAfterReset().
+   */
+  get broken(): CondisError | null {
+    return this.brokenError;
   }
 
   /** The driver's avail idx, including entries not yet published (u16). */
@@ -186,6 +232,8 @@ export class DriverQueue {
       if (k + 1 < count) {
         const nxt = this.next[d]!;
         this.writeDesc(d, addrs[k]!, len, (writable ? F_WRITE : 0) | F_NEXT, nxt);
+        // Inside the chain: the device must never return it as an id (commit() marks the head).
+        this.held[nxt] = HELD_DRIVER;
         d = nxt;
       } else {
         this.writeDesc(d, addrs[k]!, len, writable ? F_WRITE : 0, 0);
@@ -212,6 +260,7 @@ export class DriverQueue {
     // descriptor and avail ring entry written before it (2.7.13.3).
     Atomics.store(this.u16, this.availIdxI, neu);
     this.availPublished = neu;
+    this.publishes++;
     if (!this.eventIdx) return true;
     // ORDERING: loaded after the avail.idx store (seq-cst total order, the full barrier of 2.7.13.4):
     // a device going to sleep stores avail_event then re-reads avail.idx, so one of us sees the other.
@@ -230,14 +279,19 @@ export class DriverQueue {
    * reset reported, the frames the reset discarded.
    */
   usedBefore(usedIdx: number): number {
-    return (usedIdx - this.lastUsed) & 0xffff;
+    const n = (usedIdx - this.lastUsed) & 0xffff;
+    // Never more than the device was shown: an impossible index counts no phantom frames.
+    const shown = (this.availPublished - this.lastUsed) & 0xffff;
+    return Math.min(n, shown);
   }
 
   /**
    * Takes up to `max` used chains (2.7.14): writes their tokens and used lengths to outTokens /
-   * outLens from index 0, frees their descriptors and returns how many. Returns 0 once the queue is
-   * {@link broken} (the device named a descriptor that is not an in-flight head, reported more
-   * used entries than were published, or a len beyond a receive chain's writable bytes).
+   * outLens from index 0, frees their descriptors and returns how many. Checks each element before
+   * taking it; the first impossible one stops the queue ({@link broken}: used.idx past what was
+   * published, an id that is not a head the device holds — unknown or already returned — or a len
+   * beyond a receive chain's writable bytes). The entries before it are returned as usual; from
+   * then on it returns 0.
    *
    * outLens[k]: for a chain with device-writable descriptors, the bytes the device wrote (2.7.8);
    * for a transmit chain (no writable descriptor), the TxStatus the device reported (virtq.h).
@@ -251,14 +305,15 @@ export class DriverQueue {
    * where the device wrote it: the chains taken are made available again at once, unchanged (same
    * descriptors, same token), one avail ring entry each and no descriptor write; a driver may
    * offer a chain it got back as it is (2.7.13). The device sees them after the next publish(),
-   * so the caller reads the frames first and publishes after. Returns how many.
+   * so the caller reads the frames first and publishes after. Returns how many. A head taken here
+   * is not the device's again until that publish: returned before it, it is a repeated id.
    */
   harvestAndRepost(outTokens: Uint32Array, outLens: Uint32Array, max: number): number {
     return this.take(outTokens, outLens, max, true);
   }
 
   private take(outTokens: Uint32Array, outLens: Uint32Array, max: number, repost: boolean): number {
-    if (this.brokenReason !== null) return 0;
+    if (this.brokenError !== null) return 0;
     // ORDERING: seq-cst load = acquire: the device wrote the used elements before it stored
     // used.idx, so the entries below are complete.
     const usedIdx = Atomics.load(this.u16, this.usedIdxI);
@@ -266,7 +321,12 @@ export class DriverQueue {
     // Chains the device has been shown and not given back: the most it can have used.
     const shown = (this.availPublished - this.lastUsed) & 0xffff;
     if (pending > shown) {
-      this.brokenReason = `used.idx ${usedIdx} is ${pending} ahead of ${this.lastUsed}, only ${shown} published`;
+      this.stop(
+        UsedRingError.IdxTooFar,
+        this.lastUsed,
+        usedIdx,
+        `used.idx ${usedIdx} is ${pending} entries past used idx ${this.lastUsed}, only ${shown} were published`,
+      );
       return 0;
     }
     let n = pending;
@@ -277,9 +337,12 @@ export class DriverQueue {
     const u32 = this.u32;
     const chainLen = this.chainLen;
     const chainCap = this.chainCap;
+    const held = this.held;
+    const publishes = this.publishes;
     const tokens = this.tokens;
     const next = this.next;
     const mask = this.mask;
+    const size = this.size;
     const usedRingI = this.usedRingI;
     const availRingI = this.availRingI;
     let lastUsed = this.lastUsed;
@@ -288,26 +351,36 @@ export class DriverQueue {
       const e = usedRingI + 2 * (lastUsed & mask);
       const id = u32[e]!;
       const len = u32[e + 1]!;
-      if (id >= this.size || chainLen[id] === 0) {
-        this.brokenReason = `used id ${id} at used idx ${lastUsed} is not an in-flight head`;
+      // The device holds `id` only if it is a head made available (held >= 0) whose avail entry
+      // a publish() has shown since (held < publishes).
+      const h = id < size ? held[id]! : HELD_DRIVER;
+      if (!(h >= 0 && h < publishes)) {
+        this.badId(id, lastUsed);
         break;
       }
       // A chain with device-writable bytes (receive) reports bytes written, bounded by them; a
       // chain without (transmit) reports a TxStatus in len (the project's extension, virtq.h).
       const cap = chainCap[id]!;
       if (cap !== 0 && len > cap) {
-        this.brokenReason = `used len ${len} for head ${id} exceeds its ${cap} writable bytes`;
+        this.stop(
+          UsedRingError.LenTooLong,
+          lastUsed,
+          len,
+          `used len ${len} at used idx ${lastUsed} for head ${id} exceeds its ${cap} writable bytes`,
+        );
         break;
       }
       outTokens[k] = tokens[id]!;
       outLens[k] = len;
       lastUsed = (lastUsed + 1) & 0xffff;
       if (repost) {
-        // Still in flight: only a new avail entry for the same head.
+        // Still in flight: only a new avail entry for the same head, the device's after publish().
+        held[id] = publishes + HELD_AGAIN;
         u16[availRingI + (this.availShadow & mask)] = id;
         this.availShadow = (this.availShadow + 1) & 0xffff;
         continue;
       }
+      held[id] = HELD_RETURNED;
       // Return the chain to the free list: its descriptors are still linked through `next`.
       let tail = id;
       for (let c = chainLen[id]! - 1; c > 0; c--) tail = next[tail]!;
@@ -321,15 +394,54 @@ export class DriverQueue {
     return k;
   }
 
+  /** Stops the queue on a used id the device does not hold (the cold half of take()'s check). */
+  private badId(id: number, at: number): void {
+    const h = id < this.size ? this.held[id]! : HELD_DRIVER;
+    // Returned and not offered again, or offered again and returned before the publish.
+    if (h === HELD_RETURNED || h - Math.floor(h) === HELD_AGAIN) {
+      this.stop(
+        UsedRingError.IdRepeated,
+        at,
+        id,
+        `used id ${id} at used idx ${at} was already returned${h >= 0 ? ' (made available again, not yet published)' : ''}`,
+      );
+    } else {
+      this.stop(
+        UsedRingError.IdUnknown,
+        at,
+        id,
+        id >= this.size
+          ? `used id ${id} at used idx ${at} is beyond the ${this.size}-entry table`
+          : `used id ${id} at used idx ${at} is not the head of a chain the device was shown`,
+      );
+    }
+  }
+
+  /** Marks the queue broken (first error wins) and tells onBroken. Cold path: allocates. */
+  private stop(code: string, usedIdx: number, value: number, why: string): void {
+    const q = this.index;
+    const err = new CondisError(
+      code,
+      `queue ${q} (${q % 2 === 0 ? 'receiveq' : 'transmitq'} ${q >>> 1}) stopped by the driver: ${why}`,
+      { queue: q, usedIdx, detail: value },
+    );
+    this.brokenError = err;
+    this.onBroken?.(err);
+  }
+
   /**
    * Asks for an interrupt once the device publishes more than `delay` (default 0) entries past the
    * ones harvested: used_event = last seen used idx + delay (2.7.10). Returns true if that many had
    * already arrived, in which case the caller must harvest again instead of sleeping.
    *
    * Interrupts are suppressed simply by not calling this: a stale used_event is not crossed again
-   * until the u16 index wraps (at worst one spurious interrupt per 65536 entries).
+   * until the u16 index wraps (at worst one spurious interrupt per 65536 entries). Always false on
+   * a {@link broken} queue.
    */
   enableInterrupts(delay = 0): boolean {
+    // A stopped queue has nothing to harvest, whatever used.idx says: report no work, or every
+    // harvest loop would go round forever.
+    if (this.brokenError !== null) return false;
     // ORDERING: seq-cst store then seq-cst load (2.7.10): a device publishing concurrently either
     // sees this used_event and interrupts, or we see its used.idx below and keep harvesting.
     Atomics.store(this.u16, this.usedEventI, (this.lastUsed + delay) & 0xffff);
@@ -359,6 +471,7 @@ export class DriverQueue {
       if (this.chainLen[h] !== 0) {
         outTokens[n++] = this.tokens[h]!;
         this.chainLen[h] = 0;
+        this.held[h] = HELD_DRIVER;
       }
     }
     const l = this.region.layout;
@@ -375,7 +488,7 @@ export class DriverQueue {
     this.availPublished = 0;
     this.lastUsed = 0;
     this.inflight = 0;
-    this.brokenReason = null;
+    this.brokenError = null;
     if (!idle) this.resetFreeList();
     return n;
   }
@@ -419,6 +532,9 @@ export class DriverQueue {
   /** Records the chain's token and writes its avail ring entry (not yet published). */
   private commit(head: number, token: number): void {
     this.tokens[head] = token;
+    // A head the device returned before gets the half: returned again before this entry is
+    // published, it is a repeat, not an id the device never saw.
+    this.held[head] = this.publishes + (this.held[head] === HELD_RETURNED ? HELD_AGAIN : 0);
     this.u16[this.availRingI + (this.availShadow & this.mask)] = head;
     this.availShadow = (this.availShadow + 1) & 0xffff;
     this.inflight++;

@@ -1,6 +1,6 @@
 /** Driver side of the virtio split rings shared with the native device (see ./layout.ts). */
 export { BufferPool } from './buffer-pool';
-export { DriverQueue } from './driver-queue';
+export { DriverQueue, UsedRingError } from './driver-queue';
 export { type InvalidArgError, invalidArg } from './invalid-arg';
 export * from './layout';
 export {

@@ -393,4 +393,13 @@ export class RawRing {
   setUsedIdx(v: number): void {
     Atomics.store(this.u16, this.usedIdxI, v);
   }
+
+  usedIdx(): number {
+    return Atomics.load(this.u16, this.usedIdxI);
+  }
+
+  /** The id of the used element at used index `usedIdx`. */
+  usedId(usedIdx: number): number {
+    return this.u32[this.usedRingI + 2 * (usedIdx & this.mask)]!;
+  }
 }
