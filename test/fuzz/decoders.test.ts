@@ -274,7 +274,7 @@ describe('fuzz: the reference client and pinger parse any frame', () => {
 
   it(
     'PingResponder: one outcome per frame, independent of the bytes around it; every reply well formed',
-    () => {
+    async () => {
       const inside = responder as unknown as ResponderInside;
       const replyOf = (b: Uint8Array, off: number, len: number) => {
         const before = counts(responder.counters);
@@ -297,7 +297,7 @@ describe('fuzz: the reference client and pinger parse any frame', () => {
         b.fill(0, 24, 26);
         return { moved: r.moved, bytes: b };
       };
-      fuzz(
+      await fuzz(
         'responder parse',
         fc.property(clientFrame, placement, (f, p) => {
           const x = embed(f, p.lead, p.tail, 1);
@@ -339,10 +339,10 @@ describe('fuzz: the reference client and pinger parse any frame', () => {
 
   it(
     'WirePinger: never throws and counts the same whatever bytes surround the frame',
-    () => {
+    async () => {
       const inside = pinger as unknown as PingerInside;
       const state = () => [pinger.framesIn, pinger.repliesReceived, pinger.arpReplies];
-      fuzz(
+      await fuzz(
         'pinger parse',
         fc.property(clientFrame, placement, (f, p) => {
           const x = embed(f, p.lead, p.tail, 1);

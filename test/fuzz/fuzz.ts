@@ -20,20 +20,33 @@ const seed = process.env.CONDIS_FUZZ_SEED === undefined ? undefined : Number(pro
 /** A vitest timeout for an `it` that calls fuzz(): room for the timed mode when it is on. */
 export const fuzzTimeout = seconds > 0 ? seconds * 1000 + 120_000 : 60_000;
 
-/** Runs `property` `numRuns` times (timed mode: for CONDIS_FUZZ_SECONDS); throws on a counterexample. */
-export function fuzz<Ts>(name: string, property: fc.IProperty<Ts>, numRuns: number): void {
+/**
+ * Runs `property` `numRuns` times (timed mode: for CONDIS_FUZZ_SECONDS); rejects on a
+ * counterexample. Timed mode runs in slices of at most 10 s, each with its own seed (printed with a
+ * failure), yielding to the event loop between them: vitest's worker must answer its runner.
+ */
+export async function fuzz<Ts>(name: string, property: fc.IProperty<Ts>, numRuns: number): Promise<void> {
   if (!(seconds > 0)) {
     fc.assert(property, { numRuns, ...(seed === undefined ? {} : { seed }) });
     return;
   }
   const t0 = Date.now();
-  const out = fc.check(property, {
-    numRuns: 0x7fffffff,
-    interruptAfterTimeLimit: seconds * 1000,
-    markInterruptAsFailure: false,
-    ...(seed === undefined ? {} : { seed }),
-  });
-  const s = ((Date.now() - t0) / 1000).toFixed(0);
-  console.log(`fuzz: ${name}: ${out.numRuns} runs in ${s} s${out.failed ? ', FAILED' : ''}`);
-  if (out.failed) throw new Error(fc.defaultReportMessage(out) ?? `${name} failed`);
+  const end = t0 + seconds * 1000;
+  const base = seed ?? (Math.random() * 0x100000000) | 0;
+  let runs = 0;
+  for (let slice = 0; Date.now() < end; slice++) {
+    const out = fc.check(property, {
+      numRuns: 0x7fffffff,
+      interruptAfterTimeLimit: Math.min(10_000, end - Date.now()),
+      markInterruptAsFailure: false,
+      seed: (base + slice) | 0,
+    });
+    runs += out.numRuns;
+    if (out.failed) {
+      console.log(`fuzz: ${name}: FAILED after ${runs} runs`);
+      throw new Error(fc.defaultReportMessage(out) ?? `${name} failed`);
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  console.log(`fuzz: ${name}: ${runs} runs in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 }
