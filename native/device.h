@@ -119,6 +119,7 @@ class Device : public std::enable_shared_from_this<Device> {
  private:
   Device() = default;
   friend class IoLoop;
+  friend struct DeviceTestAccess;  // native/test/device_access.h: the receive path without a thread
 
   // --- I/O thread (io_loop.cc) ---
   void run();

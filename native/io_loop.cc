@@ -85,14 +85,31 @@ uint32_t scatter_frame(const iovec* src, int n, uint32_t skip_off, uint32_t skip
   return written;
 }
 
+// Copies `len` bytes to chain offset `off`, across segments: the driver may split a buffer
+// anywhere (virtio 1.2, 2.7.4), even inside the vnet header. The caller checked off + len fits.
+void write_chain(const Chain& dst, uint32_t off, const uint8_t* p, uint32_t len) {
+  for (uint32_t i = 0; i < dst.nseg && len > 0; i++) {
+    if (off >= dst.seg[i].len) {
+      off -= dst.seg[i].len;
+      continue;
+    }
+    const uint32_t c = std::min(len, dst.seg[i].len - off);
+    // SAFETY: off + c <= seg.len, and the segment was checked to lie inside the pool.
+    std::memcpy(dst.seg[i].ptr + off, p, c);
+    p += c;
+    len -= c;
+    off = 0;
+  }
+}
+
 inline uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
 
 }  // namespace
 
 Deliver Device::deliver(Device& rx, const iovec* iov, int iovcnt, uint32_t total, uint32_t* rxq_out) {
   const uint32_t hl = rx.vnet_ ? kVnetHdrLen : 0;
-  uint8_t eth[4];
-  if (total < hl + 14 || !gather(iov, iovcnt, hl + 12, eth, 4)) {
+  uint8_t eth[2];  // the ethertype only: a 14-byte untagged frame has nothing after it
+  if (total < hl + 14 || !gather(iov, iovcnt, hl + 12, eth, 2)) {
     rx.m_.rx_malformed.add();
     return Deliver::kDropped;
   }
@@ -142,14 +159,14 @@ Deliver Device::deliver(Device& rx, const iovec* iov, int iovcnt, uint32_t total
     return Deliver::kDropped;
   }
   const uint32_t n = scatter_frame(iov, iovcnt, hl + 12, strip ? 4 : 0, c);
-  if (strip && hl != 0 && c.seg[0].len >= 8) {
+  uint8_t h[8];  // virtio_net_hdr up to csum_start, read from the source: it lies before the tag
+  if (strip && hl != 0 && gather(iov, iovcnt, 0, h, 8) && (h[0] & 1)) {  // VIRTIO_NET_HDR_F_NEEDS_CSUM
     // virtio_net_hdr.csum_start (5.1.6) counts from the frame start; 4 bytes fewer now.
-    uint8_t* h = c.seg[0].ptr;
-    if (h[0] & 1) {  // VIRTIO_NET_HDR_F_NEEDS_CSUM
-      uint16_t cs;
-      std::memcpy(&cs, h + 6, 2);
-      if (cs >= 4) cs = static_cast<uint16_t>(cs - 4);
-      std::memcpy(h + 6, &cs, 2);
+    uint16_t cs;
+    std::memcpy(&cs, h + 6, 2);
+    if (cs >= 4) {
+      cs = static_cast<uint16_t>(cs - 4);
+      write_chain(c, 6, reinterpret_cast<const uint8_t*>(&cs), 2);
     }
   }
   q.push_used(c.head, n);
