@@ -266,10 +266,15 @@ function giveBack(ad: MiniportAdapter, vc: MiniportVc, head: NetBufferList, coun
  * Aborts every send the VC holds: the software queue (never placed) and, through a virtio queue
  * reset of the transmitq, every chain on the ring (the reset hands their tokens back). Each NBL
  * completes with SEND_ABORTED (unless one of its frames already reported another failure).
- * The transmitq is re-enabled, empty. The caller checks the drain.
+ * Chains the device had already finished (used entries not harvested yet) are harvested first
+ * and keep the status the device gave them: a frame that went out completes SUCCESS, not
+ * SEND_ABORTED (the reset would hand its token back like any other). The software queue goes
+ * first, so that harvest refills nothing. The transmitq is re-enabled, empty. The caller checks
+ * the drain.
  */
 export function abortSends(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair): void {
   abortSoftwareQueue(ad, vc);
+  harvestTx(ad, vc, pair);
   abortRing(ad, vc, pair);
 }
 
