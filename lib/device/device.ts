@@ -4,7 +4,8 @@
  *
  * Interrupts: the addon calls back at most once per batch (coalesced); the Device checks the
  * region's config generation for queue and backend status changes (reported as 'ringError' and
- * 'backendLost' events carrying a CondisError), then runs the driver's `onInterrupt`.
+ * 'backendLost' events carrying a CondisError), then runs the driver's `onInterrupt`. 'close'
+ * says the device has stopped: a driver still holding buffers on its rings reclaims them then.
  */
 import { EventEmitter } from 'node:events';
 import { CondisError, fromNative, ringErrorCode } from '../errors';
@@ -18,6 +19,8 @@ import type { Backend } from './options';
 export interface DeviceEvents {
   ringError: [CondisError];
   backendLost: [CondisError];
+  /** The device has stopped (close() or destroy()): its thread touches no ring any more. Once. */
+  close: [];
 }
 
 export class Device extends EventEmitter<DeviceEvents> {
@@ -199,6 +202,7 @@ export class Device extends EventEmitter<DeviceEvents> {
       setImmediate(() => {
         nat?.close(true, timeoutMs);
         resolve();
+        if (nat) this.emit('close');
       });
     });
     return this.closing;
@@ -210,6 +214,8 @@ export class Device extends EventEmitter<DeviceEvents> {
     this.nat = null;
     nat?.close(false, 0);
     if (!this.closing) this.closing = Promise.resolve();
+    // Stopped now; the listeners hear it in a later turn (never from inside destroy()).
+    if (nat) setImmediate(() => this.emit('close'));
   }
 
   private native(): NativeDevice {

@@ -57,7 +57,8 @@ export function txStatusToNdis(st: number): NdisStatus {
  * out as transmit completions free room. NBLs that cannot be sent at all (no NET_BUFFER, a frame
  * of 0 bytes or over the VC's maximum) complete at once with INVALID_LENGTH. Under NDIS's
  * 'pass-through' send policy the miniport applies spec §4.3 itself: CLOSING while draining,
- * VC_NOT_ACTIVATED when inactive.
+ * VC_NOT_ACTIVATED when inactive. On a device closed under the miniport every NBL fails at once
+ * (FAILURE).
  */
 export function coSendNetBufferLists(ad: MiniportAdapter, vc: MiniportVc, nbls: NetBufferList): void {
   const pair = vc.pair;
@@ -66,7 +67,9 @@ export function coSendNetBufferLists(ad: MiniportAdapter, vc: MiniportVc, nbls: 
   let failed = 0;
   const refuse =
     vc.state === VcState.Active && pair !== null
-      ? NDIS_STATUS_SUCCESS
+      ? ad.device.closed
+        ? NDIS_STATUS_FAILURE // the device is gone: nothing on its rings would ever complete
+        : NDIS_STATUS_SUCCESS
       : vc.state === VcState.Draining
         ? NDIS_STATUS_CLOSING
         : NDIS_STATUS_VC_NOT_ACTIVATED;
