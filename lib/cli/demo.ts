@@ -29,9 +29,11 @@
  * stamps (performance.now()).
  *
  * Cleanup: everything created is tracked and removed at the end, on error, and on SIGINT (Ctrl-C:
- * exit status 130): the ping processes, the namespace, the TAP (its eBPF programs go with it).
+ * exit status 130), SIGTERM (143) or SIGHUP (129): the ping processes, the namespace, the TAP
+ * (its eBPF programs go with it).
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { PingResponder } from '../client/responder';
 import type { Device } from '../device/device';
 import { openTap, openWirePair, tapUnavailableReason } from '../device/open';
@@ -62,7 +64,7 @@ The main job, end to end, on VC 42: a NIC, the CoNDIS runtime, the miniport, the
 and a client that answers ping (10.42.0.2); the call; ping traffic; the VC deactivated under
 traffic (sends in flight), re-activated, closed and deleted. Then a report: frames each way, the
 drain latency of that deactivation and the NDIS sequence the VC went through. Everything the
-demo creates is removed at the end, also on Ctrl-C (exit status 130).
+demo creates is removed at the end, also on Ctrl-C (exit status 130), SIGTERM (143) or SIGHUP (129).
 
   --backend  auto (default): tap if this process may create a TAP (CAP_NET_ADMIN), else wire
              tap:  the peer is this Linux host: the TAP goes into a network namespace of its
@@ -91,6 +93,9 @@ export const STEPS = [
   'delete',
 ] as const;
 export type Step = (typeof STEPS)[number];
+
+/** Signals that end the demo cleanly: exit status 128 + the signal's number (130 for Ctrl-C). */
+const INTERRUPTS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 const VID = 42;
 const CLIENT_IP = '10.42.0.2';
@@ -200,7 +205,8 @@ export async function demo(argv: string[]): Promise<number> {
   const json = f.json === true;
   const say = (s: string) => (json ? undefined : process.stdout.write(`${s}\n`));
 
-  // Interruption: every await of the run races this promise; SIGINT rejects it.
+  // Interruption: every await of the run races this promise; SIGINT, SIGTERM or SIGHUP rejects it
+  // (without a handler SIGTERM would kill the process with its namespace and pings left behind).
   let step = 'setup';
   let rejectInterrupt: (e: Error) => void = () => {};
   const interrupt = new Promise<never>((_, reject) => {
@@ -208,12 +214,14 @@ export async function demo(argv: string[]): Promise<number> {
   });
   interrupt.catch(() => {});
   let interrupted = false;
-  const onSigint = () => {
+  let interruptStatus = 130;
+  const onSignal = (signal: NodeJS.Signals) => {
     if (interrupted) return;
     interrupted = true;
+    interruptStatus = 128 + (os.constants.signals[signal] ?? 2);
     rejectInterrupt(new Interrupted(step));
   };
-  process.on('SIGINT', onSigint);
+  for (const sig of INTERRUPTS) process.on(sig, onSignal);
   const guard = <T>(p: Promise<T>): Promise<T> => Promise.race([p, interrupt]);
 
   // What to undo, newest first; `removed` says what was.
@@ -540,11 +548,11 @@ export async function demo(argv: string[]): Promise<number> {
       process.stderr.write(
         `condis demo: interrupted during ${step}; removed: ${removed.length ? removed.join(', ') : 'nothing'}\n`,
       );
-      return 130;
+      return interruptStatus;
     }
     throw e;
   } finally {
-    process.off('SIGINT', onSigint);
+    for (const sig of INTERRUPTS) process.off(sig, onSignal);
   }
 }
 

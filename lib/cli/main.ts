@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { bench } from './bench';
 import { demo } from './demo';
 import { run } from './run';
+import { soakCommand } from './soak';
 import { trace } from './trace';
 import { UsageError } from './usage';
 
@@ -18,6 +19,10 @@ const COMMANDS: Record<string, { summary: string; run: (argv: string[]) => Promi
   run: { summary: 'move frames through a device both ways and print its counters', run },
   bench: { summary: 'benchmarks: condis bench drain', run: bench },
   trace: { summary: 'run a VC flow on the wire and print its NDIS sequence (Mermaid/JSON)', run: trace },
+  soak: {
+    summary: 'random churn on several VCs for a given time, every invariant checked as it runs',
+    run: soakCommand,
+  },
 };
 
 function version(): string {

@@ -5,7 +5,8 @@
  * Interrupts: the addon calls back at most once per batch (coalesced); the Device checks the
  * region's config generation for queue and device status changes (reported as 'ringError',
  * 'backendLost' and 'deviceFailed' events carrying a CondisError), then runs the driver's
- * `onInterrupt`.
+ * `onInterrupt`. 'close' says the device has stopped: a driver still holding buffers on its
+ * rings reclaims them then.
  *
  * 'deviceFailed' (ERR_CONDIS_DEVICE_FAILED): the device's I/O thread had to stop (a system call it
  * cannot work without failed; `errno` and `syscall` say which). Its last act completed every send
@@ -33,6 +34,8 @@ export interface DeviceEvents {
   ringError: [CondisError];
   backendLost: [CondisError];
   deviceFailed: [CondisError];
+  /** The device has stopped (close() or destroy()): its thread touches no ring any more. Once. */
+  close: [];
 }
 
 export class Device extends EventEmitter<DeviceEvents> {
@@ -225,6 +228,7 @@ export class Device extends EventEmitter<DeviceEvents> {
       setImmediate(() => {
         nat?.close(true, timeoutMs);
         resolve();
+        if (nat) this.emit('close');
       });
     });
     return this.closing;
@@ -236,6 +240,8 @@ export class Device extends EventEmitter<DeviceEvents> {
     this.nat = null;
     nat?.close(false, 0);
     if (!this.closing) this.closing = Promise.resolve();
+    // Stopped now; the listeners hear it in a later turn (never from inside destroy()).
+    if (nat) setImmediate(() => this.emit('close'));
   }
 
   /**

@@ -26,6 +26,8 @@
  * - 'queueReset' (CondisError): a queue of an Active VC went to NEEDS_RESET, or the driver stopped
  *   it on an impossible used entry, and was reset and re-armed (its in-flight sends completed
  *   with SEND_ABORTED).
+ * The device closed under the miniport (Device.close() or destroy() before halt()) ends every
+ * send at once and aborts pending drains with ERR_CONDIS_DEVICE_CLOSED (control.ts deviceClosed).
  */
 import { EventEmitter } from 'node:events';
 import type { Device } from '../device/device';
@@ -35,6 +37,8 @@ import { NetBuffer, NetBufferList } from '../ndis/nbl';
 import type { Ndis } from '../ndis/ndis';
 import { NDIS_STATUS_SUCCESS, type NdisStatus } from '../ndis/status';
 import type { BufferPool } from '../virtio/buffer-pool';
+import type { DriverQueue } from '../virtio/driver-queue';
+import { kUsedIdxOff, queueBaseOffset } from '../virtio/layout';
 import * as control from './control';
 import { QueuePair } from './pair';
 import { harvestRx, returnNetBufferLists } from './receive';
@@ -167,6 +171,7 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
     device.on('backendLost', this.onBackendLost);
     device.on('deviceFailed', this.onBackendLost);
     device.on('ringError', this.onRingError);
+    device.on('close', this.onDeviceClose);
     const handlers = this.handlers();
     this.handle = options.register
       ? options.register(handlers, this)
@@ -263,6 +268,9 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
     for (const vc of this.vcs) if (vc.state === VcState.Draining) control.abortVc(this, vc, err);
   };
 
+  /** The device was closed under the miniport (not by halt()): see control.deviceClosed. */
+  private readonly onDeviceClose = (): void => control.deviceClosed(this);
+
   private readonly onRingError = (err: CondisError): void => {
     const q = err.details.queue as number | undefined;
     if (q === undefined) return;
@@ -300,9 +308,25 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
   resetQueue(q: number, out: Uint32Array): number {
     if (this.device.closed) {
       const dq = q % 2 === 0 ? this.device.rx[q >>> 1]! : this.device.tx[q >>> 1]!;
-      return dq.reclaimAfterReset(out);
+      return this.reclaimStopped(dq, out);
     }
     return this.device.resetQueue(q, out);
+  }
+
+  /**
+   * A queue reset done from the driver side alone, once the device has stopped (closed or
+   * destroyed: its thread is gone, nothing else touches the ring). A live device's reset zeroes
+   * used.idx, which DriverQueue.reclaimAfterReset relies on; a stopped one cannot, so it is
+   * zeroed here. Left as the device last wrote it, it would read as entries the driver never
+   * published: the queue would call itself broken and every enableInterrupts() would report more
+   * work (a poll loop would never end).
+   */
+  private reclaimStopped(dq: DriverQueue, out: Uint32Array): number {
+    const n = dq.reclaimAfterReset(out);
+    const r = this.device.region;
+    // A plain write: the device thread has stopped; only this thread reads the ring now.
+    r.dv.setUint16(queueBaseOffset(dq.index, r.queueSize) + r.layout.usedOff + kUsedIdxOff, 0, true);
+    return n;
   }
 
   unbindPair(pair: number): void {
@@ -360,7 +384,10 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
 
   quiescePair(pair: number, rxOut: Uint32Array, txOut: Uint32Array): [number, number] {
     if (this.device.closed) {
-      return [this.device.rx[pair]!.reclaimAfterReset(rxOut), this.device.tx[pair]!.reclaimAfterReset(txOut)];
+      return [
+        this.reclaimStopped(this.device.rx[pair]!, rxOut),
+        this.reclaimStopped(this.device.tx[pair]!, txOut),
+      ];
     }
     if (pair === 0) return [this.device.resetQueue(0, rxOut), this.device.resetQueue(1, txOut)];
     return this.device.quiescePair(pair, rxOut, txOut);
@@ -432,6 +459,7 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
     this.device.off('backendLost', this.onBackendLost);
     this.device.off('deviceFailed', this.onBackendLost);
     this.device.off('ringError', this.onRingError);
+    this.device.off('close', this.onDeviceClose);
     this.device.onInterrupt = null;
     this.interruptHooks = [];
     await this.device.close();

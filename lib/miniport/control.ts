@@ -122,8 +122,8 @@ export function coActivateVc(ad: MiniportAdapter, vc: MiniportVc, params: CoCall
  * Results: SUCCESS when nothing is outstanding — the pair is then unbound, reset and freed before
  * returning; otherwise PENDING, and NdisMCoDeactivateVcComplete(SUCCESS) comes from whichever
  * event brings the last count to zero: a transmit harvest (interrupt) or
- * MiniportReturnNetBufferLists (see checkDrain). A dead backend or a NEEDS_RESET queue aborts the
- * drain (abortVc), as does NDIS's deadline hook (coAbortVc).
+ * MiniportReturnNetBufferLists (see checkDrain). A dead backend, a NEEDS_RESET queue or the device
+ * closed under the miniport aborts the drain (abortVc), as does NDIS's deadline hook (coAbortVc).
  */
 export function coDeactivateVc(ad: MiniportAdapter, vc: MiniportVc): NdisStatus {
   if (vc.state !== VcState.Active || vc.pair === null) return NDIS_STATUS_INVALID_STATE;
@@ -209,13 +209,42 @@ export function coAbortVc(ad: MiniportAdapter, vc: MiniportVc): void {
 }
 
 /**
+ * The device stopped under the miniport (Device.close() or destroy() without MiniportHaltEx
+ * first): nothing on its rings will complete any more, so a drain waiting for the hardware would
+ * wait forever. Every VC with a pair gets its sends back now — chains the device finished keep
+ * their status, the rest SEND_ABORTED (send.ts abortSends; the rings are reclaimed from the
+ * driver side, the thread being gone) — and a draining VC's deactivation is aborted with
+ * ERR_CONDIS_DEVICE_CLOSED (abortVc: it fails, the VC is Active again, held receives are
+ * returned whenever the protocol gives them, and a retry completes once they are). Sends made
+ * from now on fail at once (send.ts).
+ */
+export function deviceClosed(ad: MiniportAdapter): void {
+  for (const vc of ad.vcs) {
+    const pair = vc.pair;
+    if (pair === null) continue;
+    if (vc.state === VcState.Draining) {
+      abortVc(
+        ad,
+        vc,
+        new CondisError(
+          'ERR_CONDIS_DEVICE_CLOSED',
+          `the device was closed while VC on VID ${vc.vid} was draining`,
+        ),
+      );
+    } else {
+      abortSends(ad, vc, pair);
+    }
+  }
+}
+
+/**
  * Abort a drain that cannot finish (dead backend, NEEDS_RESET queue, NDIS deadline):
  * 1. every send is completed now: the software queue, and the ring through a transmitq reset
  *    (its in-flight chains come back as tokens) — SEND_ABORTED;
  * 2. the receiveq is reset: buffers still posted come back to the pool (their frames, if any,
  *    are dropped);
  * 3. the adapter emits 'vcAbort' with a CondisError whose code says why (ERR_CONDIS_BACKEND_LOST,
- *    ERR_CONDIS_RING_*, ERR_CONDIS_DRAIN_TIMEOUT) and details {vid, pair, txAborted, rxHeld},
+ *    ERR_CONDIS_RING_*, ERR_CONDIS_DRAIN_TIMEOUT, ERR_CONDIS_DEVICE_CLOSED) and details {vid, pair, txAborted, rxHeld},
  *    and the NDIS trace gets a 'MiniportAbortVc' note with that code;
  * 4. the deactivation completes with NDIS_STATUS_REQUEST_ABORTED (ad.deactivated). A failed
  *    deactivation puts the VC back to ACTIVE (spec A11, U2), so the miniport re-arms it: Active

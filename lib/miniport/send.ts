@@ -57,7 +57,8 @@ export function txStatusToNdis(st: number): NdisStatus {
  * out as transmit completions free room. NBLs that cannot be sent at all (no NET_BUFFER, a frame
  * of 0 bytes or over the VC's maximum) complete at once with INVALID_LENGTH. Under NDIS's
  * 'pass-through' send policy the miniport applies spec §4.3 itself: CLOSING while draining,
- * VC_NOT_ACTIVATED when inactive.
+ * VC_NOT_ACTIVATED when inactive. On a device closed under the miniport every NBL fails at once
+ * (FAILURE).
  */
 export function coSendNetBufferLists(ad: MiniportAdapter, vc: MiniportVc, nbls: NetBufferList): void {
   const pair = vc.pair;
@@ -66,7 +67,9 @@ export function coSendNetBufferLists(ad: MiniportAdapter, vc: MiniportVc, nbls: 
   let failed = 0;
   const refuse =
     vc.state === VcState.Active && pair !== null
-      ? NDIS_STATUS_SUCCESS
+      ? ad.device.closed
+        ? NDIS_STATUS_FAILURE // the device is gone: nothing on its rings would ever complete
+        : NDIS_STATUS_SUCCESS
       : vc.state === VcState.Draining
         ? NDIS_STATUS_CLOSING
         : NDIS_STATUS_VC_NOT_ACTIVATED;
@@ -266,10 +269,15 @@ function giveBack(ad: MiniportAdapter, vc: MiniportVc, head: NetBufferList, coun
  * Aborts every send the VC holds: the software queue (never placed) and, through a virtio queue
  * reset of the transmitq, every chain on the ring (the reset hands their tokens back). Each NBL
  * completes with SEND_ABORTED (unless one of its frames already reported another failure).
- * The transmitq is re-enabled, empty. The caller checks the drain.
+ * Chains the device had already finished (used entries not harvested yet) are harvested first
+ * and keep the status the device gave them: a frame that went out completes SUCCESS, not
+ * SEND_ABORTED (the reset would hand its token back like any other). The software queue goes
+ * first, so that harvest refills nothing. The transmitq is re-enabled, empty. The caller checks
+ * the drain.
  */
 export function abortSends(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair): void {
   abortSoftwareQueue(ad, vc);
+  harvestTx(ad, vc, pair);
   abortRing(ad, vc, pair);
 }
 

@@ -2,7 +2,13 @@
  * Writes straight into a queue's shared ring, bypassing DriverQueue's checks: how tests play a
  * buggy or hostile driver against the native device.
  */
-import { kAvailIdxOff, kAvailRingOff, queueBaseOffset, queueLayout } from '../../lib/virtio/layout';
+import {
+  kAvailIdxOff,
+  kAvailRingOff,
+  kUsedIdxOff,
+  queueBaseOffset,
+  queueLayout,
+} from '../../lib/virtio/layout';
 import type { Region } from '../../lib/virtio/region';
 
 export function writeDesc(
@@ -40,4 +46,16 @@ export function pushAvail(r: Region, q: number, head: number): void {
 export function setAvailIdx(r: Region, q: number, idx: number): void {
   const u16 = new Uint16Array(r.sab);
   Atomics.store(u16, (availBase(r, q) + kAvailIdxOff) >>> 1, idx);
+}
+
+/** used.idx of queue q as the device last wrote it. */
+export function usedIdx(r: Region, q: number): number {
+  const b = queueBaseOffset(q, r.queueSize) + queueLayout(r.queueSize).usedOff;
+  return r.dv.getUint16(b + kUsedIdxOff, true);
+}
+
+/** The head the avail ring offers at position `pos` (free-running), and its byte offset. */
+export function availEntry(r: Region, q: number, pos: number): { head: number; off: number } {
+  const off = availBase(r, q) + kAvailRingOff + 2 * (pos & (r.queueSize - 1));
+  return { head: r.dv.getUint16(off, true), off };
 }

@@ -42,6 +42,8 @@ export class TestClient {
   given = 0;
   completed = 0;
   readonly statuses = new Map<string, number>();
+  /** Every NBL completed to the client, in order (an NBL completed twice appears twice). */
+  readonly completedNbls: NetBufferList[] = [];
   incomingClose = 0;
 
   constructor(
@@ -53,6 +55,7 @@ export class TestClient {
       coSendNetBufferListsComplete: (_ctx, nbls) => {
         for (let p: NetBufferList | null = nbls; p; p = p.next) {
           this.completed++;
+          this.completedNbls.push(p);
           const s = statusName(p.status);
           this.statuses.set(s, (this.statuses.get(s) ?? 0) + 1);
         }
