@@ -240,8 +240,10 @@ export class Device extends EventEmitter<DeviceEvents> {
     this.nat = null;
     nat?.close(false, 0);
     if (!this.closing) this.closing = Promise.resolve();
-    // Stopped now; the listeners hear it in a later turn (never from inside destroy()).
-    if (nat) setImmediate(() => this.emit('close'));
+    // Stopped now; the listeners hear it in a later turn (never from inside destroy()). Only
+    // when someone listens: the deferred call holds the Device, and with it the region, until the
+    // event loop turns, and a synchronous open/destroy loop would hold every region it made.
+    if (nat && this.listenerCount('close') > 0) setImmediate(() => this.emit('close'));
   }
 
   /**
