@@ -9,7 +9,6 @@
 import type { Device } from '../device/device';
 import { FramePort } from '../device/port';
 import type { CondisError } from '../errors';
-import { QueueState } from '../virtio/layout';
 
 export interface SignallingChannel {
   /** Transmit one frame (the channel copies it). False if it could not be queued (counted as lost). */
@@ -49,9 +48,8 @@ export class PortSignallingChannel implements SignallingChannel {
   private readonly onRingError = (err: CondisError): void => {
     const q = err.details.queue as number | undefined;
     if (q !== 0 && q !== 1) return;
-    const dq = q === 0 ? this.port.rxq : this.port.txq;
-    // Only while the queue is still failed, and not on a device that has stopped.
-    if ((dq.broken !== null || dq.state() === QueueState.NeedsReset) && !this.device.closed)
+    // Once per fault (DriverQueue.faultStands), and not on a device that has stopped.
+    if ((q === 0 ? this.port.rxq : this.port.txq).faultStands(err) && !this.device.closed)
       this.port.resetQueue(q);
   };
   private closed = false;

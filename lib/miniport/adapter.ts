@@ -312,12 +312,21 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
   private readonly onRingError = (err: CondisError): void => {
     const q = err.details.queue as number | undefined;
     if (q === undefined) return;
+    const dq = q % 2 === 0 ? this.device.rx[q >>> 1] : this.device.tx[q >>> 1];
+    if (dq === undefined) return;
     const pair = this.pairs[q >>> 1];
     const vc = pair?.vc ?? null;
     if (pair && vc?.state === VcState.Draining) {
+      // A fault during the drain fails the deactivation, even if the queue was reset since (the
+      // deactivation's own harvest can find it and its stopReceive reset the receiveq before the
+      // report): abortVc acts once per deactivation (it re-arms the VC Active).
       control.abortVc(this, vc, err);
       return;
     }
+    // Once per fault. The driver's own stop is reported a microtask after it happened: by then the
+    // queue may have been reset (the device's report of the same queue in the same interrupt, the
+    // abort of a drain), and a second reset would abort sends placed on the fresh ring.
+    if (!dq.faultStands(err)) return;
     if (pair && vc !== null) {
       // An Active VC survives a broken queue: reset it and carry on.
       if (q % 2 === 1) {

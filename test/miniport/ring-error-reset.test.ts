@@ -2,6 +2,8 @@
 // - an Active VC's transmitq failed by the device after it had sent some of the ring's frames in
 //   the same batch: those complete SUCCESS (the peer has them), only the rest SEND_ABORTED, and
 //   the software queue goes out on the fresh ring;
+// - the same fault found twice (the device's report, and the driver's own stop found by the
+//   harvest before the reset, reported a microtask later): one reset, not two;
 // - pair 0 with no VC (a plain miniport's, no VID-0 VC yet) and an MCM's signalling pair: the
 //   queue is reset, counted and reported, and the pair works again (signalling makes calls).
 import { afterEach, describe, expect, it } from 'vitest';
@@ -90,6 +92,33 @@ describe("miniport: an Active VC's failed transmitq", () => {
     });
     expect(vc.state).toBe(VcState.Active);
     expect(a.stats().pairs[1]!.txState).toBe(QueueState.Ready);
+    expect(await rig.client.closeAndDelete()).toBe(NDIS_STATUS_SUCCESS);
+    expect(rig.adapter.poolCounts().free).toBe(rig.adapter.poolCounts().capacity);
+  });
+
+  it('one fault found by the device and by the driver is repaired once', async () => {
+    const { a, rig, peer, seen, sent, resets, ringErrors, txq } = await stalledSends();
+    // As above, and the K-th avail entry names the (K-1)-th chain's head again: the device sends
+    // that buffer twice, so the used ring returns one id twice. The miniport's reset harvests
+    // first (previous test), finds the repeat and stops the queue — reported a microtask later,
+    // after the reset it belongs to has been done.
+    const first = usedIdx(a.region, txq);
+    const dup = availEntry(a.region, txq, first + K - 2).head;
+    a.region.dv.setUint16(availEntry(a.region, txq, first + K - 1).off, dup, true);
+    writeDesc(a.region, txq, availEntry(a.region, txq, first + K).head, 2 ** 40, 64, 0, 0);
+    peer.postRx();
+    await waitUntil(() => rig.client.completed === SENDS, 'every send completed');
+    await new Promise((r) => setTimeout(r, 20)); // a second repair would have come by now
+    expect(ringErrors).toEqual(['ERR_CONDIS_RING_DESC_OUT_OF_POOL', UsedRingError.IdRepeated]);
+    expect(resets.map((e) => e.code)).toEqual(['ERR_CONDIS_RING_DESC_OUT_OF_POOL']);
+    expect(rig.adapter.queueResets).toBe(1);
+    // The K-1 distinct frames before the repeat, then the software queue's 36 on the fresh ring:
+    // none of those was aborted by a second reset.
+    expect(seen.size).toBe(K - 1 + SENDS - Q);
+    expect(expectSuccessIffSeen(sent, rig.client.completedNbls, seen)).toEqual({
+      SUCCESS: K - 1 + SENDS - Q,
+      SEND_ABORTED: Q - K + 1,
+    });
     expect(await rig.client.closeAndDelete()).toBe(NDIS_STATUS_SUCCESS);
     expect(rig.adapter.poolCounts().free).toBe(rig.adapter.poolCounts().capacity);
   });
