@@ -27,6 +27,7 @@
 
 import * as fs from 'node:fs';
 import { BenchCallManager, BenchClient } from '../bench/drain-rig';
+import { FaultWatch } from '../bench/faults';
 import { Histogram, type Percentiles } from '../bench/histogram';
 import { KernelQuiesce } from '../bench/kernel-quiesce';
 import { describeMachine, machineLine } from '../bench/machine';
@@ -146,13 +147,18 @@ function openBed(backend: 'tap' | 'wire', queueSize: number): Bed {
   };
 }
 
-/** Resolves once `cond()` holds, checking every macrotask (device interrupts run in between). */
-function until(cond: () => boolean, what: string): Promise<void> {
+/**
+ * Resolves once `cond()` holds, checking every macrotask (device interrupts run in between);
+ * rejects with a device's fault as soon as one is reported.
+ */
+function until(cond: () => boolean, what: string, faults: FaultWatch): Promise<void> {
+  faults.check();
   if (cond()) return Promise.resolve();
   const deadline = Date.now() + STEP_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
     const check = () => {
-      if (cond()) resolve();
+      if (faults.fault) reject(faults.fault);
+      else if (cond()) resolve();
       else if (Date.now() > deadline) reject(new Error(`timed out waiting for ${what}`));
       else setImmediate(check);
     };
@@ -160,12 +166,19 @@ function until(cond: () => boolean, what: string): Promise<void> {
   });
 }
 
-/** Resolves once `cond()` holds, or once `progress()` has not moved for 20 ms. */
-function untilOrStalled(cond: () => boolean, progress: () => number): Promise<void> {
+/**
+ * Resolves once `cond()` holds, or once `progress()` has not moved for 20 ms; rejects with a
+ * device's fault as soon as one is reported.
+ */
+function untilOrStalled(cond: () => boolean, progress: () => number, faults: FaultWatch): Promise<void> {
   let last = progress();
   let since = Date.now();
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const check = () => {
+      if (faults.fault) {
+        reject(faults.fault);
+        return;
+      }
       const now = progress();
       if (now !== last) {
         last = now;
@@ -232,6 +245,7 @@ export async function benchDrain(argv: string[]): Promise<number> {
   }
   const pcap = typeof f.pcap === 'string' ? new PcapWriter(f.pcap) : null;
   let bed: Bed | null = null;
+  let faults: FaultWatch | null = null;
   let adapter: MiniportAdapter | null = null;
   let interrupted = false;
   const onSigint = () => {
@@ -242,6 +256,10 @@ export async function benchDrain(argv: string[]): Promise<number> {
   try {
     bed = openBed(backend, queueSize);
     const { ours, far, peer } = bed;
+    // A fault on either device ends the run at once with its coded error (lib/bench/faults.ts):
+    // every wait below rejects with it, and each step checks it.
+    const watch = new FaultWatch([ours, far]);
+    faults = watch;
     const ndis = new Ndis({
       verifier: process.env.CONDIS_VERIFIER === 'off' ? 'off' : 'throw',
       trace: false,
@@ -261,6 +279,7 @@ export async function benchDrain(argv: string[]): Promise<number> {
     far.onInterrupt = () => peer.poll();
     if (pcap) peer.onFrame = (bytes, off, len) => pcap.capture(bytes, off, len, VID);
     const st = await client.connect(condisCallParameters(VID));
+    watch.check();
     if (st !== NDIS_STATUS_SUCCESS) throw new Error(`make call on VID ${VID}: ${statusName(st)}`);
     const vc = adapter.vcFor(client.vc) as MiniportVc;
     const farTokens = new Uint32Array(queueSize);
@@ -305,6 +324,7 @@ export async function benchDrain(argv: string[]): Promise<number> {
             await untilOrStalled(
               () => peer.txRoom() > 0,
               () => peer.txRoom(),
+              watch,
             );
             continue;
           }
@@ -317,6 +337,7 @@ export async function benchDrain(argv: string[]): Promise<number> {
           await untilOrStalled(
             () => client.heldCount >= target,
             () => client.heldCount,
+            watch,
           );
         }
 
@@ -326,17 +347,18 @@ export async function benchDrain(argv: string[]): Promise<number> {
           peer.rxPool.freeMany(farTokens, n);
         }
         client.send(d);
-        if (backend === 'wire') await until(() => vc.txInFlight === d, 'sends on the ring');
+        if (backend === 'wire') await until(() => vc.txInFlight === d, 'sends on the ring', watch);
         // 3. Deactivate; the far end starts taking frames; the held receives come back next.
         const inFlight = vc.txInFlight;
         const dst = cm.deactivate();
         if (backend === 'wire') peer.postRx();
         if (dst === NDIS_STATUS_PENDING) {
           setImmediate(() => client.returnHeld());
-          await until(() => cm.completed, `the deactivation at d ${d}`);
+          await until(() => cm.completed, `the deactivation at d ${d}`, watch);
         } else {
           client.returnHeld();
         }
+        watch.check(); // a fault aborts the drain: its code says more than the status
         if (cm.lastStatus !== NDIS_STATUS_SUCCESS) {
           throw new Error(`deactivation at d ${d} completed with ${statusName(cm.lastStatus)}`);
         }
@@ -357,6 +379,7 @@ export async function benchDrain(argv: string[]): Promise<number> {
         // 4. Re-activate for the next iteration (a new activation era needs new parameters).
         client.hold = false;
         const ast = await cm.activate(condisCallParameters(VID));
+        watch.check();
         if (ast !== NDIS_STATUS_SUCCESS) throw new Error(`re-activation: ${statusName(ast)}`);
         pcap?.flushIfAbove(1 << 20);
       }
@@ -427,6 +450,7 @@ export async function benchDrain(argv: string[]): Promise<number> {
     if (pcap) out(`pcap: ${pcap.frames} frames -> ${pcap.file}`);
     return interrupted ? 130 : 0;
   } finally {
+    faults?.dispose();
     process.off('SIGINT', onSigint);
     kernel?.stop();
     pcap?.close();

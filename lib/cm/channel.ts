@@ -8,6 +8,7 @@
  */
 import type { Device } from '../device/device';
 import { FramePort } from '../device/port';
+import type { CondisError } from '../errors';
 
 export interface SignallingChannel {
   /** Transmit one frame (the channel copies it). False if it could not be queued (counted as lost). */
@@ -16,17 +17,24 @@ export interface SignallingChannel {
   onFrame: ((bytes: Uint8Array, offset: number, length: number) => void) | null;
 }
 
-/** Who lends the device's interrupt to a channel: MiniportAdapter's hook list. */
+/**
+ * Who lends the device's interrupt to a channel, and repairs its queues: MiniportAdapter (its hook
+ * list, and its 'ringError' handling, which resets a failed queue of the channel's pair through
+ * the driver named with setPairDriver and reports it as a 'queueReset').
+ */
 export interface InterruptSharing {
   addInterruptHook(hook: () => void): void;
   removeInterruptHook(hook: () => void): void;
+  setPairDriver(pair: number, driver: { resetQueue(q: number): number } | null): void;
 }
 
 /**
  * Queue pair 0 of a device, untagged, driven with a FramePort. With `interrupts` (an MCM: the
- * embedded miniport owns the device's one interrupt callback), the channel adds a hook to it, so
- * one coalesced interrupt services the VCs' pairs, then pair 0; alone on a device, it takes the
- * device's callback itself. close() gives it back either way.
+ * embedded miniport owns the device's one interrupt callback and its ring errors), the channel
+ * adds a hook to it, so one coalesced interrupt services the VCs' pairs, then pair 0, and names
+ * its port as pair 0's driver, so a failed queue of pair 0 is reset (FramePort.resetQueue) and
+ * signalling goes on; alone on a device, it takes the device's callback and listens for its ring
+ * errors itself. close() gives both back either way.
  */
 export class PortSignallingChannel implements SignallingChannel {
   readonly port: FramePort;
@@ -36,6 +44,14 @@ export class PortSignallingChannel implements SignallingChannel {
   private readonly onInterrupt = (): void => {
     this.port.poll();
   };
+  /** Alone on the device: a failed queue of pair 0 is reset here (the same repair as an MCM's). */
+  private readonly onRingError = (err: CondisError): void => {
+    const q = err.details.queue as number | undefined;
+    if (q !== 0 && q !== 1) return;
+    // Once per fault (DriverQueue.faultStands), and not on a device that has stopped.
+    if ((q === 0 ? this.port.rxq : this.port.txq).faultStands(err) && !this.device.closed)
+      this.port.resetQueue(q);
+  };
   private closed = false;
 
   constructor(
@@ -44,8 +60,13 @@ export class PortSignallingChannel implements SignallingChannel {
   ) {
     this.port = new FramePort(device, 0);
     this.port.onFrame = (bytes, off, len) => this.onFrame?.(bytes, off, len);
-    if (interrupts) interrupts.addInterruptHook(this.onInterrupt);
-    else device.onInterrupt = this.onInterrupt;
+    if (interrupts) {
+      interrupts.addInterruptHook(this.onInterrupt);
+      interrupts.setPairDriver(0, this.port);
+    } else {
+      device.onInterrupt = this.onInterrupt;
+      device.on('ringError', this.onRingError);
+    }
     this.port.postRx();
     // Ask for the first interrupts on both queues of the pair.
     this.port.poll();
@@ -61,11 +82,16 @@ export class PortSignallingChannel implements SignallingChannel {
     return true;
   }
 
-  /** Stops servicing pair 0 on interrupts. Idempotent. */
+  /** Stops servicing pair 0 on interrupts and repairing it. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.interrupts) this.interrupts.removeInterruptHook(this.onInterrupt);
-    else if (this.device.onInterrupt === this.onInterrupt) this.device.onInterrupt = null;
+    if (this.interrupts) {
+      this.interrupts.removeInterruptHook(this.onInterrupt);
+      this.interrupts.setPairDriver(0, null);
+    } else {
+      if (this.device.onInterrupt === this.onInterrupt) this.device.onInterrupt = null;
+      this.device.off('ringError', this.onRingError);
+    }
   }
 }

@@ -14,6 +14,7 @@ import type { Device } from './device';
 
 // A module-local copy: under tsx every imported binding is a getter V8 does not inline.
 const TX_SENT = TxStatus.Sent;
+const TX_ABORTED = TxStatus.Aborted;
 
 /** Called for each received frame: the bytes are region.u8[offset, offset + length). */
 export type FrameSink = (bytes: Uint8Array, offset: number, length: number) => void;
@@ -166,6 +167,37 @@ export class FramePort {
       }
     }
     return total;
+  }
+
+  /**
+   * Virtio queue reset of one of the port's two queues, after a ring error (the device failed it,
+   * or the driver side stopped it on an impossible used entry): what the device had finished is
+   * harvested first (frames sent count as sent, frames received are delivered), then the reset
+   * gives back every buffer still on the ring — a transmit counts as failed (TxStatus aborted) —
+   * the receive queue is posted full again and interrupts are re-armed. Returns the chains the
+   * reset gave back. Throws ERR_CONDIS_INVALID_ARG for a queue not the port's, and
+   * ERR_CONDIS_DEVICE_CLOSED on a closed device.
+   */
+  resetQueue(q: number): number {
+    const isRx = q === this.rxq.index;
+    if (!isRx && q !== this.txq.index) {
+      throw new CondisError('ERR_CONDIS_INVALID_ARG', `queue ${q} is not one of pair ${this.pair}'s`, {
+        queue: q,
+      });
+    }
+    if (isRx) this.harvestRx();
+    else this.harvestTx();
+    const n = this.device.resetQueue(q, this.tokens);
+    if (isRx) {
+      this.rxPool.freeMany(this.tokens, n);
+      this.postRx();
+    } else {
+      this.txPool.freeMany(this.tokens, n);
+      this.txFailed += n;
+      this.txStatusCounts[TX_ABORTED]! += n;
+    }
+    this.poll();
+    return n;
   }
 
   private harvestTx(): number {

@@ -23,9 +23,13 @@
  *   why — ERR_CONDIS_BACKEND_LOST, ERR_CONDIS_DEVICE_FAILED, ERR_CONDIS_RING_* (a queue the device
  *   failed, or the driver's ERR_CONDIS_RING_USED_*: the device returned an impossible used entry),
  *   ERR_CONDIS_DRAIN_TIMEOUT;
- * - 'queueReset' (CondisError): a queue of an Active VC went to NEEDS_RESET, or the driver stopped
- *   it on an impossible used entry, and was reset and re-armed (its in-flight sends completed
- *   with SEND_ABORTED).
+ * - 'queueReset' (CondisError): a queue went to NEEDS_RESET, or the driver stopped it on an
+ *   impossible used entry, and was reset and re-armed (counted in `queueResets`): a queue of an
+ *   Active VC (the sends the device had finished complete with its status, the rest of the ring
+ *   SEND_ABORTED, the software queue refills the ring), of pair 0 while no VC holds it, or of a
+ *   pair another driver holds through setPairDriver (an MCM's signalling channel). One reset per
+ *   fault: a report that finds its queue already reset (the driver's own stop is reported a
+ *   microtask late) is ignored.
  * The device closed under the miniport (Device.close() or destroy() before halt()) ends every
  * send at once and aborts pending drains with ERR_CONDIS_DEVICE_CLOSED (control.ts deviceClosed).
  */
@@ -42,7 +46,7 @@ import { kUsedIdxOff, queueBaseOffset } from '../virtio/layout';
 import * as control from './control';
 import { QueuePair } from './pair';
 import { harvestRx, returnNetBufferLists } from './receive';
-import { abortRing, coSendNetBufferLists, drainSoftwareQueue, harvestTx } from './send';
+import { coSendNetBufferLists, harvestTx, resetTransmitq } from './send';
 import { type MiniportVc, VcState } from './vc';
 
 export interface MiniportAdapterOptions {
@@ -94,6 +98,18 @@ export class RingNetBufferList extends NetBufferList {
   }
 }
 
+/**
+ * The driver of a queue pair the adapter does not hold (an MCM's pair 0: its signalling channel's
+ * FramePort). When one of the pair's queues fails, the adapter has it reset here.
+ */
+export interface PairDriver {
+  /**
+   * Virtio queue reset of queue `q` (one of the pair's two): the driver takes back its buffers
+   * and re-arms the queue. Returns the chains taken back.
+   */
+  resetQueue(q: number): number;
+}
+
 /** Snapshot of the adapter's buffers (tests check that nothing leaked). */
 export interface PoolCounts {
   /** Free slots / capacity, summed over the pools of the adapter's pairs (1..N-1, and 0 if lent to VCs). */
@@ -135,7 +151,11 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
    * thread stopped): either way the medium is gone, and both take the same path.
    */
   backendLost: CondisError | null = null;
+  /** Queues reset after a ring error ('queueReset' events), any pair. */
+  queueResets = 0;
   private halted = false;
+  /** Drivers of pairs the adapter does not hold, by pair index (setPairDriver). */
+  private readonly pairDrivers = new Map<number, PairDriver>();
   private readonly onDeactivated: ((vc: MiniportVc, status: NdisStatus) => void) | undefined;
   /** Copy-on-write: add/remove replace the array, so an interrupt iterates a stable snapshot. */
   private interruptHooks: ReadonlyArray<() => void> = [];
@@ -226,6 +246,17 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
   }
 
   /**
+   * Names the driver of pair `pair`, one the adapter does not hold (pair 0 with `untaggedPair:
+   * false`: an MCM's signalling channel), so that a ring error on it is repaired (see 'queueReset');
+   * null forgets it. Without a driver such a pair's failed queue is left as it is: its buffers are
+   * someone else's to take back.
+   */
+  setPairDriver(pair: number, driver: PairDriver | null): void {
+    if (driver === null) this.pairDrivers.delete(pair);
+    else this.pairDrivers.set(pair, driver);
+  }
+
+  /**
    * Harvests both queues of a bound pair until they are empty and interrupts are re-enabled
    * (FramePort.poll's loop), then lets a draining VC complete. Transmit interrupts are delayed
    * to 3/4 of what is in flight, as Linux's virtqueue_enable_cb_delayed: every chain completes,
@@ -271,31 +302,75 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
   /** The device was closed under the miniport (not by halt()): see control.deviceClosed. */
   private readonly onDeviceClose = (): void => control.deviceClosed(this);
 
+  /**
+   * A queue went to NEEDS_RESET (the device's report, synchronous from the interrupt) or its
+   * DriverQueue stopped on an impossible used entry (the driver's, a microtask later). A draining
+   * VC's deactivation is aborted (control.abortVc); any other queue in service is reset and
+   * re-armed ('queueReset'). The free pairs 1..N-1 are stopped (nothing reads them) and are reset
+   * before they are lent again: nothing to do there.
+   */
   private readonly onRingError = (err: CondisError): void => {
     const q = err.details.queue as number | undefined;
     if (q === undefined) return;
+    const dq = q % 2 === 0 ? this.device.rx[q >>> 1] : this.device.tx[q >>> 1];
+    if (dq === undefined) return;
     const pair = this.pairs[q >>> 1];
-    const vc = pair?.vc;
-    if (!pair || !vc) return;
-    if (vc.state === VcState.Draining) {
+    const vc = pair?.vc ?? null;
+    if (pair && vc?.state === VcState.Draining) {
+      // A fault during the drain fails the deactivation, even if the queue was reset since (the
+      // deactivation's own harvest can find it and its stopReceive reset the receiveq before the
+      // report): abortVc acts once per deactivation (it re-arms the VC Active).
       control.abortVc(this, vc, err);
       return;
     }
-    // An Active VC survives a broken queue: reset it and carry on (sends on the ring are lost).
-    if (q % 2 === 1) {
-      abortRing(this, vc, pair);
-      drainSoftwareQueue(this, vc, pair);
-      this.device.publish(pair.txq);
+    // Once per fault. The driver's own stop is reported a microtask after it happened: by then the
+    // queue may have been reset (the device's report of the same queue in the same interrupt, the
+    // abort of a drain), and a second reset would abort sends placed on the fresh ring.
+    if (!dq.faultStands(err)) return;
+    if (pair && vc !== null) {
+      // An Active VC survives a broken queue: reset it and carry on.
+      if (q % 2 === 1) {
+        resetTransmitq(this, vc, pair);
+      } else {
+        const n = this.resetQueue(q, pair.tokens);
+        pair.rxPool.freeMany(pair.tokens, n);
+        pair.fillRx();
+        this.device.publish(pair.rxq);
+      }
+      pair.rxq.enableInterrupts();
+      pair.txq.enableInterrupts();
+    } else if (pair && pair.index === 0) {
+      // Pair 0 with no VC on VID 0: its queues stay enabled (untagged frames keep arriving), so
+      // the next VID-0 activation would find this one failed. Nothing of a VC is on it.
+      this.resetIdleQueue(pair, q);
     } else {
-      const n = this.resetQueue(q, pair.tokens);
-      pair.rxPool.freeMany(pair.tokens, n);
-      pair.fillRx();
-      this.device.publish(pair.rxq);
+      // Another driver's pair (an MCM's signalling channel): it takes back its own buffers. A
+      // closed device has stopped; that driver reclaims nothing from it any more.
+      const driver = this.pairDrivers.get(q >>> 1);
+      if (!driver || this.device.closed) return;
+      driver.resetQueue(q);
     }
-    pair.rxq.enableInterrupts();
-    pair.txq.enableInterrupts();
+    this.queueResets++;
     this.emit('queueReset', err);
   };
+
+  /**
+   * Resets queue q of a pair no VC holds: receive buffers go back to the pool; a transmit chain
+   * (none is left once a VC's drain ended) gives back its token and copy buffer.
+   */
+  private resetIdleQueue(pair: QueuePair, q: number): void {
+    const n = this.resetQueue(q, pair.tokens);
+    if (q % 2 === 0) {
+      pair.rxPool.freeMany(pair.tokens, n);
+      return;
+    }
+    for (let i = 0; i < n; i++) {
+      const t = pair.tokens[i]!;
+      const slot = pair.txSlot[t]!;
+      if (slot >= 0) pair.txPool.free(slot);
+      pair.freeToken(t);
+    }
+  }
 
   // ---------------------------------------------------------------------------------------------
   // Device control, tolerant of a device that is already closed.

@@ -200,13 +200,22 @@ export function drainSoftwareQueue(ad: MiniportAdapter, vc: MiniportVc, pair: Qu
  * checks the drain. Returns the chains harvested.
  */
 export function harvestTx(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair): number {
-  const n = pair.txq.harvest(pair.tokens, pair.lens, pair.tokens.length);
-  if (n === 0) return 0;
-  completeChains(ad, vc, pair, n, -1);
-  if (vc.swqHead !== null && vc.state !== VcState.Inactive) {
+  const n = harvestTxCompletions(ad, vc, pair);
+  if (n > 0 && vc.swqHead !== null && vc.state !== VcState.Inactive) {
     drainSoftwareQueue(ad, vc, pair);
     ad.device.publish(pair.txq);
   }
+  return n;
+}
+
+/**
+ * harvestTx without the refill: completes the chains the device finished (each with the status it
+ * gave) and places nothing new on the ring — the step before a transmitq reset, which would abort
+ * whatever a refill placed. Returns the chains harvested.
+ */
+function harvestTxCompletions(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair): number {
+  const n = pair.txq.harvest(pair.tokens, pair.lens, pair.tokens.length);
+  if (n > 0) completeChains(ad, vc, pair, n, -1);
   return n;
 }
 
@@ -271,14 +280,27 @@ function giveBack(ad: MiniportAdapter, vc: MiniportVc, head: NetBufferList, coun
  * completes with SEND_ABORTED (unless one of its frames already reported another failure).
  * Chains the device had already finished (used entries not harvested yet) are harvested first
  * and keep the status the device gave them: a frame that went out completes SUCCESS, not
- * SEND_ABORTED (the reset would hand its token back like any other). The software queue goes
- * first, so that harvest refills nothing. The transmitq is re-enabled, empty. The caller checks
- * the drain.
+ * SEND_ABORTED (the reset would hand its token back like any other). The transmitq is
+ * re-enabled, empty. The caller checks the drain.
  */
 export function abortSends(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair): void {
   abortSoftwareQueue(ad, vc);
-  harvestTx(ad, vc, pair);
+  resetTransmitq(ad, vc, pair);
+}
+
+/**
+ * Resets the transmitq of a VC that keeps its sends (its queue failed; the VC stays Active): the
+ * chains the device had finished are harvested first and keep their status (a frame that went
+ * out completes SUCCESS, as in abortSends), the reset aborts the rest (SEND_ABORTED), and the
+ * software queue, left alone, refills the fresh ring and is published. The transmitq is
+ * re-enabled.
+ */
+export function resetTransmitq(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair): void {
+  harvestTxCompletions(ad, vc, pair);
   abortRing(ad, vc, pair);
+  if (vc.swqHead === null) return;
+  drainSoftwareQueue(ad, vc, pair);
+  ad.device.publish(pair.txq);
 }
 
 /** Completes every NBL of the software queue (never placed on the ring) with SEND_ABORTED. */

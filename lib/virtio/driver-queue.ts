@@ -32,6 +32,7 @@ import {
   kMaxChainSegments,
   kUsedIdxOff,
   kUsedRingOff,
+  QueueState,
   QueueStatusOff,
   queueBaseOffset,
   queueStatusOffset,
@@ -69,6 +70,8 @@ export const UsedRingError = {
   /** A receive chain's used len past its device-writable bytes. */
   LenTooLong: 'ERR_CONDIS_RING_USED_LEN_TOO_LONG',
 } as const;
+
+const usedRingCodes: ReadonlySet<string> = new Set(Object.values(UsedRingError));
 
 export class DriverQueue {
   /** Queue number in the region (virtio-net 5.1.2: 2k = receiveq k, 2k+1 = transmitq k). */
@@ -161,6 +164,16 @@ export class DriverQueue {
    */
   get broken(): CondisError | null {
     return this.brokenError;
+  }
+
+  /**
+   * Whether a 'ringError' reported for this queue still stands, so that whoever repairs the queue
+   * resets it once per fault: the driver's own stop ({@link UsedRingError}) while it is still this
+   * queue's {@link broken} — reported a microtask late, it may find the queue reset already — and
+   * the device's while the queue is in NEEDS_RESET. A queue reset clears both. Cold path.
+   */
+  faultStands(err: CondisError): boolean {
+    return usedRingCodes.has(err.code) ? this.brokenError === err : this.state() === QueueState.NeedsReset;
   }
 
   /** The driver's avail idx, including entries not yet published (u16). */

@@ -15,17 +15,22 @@
  *   - a receive chain's len is at most its writable bytes;
  *   - the driver's accounting: free descriptors + descriptors of chains in flight = queue size,
  *     inFlight() = chains in flight, and no descriptor belongs to two chains in flight;
- *   - once the queue is broken, harvest returns 0 until reclaimAfterReset;
+ *   - harvest takes exactly what a reference model of the used-ring checks says (below), in
+ *     order, and stops the queue at the first impossible entry with that entry's code:
+ *     used.idx past what was published -> USED_IDX_TOO_FAR; an id beyond the table, or not the
+ *     head of a chain the device was shown -> USED_ID_UNKNOWN, or USED_ID_REPEATED when the
+ *     device had returned that head and it was not made available to it again since; a receive
+ *     len past the chain's writable bytes -> USED_LEN_TOO_LONG; onBroken hears it once;
+ *   - once the queue is broken, harvest returns 0 and enableInterrupts false until
+ *     reclaimAfterReset;
  *   - a poll loop (harvest until 0, then enableInterrupts, again while it says more came) ends.
  *
- * Three of these do not hold on main today; they are issue 9 point 4 (the driver side's used-ring
- * hardening, lib/virtio, another change). Each is pinned below as a regression test (`it.fails`
- * until the fix lands) and named in KNOWN_BUGS, which the property consults only at those three
- * checks. When the hardening is merged: empty KNOWN_BUGS and drop the three `.fails`.
+ * Three bugs it found before the driver side's used-ring hardening (issue 9 point 4) are pinned
+ * below as plain regression tests.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BufferPool, createRegion, DriverQueue } from '../../lib/virtio';
+import { BufferPool, createRegion, DriverQueue, UsedRingError } from '../../lib/virtio';
 import { DeviceChain, DeviceRing, RawRing } from '../helpers/device-ring';
 import { fuzz, fuzzTimeout } from './fuzz';
 
@@ -36,19 +41,22 @@ type Op =
   | { t: 'complete'; n: number; pick: number; over: boolean }
   | { t: 'publishUsed' }
   | { t: 'usedIdx'; near: boolean; v: number }
-  | { t: 'usedEntry'; slot: number; id: IdPick; len: LenPick }
+  | { t: 'usedEntry'; slot: number; id: IdPick; len: LenPick; bump: boolean }
   | { t: 'scribble'; d: number; addr: number; len: number; flags: number; next: number }
   | { t: 'harvest'; max: number; repost: boolean; short: boolean }
   | { t: 'enable'; delay: number }
   | { t: 'poll' }
   | { t: 'reset' };
 
-type IdPick = { k: 'inflight' | 'unpublished' | 'free' | 'size' | 'raw'; v: number };
+type IdPick = {
+  k: 'inflight' | 'unpublished' | 'recent' | 'previous' | 'free' | 'size' | 'raw';
+  v: number;
+};
 type LenPick = { k: 'cap' | 'capPlus' | 'zero' | 'raw'; v: number };
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const idPick: fc.Arbitrary<IdPick> = fc.record({
-  k: fc.constantFrom('inflight', 'unpublished', 'free', 'size', 'raw'),
+  k: fc.constantFrom('inflight', 'unpublished', 'recent', 'previous', 'free', 'size', 'raw'),
   v: u32,
 });
 const lenPick: fc.Arbitrary<LenPick> = fc.record({
@@ -82,8 +90,15 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     weight: 1,
   },
   {
-    arbitrary: fc.record({ t: fc.constant('usedEntry' as const), slot: fc.nat(), id: idPick, len: lenPick }),
-    weight: 2,
+    // An element naming any id, and (bump) used.idx moved just past it, so harvest reads it.
+    arbitrary: fc.record({
+      t: fc.constant('usedEntry' as const),
+      slot: fc.oneof(fc.constant(0), fc.nat()), // 0: the next entry harvest reads
+      id: idPick,
+      len: lenPick,
+      bump: fc.boolean(),
+    }),
+    weight: 3,
   },
   {
     arbitrary: fc.record({
@@ -110,18 +125,8 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     weight: 2,
   },
   { arbitrary: fc.constant({ t: 'poll' as const }), weight: 2 },
-  { arbitrary: fc.constant({ t: 'reset' as const }), weight: 1 },
+  { arbitrary: fc.constant({ t: 'reset' as const }), weight: 3 },
 );
-
-/**
- * Checks the property skips because main fails them (see the header). Each name is the regression
- * test's below.
- */
-const KNOWN_BUGS = new Set<string>([
-  'poll-spins-when-broken',
-  'unpublished-id-accepted',
-  'repost-twice-in-one-batch',
-]);
 
 /** How a poll loop is written (lib/device/port.ts, lib/miniport/adapter.ts): it must end. */
 const kPollLimit = 10_000;
@@ -157,6 +162,14 @@ function run(isTx: boolean, q: number, ops: Op[]): void {
   const byHead = new Map<number, Chain>();
   let nextToken = 1;
   let held: number[] = []; // heads the honest device popped and has not completed
+  // Per descriptor: the device returned it as a head, and it has not been made available to the
+  // device again since (a used entry naming it is a repeat, not an unknown id).
+  const returned = new Uint8Array(q);
+  let recent = 0; // the head harvest took last (a device replaying an entry names it again)
+  let stops = 0; // onBroken calls since the last reset
+  drv.onBroken = () => {
+    stops++;
+  };
 
   const fail = (what: string): never => {
     throw new Error(what);
@@ -171,17 +184,12 @@ function run(isTx: boolean, q: number, ops: Op[]): void {
   const taken = (tok: number, len: number, repost: boolean) => {
     const c = inFlight.get(tok);
     if (c === undefined) return fail(`harvest returned token ${tok}, not in flight`);
-    if (!c.shown) {
-      // Never shown: added and not yet published (harvest), or reposted and not yet republished
-      // (harvestAndRepost: the same head twice in one batch comes here too).
-      const bug = repost || c.reposted ? 'repost-twice-in-one-batch' : 'unpublished-id-accepted';
-      if (KNOWN_BUGS.has(bug)) {
-        c.shown = true; // as the driver now believes; go on checking the rest
-      } else {
-        return fail(`harvest returned token ${tok} (head ${c.head}), which the device was never shown`);
-      }
-    }
+    // Never shown: added and not yet published (harvest), or reposted and not yet republished
+    // (harvestAndRepost: the same head twice in one batch comes here too).
+    if (!c.shown) fail(`harvest returned token ${tok} (head ${c.head}), which the device was never shown`);
     if (!isTx && len > c.cap) fail(`harvest returned len ${len} for a chain of ${c.cap} writable bytes`);
+    returned[c.head] = 1;
+    recent = c.head;
     if (repost) {
       c.shown = false; // a new avail entry, published by the next publish()
       c.reposted = true;
@@ -190,18 +198,69 @@ function run(isTx: boolean, q: number, ops: Op[]): void {
     inFlight.delete(tok);
     byHead.delete(c.head);
   };
+  /**
+   * The reference model of harvest's checks: what it must take from the used ring as it is now
+   * (tokens and lens, in order) and the code it must stop with, if any. Walks the entries the
+   * way the driver does. A head taken earlier in the same batch is no longer the device's,
+   * whether harvest freed it or harvestAndRepost offered it again (not yet published): named
+   * again, it is a repeat.
+   */
+  const expected = (max: number, room: number) => {
+    const last = drv.lastUsedIdx;
+    const pending = (raw.usedIdx() - last) & 0xffff;
+    let shownCount = 0;
+    for (const c of inFlight.values()) if (c.shown) shownCount++;
+    const out = { toks: [] as number[], lens: [] as number[], code: null as string | null };
+    if (pending > shownCount) {
+      out.code = UsedRingError.IdxTooFar;
+      return out;
+    }
+    const gone = new Set<number>(); // heads taken earlier in this batch
+    const lim = Math.min(pending, max, room);
+    for (let k = 0; k < lim; k++) {
+      const id = raw.usedId(last + k);
+      const len = raw.usedLen(last + k);
+      const c = id < q && !gone.has(id) ? byHead.get(id) : undefined;
+      if (c === undefined || !c.shown) {
+        out.code =
+          id < q && (returned[id] === 1 || gone.has(id)) ? UsedRingError.IdRepeated : UsedRingError.IdUnknown;
+        return out;
+      }
+      if (!isTx && len > c.cap) {
+        out.code = UsedRingError.LenTooLong;
+        return out;
+      }
+      gone.add(id);
+      out.toks.push(c.token);
+      out.lens.push(len);
+    }
+    return out;
+  };
   const harvest = (max: number, repost: boolean, short: boolean): number => {
-    const wasBroken = drv.broken !== null;
+    const wasBroken = drv.broken;
     const t = short ? shortToks : toks;
     const l = short ? shortLens : lens;
+    const want = wasBroken === null ? expected(max, t.length) : null;
     const n = repost ? drv.harvestAndRepost(t, l, max) : drv.harvest(t, l, max);
     if (!(Number.isInteger(n) && n >= 0 && n <= max && n <= t.length))
       fail(`harvest returned ${n} (max ${max})`);
-    if (wasBroken && n !== 0) fail(`harvest of a broken queue returned ${n}`);
+    if (wasBroken !== null) {
+      if (n !== 0) fail(`harvest of a broken queue returned ${n}`);
+      if (drv.broken !== wasBroken) fail('a broken queue changed its error');
+      return 0;
+    }
+    const got = { toks: [...t.subarray(0, n)], lens: [...l.subarray(0, n)] };
+    if (JSON.stringify(got) !== JSON.stringify({ toks: want!.toks, lens: want!.lens }))
+      fail(`harvest took ${JSON.stringify(got)}, the model ${JSON.stringify(want)}`);
+    const code = drv.broken?.code ?? null;
+    if (code !== want!.code) fail(`harvest stopped with ${code}, the model with ${want!.code}`);
+    if (code !== null && drv.broken!.details.queue !== qi)
+      fail(`the stop names queue ${drv.broken!.details.queue}`);
+    if (stops !== (code === null ? 0 : 1)) fail(`onBroken called ${stops} times`);
     for (let i = 0; i < n; i++) taken(t[i]!, l[i]!, repost);
     return n;
   };
-  const pickHead = (p: IdPick): number => {
+  const pickHead = (p: IdPick, at: number): number => {
     const list = (f: (c: Chain) => boolean) => [...inFlight.values()].filter(f).map((c) => c.head);
     const from = (xs: number[]) => (xs.length === 0 ? p.v % q : xs[p.v % xs.length]!);
     switch (p.k) {
@@ -209,6 +268,10 @@ function run(isTx: boolean, q: number, ops: Op[]): void {
         return from(list((c) => c.shown));
       case 'unpublished':
         return from(list((c) => !c.shown));
+      case 'recent':
+        return recent;
+      case 'previous': // the entry before repeated (one head twice in one batch)
+        return raw.usedId(at - 1);
       case 'free': {
         const used = new Set<number>();
         for (const c of inFlight.values()) for (const d of c.descs) used.add(d);
@@ -234,6 +297,8 @@ function run(isTx: boolean, q: number, ops: Op[]): void {
         // Its descriptors, read back from the table right away (before any scribble).
         const descs: number[] = [];
         for (let d = h, k = 0; k < nseg; k++, d = raw.descNext(d)) descs.push(d);
+        // Inside a chain a descriptor is no head: a used entry naming it is unknown, not repeated.
+        for (const d of descs.slice(1)) returned[d] = 0;
         for (const c of inFlight.values())
           for (const d of descs) if (c.descs.includes(d)) fail(`descriptor ${d} handed out twice`);
         let cap = 0;
@@ -270,11 +335,13 @@ function run(isTx: boolean, q: number, ops: Op[]): void {
         break;
       }
       case 'usedEntry': {
-        const id = pickHead(op.id) >>> 0;
+        const at = (drv.lastUsedIdx + (op.slot % q)) & 0xffff;
+        const id = pickHead(op.id, at) >>> 0;
         const cap = byHead.get(id)?.cap ?? 0;
         const len =
           op.len.k === 'cap' ? cap : op.len.k === 'capPlus' ? cap + 1 : op.len.k === 'zero' ? 0 : op.len.v;
-        raw.used((drv.lastUsedIdx + (op.slot % q)) & 0xffff, id, len >>> 0);
+        raw.used(at, id, len >>> 0);
+        if (op.bump) raw.setUsedIdx((at + 1) & 0xffff);
         break;
       }
       case 'scribble':
@@ -284,14 +351,14 @@ function run(isTx: boolean, q: number, ops: Op[]): void {
         harvest(op.max, op.repost, op.short);
         break;
       case 'enable':
-        drv.enableInterrupts(op.delay);
+        if (drv.enableInterrupts(op.delay) && drv.broken !== null)
+          fail('enableInterrupts of a broken queue reported work');
         break;
       case 'poll': {
         let spins = 0;
         for (;;) {
           while (harvest(q, false, false) > 0) if (++spins > kPollLimit) break;
           if (!drv.enableInterrupts()) break;
-          if (drv.broken !== null && KNOWN_BUGS.has('poll-spins-when-broken')) break;
           if (++spins > kPollLimit)
             fail(`poll loop still going after ${kPollLimit} rounds (broken: ${drv.broken})`);
         }
@@ -309,9 +376,13 @@ function run(isTx: boolean, q: number, ops: Op[]): void {
           back.add(tok);
         }
         if (back.size !== inFlight.size) fail(`reclaimAfterReset returned ${back.size} of ${inFlight.size}`);
+        // A chain in flight at the reset is the driver's again, never returned: its head is not
+        // a repeat. A head returned before the reset and still free stays one.
+        for (const c of inFlight.values()) returned[c.head] = 0;
         inFlight.clear();
         byHead.clear();
         if (drv.broken !== null) fail('still broken after reclaimAfterReset');
+        stops = 0;
         break;
       }
     }
@@ -329,7 +400,7 @@ const property = fc.property(
 describe('fuzz: DriverQueue harvest against a hostile used ring', () => {
   it(
     'never throws, returns only tokens the device was shown, keeps every descriptor, ends every poll loop',
-    () => fuzz('driver-queue harvest', property, 300),
+    () => fuzz('driver-queue harvest', property, 2000),
     fuzzTimeout,
   );
 
@@ -351,8 +422,8 @@ describe('fuzz: DriverQueue harvest against a hostile used ring', () => {
   });
 });
 
-// Regression tests for what this fuzzer found in DriverQueue (issue 9 point 4 fixes them in
-// lib/virtio; `.fails` comes off with the fix, and the name leaves KNOWN_BUGS above).
+// Regression tests for what this fuzzer found in DriverQueue before the used-ring hardening
+// (issue 9 point 4).
 describe('DriverQueue: used-ring bugs found by the fuzzer', () => {
   const rig = (q: number) => {
     const region = createRegion({ queuePairs: 1, queueSize: q, bufferSize: 64 });
@@ -363,7 +434,7 @@ describe('DriverQueue: used-ring bugs found by the fuzzer', () => {
     return { drv, raw, buf, toks: new Uint32Array(q), lens: new Uint32Array(q) };
   };
 
-  it.fails('poll-spins-when-broken: a used.idx past what was published ends the poll loop', () => {
+  it('poll-spins-when-broken: a used.idx past what was published ends the poll loop', () => {
     const { drv, raw, toks, lens } = rig(8);
     raw.setUsedIdx(1); // nothing was ever published
     let rounds = 0;
@@ -372,11 +443,11 @@ describe('DriverQueue: used-ring bugs found by the fuzzer', () => {
       if (!drv.enableInterrupts()) break;
       if (++rounds === 100) break;
     }
-    expect(drv.broken).not.toBeNull();
+    expect(drv.broken?.code).toBe(UsedRingError.IdxTooFar);
     expect(rounds).toBeLessThan(100);
   });
 
-  it.fails('unpublished-id-accepted: harvest refuses a head the driver added but never published', () => {
+  it('unpublished-id-accepted: harvest refuses a head the driver added but never published', () => {
     const { drv, raw, buf, toks, lens } = rig(2);
     expect(drv.addBuffer(buf(), 64, true, 101)).toBe(0);
     drv.publish();
@@ -384,10 +455,10 @@ describe('DriverQueue: used-ring bugs found by the fuzzer', () => {
     raw.used(0, 1, 10);
     raw.setUsedIdx(1);
     expect(drv.harvest(toks, lens, 2)).toBe(0);
-    expect(drv.broken).not.toBeNull();
+    expect(drv.broken?.code).toBe(UsedRingError.IdUnknown);
   });
 
-  it.fails('repost-twice-in-one-batch: harvestAndRepost refuses the same head twice before republishing', () => {
+  it('repost-twice-in-one-batch: harvestAndRepost refuses the same head twice before republishing', () => {
     const { drv, raw, buf, toks, lens } = rig(4);
     const a = drv.addBuffer(buf(), 64, true, 201);
     drv.addBuffer(buf(), 64, true, 202);
@@ -397,6 +468,6 @@ describe('DriverQueue: used-ring bugs found by the fuzzer', () => {
     raw.setUsedIdx(2);
     expect(drv.harvestAndRepost(toks, lens, 4)).toBe(1);
     expect(toks[0]).toBe(201);
-    expect(drv.broken).not.toBeNull();
+    expect(drv.broken?.code).toBe(UsedRingError.IdRepeated);
   });
 });

@@ -402,4 +402,9 @@ export class RawRing {
   usedId(usedIdx: number): number {
     return this.u32[this.usedRingI + 2 * (usedIdx & this.mask)]!;
   }
+
+  /** The len of the used element at used index `usedIdx`. */
+  usedLen(usedIdx: number): number {
+    return this.u32[this.usedRingI + 2 * (usedIdx & this.mask) + 1]!;
+  }
 }

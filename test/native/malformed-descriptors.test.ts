@@ -13,11 +13,11 @@ import {
   VIRTQ_DESC_F_WRITE,
 } from '../../lib/virtio/layout';
 import { frame } from '../helpers/frames';
+import { assertAsyncProperty, PROPERTY_TIMEOUT_MS } from '../helpers/property';
 import { availIdx, pushAvail, setAvailIdx, writeDesc } from '../helpers/raw-ring';
 import { guardSpin, type SpinGuard } from '../helpers/spin-guard';
 import { waitUntil } from '../helpers/wait';
 
-const SEED = Number(process.env.CONDIS_PROPERTY_SEED ?? 0x5eed);
 let open: Device[] = [];
 const guards: SpinGuard[] = [];
 afterEach(() => {
@@ -179,7 +179,9 @@ describe('malformed descriptors written into the ring on purpose', () => {
     expect(errors.length).toBe(1);
   });
 
-  it('random bytes over every ring never crash the device; the driver side stops, never spins', async () => {
+  it('random bytes over every ring never crash the device; the driver side stops, never spins', {
+    timeout: PROPERTY_TIMEOUT_MS,
+  }, async () => {
     // Both devices run and move frames on both pairs while random bytes land anywhere in every
     // ring part (descriptor table, avail ring, used ring) of every queue: the device and the
     // driver side each stop the queue they find impossible, the test resets it and goes on.
@@ -247,12 +249,17 @@ describe('malformed descriptors written into the ring on purpose', () => {
         }
       });
     };
+    // Bursts of up to 32 bytes: measured over 6 fresh seeds, 106-166 of the 400 runs of one seed
+    // wrote every spot (with up to 16, 208-265: too close to 400 for a fresh seed every run).
+    const RUNS = 400;
+    let runs = 0; // over every seed of the plan
     const burst = fc.record({
       at: fc.nat(), // reduced to a spot with integer arithmetic
-      bytes: fc.uint8Array({ minLength: 1, maxLength: 16, size: 'max' }),
+      bytes: fc.uint8Array({ minLength: 1, maxLength: 32, size: 'max' }),
     });
-    await fc.assert(
+    await assertAsyncProperty(
       fc.asyncProperty(fc.array(burst, { minLength: 1, maxLength: 24, size: 'max' }), async (bursts) => {
+        runs++;
         for (const { at, bytes } of bursts) {
           const first = (Math.imul(at, 0x9e3779b1) >>> 0) % spots.length;
           for (let k = 0; k < bytes.length; k++) {
@@ -272,12 +279,16 @@ describe('malformed descriptors written into the ring on purpose', () => {
         heal();
         if (thrown.length > 0) throw thrown[0];
       }),
-      { numRuns: Number(process.env.CONDIS_PROPERTY_RUNS ?? 400), seed: SEED },
+      { numRuns: RUNS },
     );
-    // Every offset of every descriptor table, avail ring and used ring was written.
-    const missed = spots.filter((_, i) => hit[i] === 0);
-    expect(missed.length, `ring bytes never written (of ${spots.length})`).toBe(0);
-    expect(ringErrors.size).toBeGreaterThan(1);
+    // Every offset of every descriptor table, avail ring and used ring was written, and more than
+    // one kind of ring error seen: checks of the generator, so not when one counterexample is
+    // replayed or the run was shortened.
+    if (!process.env.CONDIS_PROPERTY_PATH && runs >= RUNS) {
+      const missed = spots.filter((_, i) => hit[i] === 0);
+      expect(missed.length, `ring bytes never written (of ${spots.length})`).toBe(0);
+      expect(ringErrors.size).toBeGreaterThan(1);
+    }
     // Both devices alive: every queue reset, then frames flow on pair 1 both ways, exactly.
     await new Promise((r) => setTimeout(r, 5));
     heal(true);

@@ -25,6 +25,7 @@ import { openTap, openWirePair, tapUnavailableReason } from '../../device/open';
 import type { DeviceOptions } from '../../device/options';
 import { FramePort } from '../../device/port';
 import { cpuBetween, threadTimes } from '../cpu';
+import { FaultWatch } from '../faults';
 import { fullGc, GcCounter, type GcCounts, getGc, heapSample } from '../heap';
 import { median, ratio, round } from '../stats';
 import { fmtBytes, fmtInt } from '../table';
@@ -315,73 +316,82 @@ export class PpsEngine {
 
   /** Warm-up phase (discarded), then the measured phase, on two open devices (pair 0 of each). */
   private async moveFrames(txDev: Device, rxDev: Device, o: MoveOptions): Promise<CondisRep> {
-    const tx = new FramePort(txDev, 0);
-    const rx = new FramePort(rxDev, 0);
-    rx.postRx();
-    tx.postRx(); // whatever reaches the sender's device is harvested and dropped
-    const nonce = (process.pid << 12) ^ (Date.now() & 0xfff);
-    const stop = () => this.interrupted;
-    if (o.warmup > 0) {
-      await runPhase(
+    // A fault on either device ends the repetition with its coded error (FaultWatch), in either
+    // phase or between them.
+    const faults = new FaultWatch([txDev, rxDev]);
+    try {
+      const tx = new FramePort(txDev, 0);
+      const rx = new FramePort(rxDev, 0);
+      rx.postRx();
+      tx.postRx(); // whatever reaches the sender's device is harvested and dropped
+      const nonce = (process.pid << 12) ^ (Date.now() & 0xfff);
+      const stop = () => this.interrupted;
+      if (o.warmup > 0) {
+        await runPhase(
+          txDev,
+          rxDev,
+          tx,
+          rx,
+          o.warmup,
+          o.size,
+          o.window,
+          (nonce + ++this.runCounter) >>> 0,
+          o.verify,
+          stop,
+          faults,
+        );
+      }
+      if (this.interrupted) throw new Interrupted();
+      const s0 = [txDev.stats(), rxDev.stats()] as const;
+      o.beforeMeasure?.();
+      const c0 = threadTimes();
+      const r = await runPhase(
         txDev,
         rxDev,
         tx,
         rx,
-        o.warmup,
+        o.frames,
         o.size,
         o.window,
         (nonce + ++this.runCounter) >>> 0,
         o.verify,
         stop,
+        faults,
       );
+      const c1 = threadTimes();
+      o.afterMeasure?.();
+      const s1 = [txDev.stats(), rxDev.stats()] as const;
+      const delta = (a: Record<string, unknown>, b: Record<string, unknown>) => {
+        const out: Record<string, number> = {};
+        for (const k of ['kicks', 'wakeups', 'batches', 'irqRaised', 'irqCoalesced', 'rxDeferred']) {
+          out[k] = Number(b[k]) - Number(a[k]);
+        }
+        return out;
+      };
+      const cpu = cpuBetween(c0, c1, (name) => name.startsWith('condis'));
+      const cpuMs: Record<string, number> = { js: cpu.js.userMs + cpu.js.sysMs };
+      for (const [k, t] of Object.entries(cpu.named)) cpuMs[k] = t.userMs + t.sysMs;
+      if (this.interrupted) throw new Interrupted();
+      return {
+        txPps: r.txPps,
+        rxPps: r.rxPps,
+        lost: r.lost,
+        received: r.received,
+        frames: r.frames,
+        seconds: r.seconds,
+        txFailed: r.txFailed,
+        foreign: r.foreign,
+        stalls: r.stalls,
+        interrupts: r.interrupts,
+        device: {
+          tx: delta(s0[0] as unknown as Record<string, unknown>, s1[0] as unknown as Record<string, unknown>),
+          rx: delta(s0[1] as unknown as Record<string, unknown>, s1[1] as unknown as Record<string, unknown>),
+        },
+        cpuMs,
+      };
+    } finally {
+      faults.dispose();
     }
-    if (this.interrupted) throw new Interrupted();
-    const s0 = [txDev.stats(), rxDev.stats()] as const;
-    o.beforeMeasure?.();
-    const c0 = threadTimes();
-    const r = await runPhase(
-      txDev,
-      rxDev,
-      tx,
-      rx,
-      o.frames,
-      o.size,
-      o.window,
-      (nonce + ++this.runCounter) >>> 0,
-      o.verify,
-      stop,
-    );
-    const c1 = threadTimes();
-    o.afterMeasure?.();
-    const s1 = [txDev.stats(), rxDev.stats()] as const;
-    const delta = (a: Record<string, unknown>, b: Record<string, unknown>) => {
-      const out: Record<string, number> = {};
-      for (const k of ['kicks', 'wakeups', 'batches', 'irqRaised', 'irqCoalesced', 'rxDeferred']) {
-        out[k] = Number(b[k]) - Number(a[k]);
-      }
-      return out;
-    };
-    const cpu = cpuBetween(c0, c1, (name) => name.startsWith('condis'));
-    const cpuMs: Record<string, number> = { js: cpu.js.userMs + cpu.js.sysMs };
-    for (const [k, t] of Object.entries(cpu.named)) cpuMs[k] = t.userMs + t.sysMs;
-    if (this.interrupted) throw new Interrupted();
-    return {
-      txPps: r.txPps,
-      rxPps: r.rxPps,
-      lost: r.lost,
-      received: r.received,
-      frames: r.frames,
-      seconds: r.seconds,
-      txFailed: r.txFailed,
-      foreign: r.foreign,
-      stalls: r.stalls,
-      interrupts: r.interrupts,
-      device: {
-        tx: delta(s0[0] as unknown as Record<string, unknown>, s1[0] as unknown as Record<string, unknown>),
-        rx: delta(s0[1] as unknown as Record<string, unknown>, s1[1] as unknown as Record<string, unknown>),
-      },
-      cpuMs,
-    };
   }
 
   /** One condis repetition over the TAP loop (which must be up): devices opened and closed here. */

@@ -4,6 +4,8 @@
  */
 import type { Device } from '../../device/device';
 import type { FramePort } from '../../device/port';
+import type { CondisError } from '../../errors';
+import { FaultWatch } from '../faults';
 
 const QUIET_MS = 1000; // the receiver gives up after this long without one of our frames (as cref)
 const STALL_MS = 100; // a window that has not moved for this long is assumed lost (as cref)
@@ -43,6 +45,10 @@ export interface PhaseResult {
  *   txPps = frames sent successfully / (first send .. last transmit completion harvested)
  *   rxPps = frames received / (first send .. last receive harvested)
  *   lost  = n - received, after QUIET_MS without a frame
+ *
+ * A fault on either device (FaultWatch: a ring error, the backend lost, the device failed) rejects
+ * at once with its coded error. `faults`: a watch the caller keeps over several phases (so a
+ * fault between them is not missed); by default the phase watches on its own.
  */
 export function runPhase(
   txDev: Device,
@@ -55,8 +61,10 @@ export function runPhase(
   runId: number,
   verify: boolean,
   interrupted: () => boolean = () => false,
+  faults?: FaultWatch,
 ): Promise<PhaseResult> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
+    const watch = faults ?? new FaultWatch([txDev, rxDev]);
     const tpl = makeFrame(size, runId);
     const id0 = runId & 0xff;
     const id1 = (runId >>> 8) & 0xff;
@@ -126,13 +134,24 @@ export function runPhase(
       if (ours >= n && tTxEnd !== 0) finish();
       else send();
     };
-    const finish = (): void => {
+    /** Ends the phase: the devices' interrupts back to plain polling, the watch let go. */
+    const stop = (): void => {
       finished = true;
       clearInterval(timer);
-      const tEnd = performance.now();
       rx.onFrame = null;
       txDev.onInterrupt = () => tx.poll();
       rxDev.onInterrupt = () => rx.poll();
+      watch.onFault = null;
+      if (!faults) watch.dispose();
+    };
+    const fail = (err: CondisError): void => {
+      if (finished) return;
+      stop();
+      reject(err);
+    };
+    const finish = (): void => {
+      stop();
+      const tEnd = performance.now();
       const txOk = tx.txDone - doneBase;
       const txSecs = ((tTxEnd || tEnd) - t0) / 1000;
       const rxSecs = (tLastRx - t0) / 1000;
@@ -192,6 +211,11 @@ export function runPhase(
       }
     }, WATCHDOG_MS);
 
+    if (watch.fault !== null) {
+      fail(watch.fault);
+      return;
+    }
+    watch.onFault = fail;
     t0 = performance.now();
     lastProgress = t0;
     send();

@@ -456,7 +456,10 @@ main(process.argv.slice(2)).then(
   (e: unknown) => {
     if (e instanceof Interrupted) return; // the signal handler exits
     live?.cleanupSync();
-    process.stderr.write(`pps: error: ${e instanceof Error ? e.message : String(e)}\n`);
+    // A device fault (lib/bench/faults.ts) carries its ERR_CONDIS_* code: say it.
+    const code = (e as { code?: unknown } | null)?.code;
+    const what = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`pps: error: ${typeof code === 'string' ? `${code}: ` : ''}${what}\n`);
     process.exit(1);
   },
 );

@@ -4,7 +4,8 @@
  * hand a token out twice (or one the device was never shown), or report a receive length that
  * would read past the buffer; the only failure is one of the coded UsedRingError stops, after
  * which the queue yields nothing and reports no work until a reset, and every token comes back
- * exactly once. Every byte offset of the used ring is written at least once over the run.
+ * exactly once. Every byte offset of the used ring is written at least once over the run (checked
+ * when the run is the test's own, not the replay of one counterexample or a shortened run).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -18,9 +19,9 @@ import {
   UsedRingError,
 } from '../../../lib/virtio';
 import { DeviceChain, DeviceRing } from '../../helpers/device-ring';
+import { assertProperty, PROPERTY_TIMEOUT_MS } from '../../helpers/property';
 
-const SEED = Number(process.env.CONDIS_PROPERTY_SEED ?? 0x2d1e5);
-const RUNS = Number(process.env.CONDIS_PROPERTY_RUNS ?? 300);
+const RUNS = 300;
 const CODES: readonly string[] = Object.values(UsedRingError);
 
 type Op =
@@ -59,7 +60,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       off: fc.nat(0xffff),
       vals: fc.array(fc.nat(0xff), { minLength: 1, maxLength: 8 }),
     }),
-    weight: 2,
+    weight: 4,
   },
   {
     // A plausible lie: an element with an id near the table and a len near the buffer, and
@@ -101,6 +102,8 @@ const BUF = 128;
 
 /** Offsets of the used ring's bytes hit by 'bytes' ops, per queue size (coverage is asserted). */
 const coverage = new Map<number, Uint8Array>();
+/** Runs of the property per queue size (coverage needs as many as the test's own run has). */
+const runsBySize = new Map<number, number>();
 
 function run(isTx: boolean, q: number, ops: Op[]): void {
   const region = createRegion({ queuePairs: 1, queueSize: q, bufferSize: 256 });
@@ -115,6 +118,7 @@ function run(isTx: boolean, q: number, ops: Op[]): void {
   const dv = region.dv;
   const cov = coverage.get(q) ?? new Uint8Array(usedBytes);
   coverage.set(q, cov);
+  runsBySize.set(q, (runsBySize.get(q) ?? 0) + 1);
   const chain = new DeviceChain();
   const toks = new Uint32Array(q);
   const lens = new Uint32Array(q);
@@ -278,21 +282,29 @@ function run(isTx: boolean, q: number, ops: Op[]): void {
 }
 
 describe('DriverQueue property: random bytes in the used ring', () => {
-  it('never a throw, a spin, a token twice or a read past the buffer; only the coded stop', () => {
-    fc.assert(
-      fc.property(
-        fc.boolean(),
-        fc.constantFrom(8, 16),
-        fc.array(opArb, { minLength: 1, maxLength: 80, size: 'max' }),
-        (isTx, q, ops) => run(isTx, q, ops),
-      ),
-      { numRuns: RUNS, seed: SEED },
-    );
-    // Every byte of the used ring (flags, idx, each element's id and len, avail_event) was written.
-    for (const [q, cov] of coverage) {
-      const missed = [...cov.keys()].filter((i) => cov[i] === 0);
-      expect(missed, `queue size ${q}: used ring offsets never written`).toEqual([]);
-    }
-    expect([...coverage.keys()].sort()).toEqual([16, 8]);
-  });
+  it(
+    'never a throw, a spin, a token twice or a read past the buffer; only the coded stop',
+    () => {
+      assertProperty(
+        fc.property(
+          fc.boolean(),
+          fc.constantFrom(8, 16),
+          fc.array(opArb, { minLength: 1, maxLength: 80, size: 'max' }),
+          (isTx, q, ops) => run(isTx, q, ops),
+        ),
+        { numRuns: RUNS },
+      );
+      // Every byte of the used ring (flags, idx, each element's id and len, avail_event) was
+      // written: a check of the generator, so only for a size that got at least 100 runs (each
+      // gets about 150 of the test's own 300; measured over 8 fresh seeds, 10-46 cover a ring).
+      if (process.env.CONDIS_PROPERTY_PATH) return;
+      expect([...coverage.keys()].sort()).toEqual([16, 8]);
+      for (const [q, cov] of coverage) {
+        if (runsBySize.get(q)! < RUNS / 3) continue;
+        const missed = [...cov.keys()].filter((i) => cov[i] === 0);
+        expect(missed, `queue size ${q}: used ring offsets never written`).toEqual([]);
+      }
+    },
+    PROPERTY_TIMEOUT_MS,
+  );
 });

@@ -6,9 +6,9 @@
  * loop (FramePort.poll's shape) ends; reclaimAfterReset brings the queue back.
  */
 import { describe, expect, it } from 'vitest';
-import type { CondisError } from '../../../lib/errors';
-import { ErrorCodes } from '../../../lib/errors';
+import { CondisError, ErrorCodes, ringErrorCode } from '../../../lib/errors';
 import { BufferPool, createRegion, DriverQueue, TxStatus, UsedRingError } from '../../../lib/virtio';
+import { RingError } from '../../../lib/virtio/layout';
 import { DeviceChain, DeviceRing, RawRing } from '../../helpers/device-ring';
 
 const Q = 8;
@@ -348,5 +348,32 @@ describe('DriverQueue: what an honest device may do is never an error', () => {
     expect(drv.harvestAndRepost(toks, lens, Q)).toBe(1);
     expect(toks[0]).toBe(0);
     expect(drv.broken).toBeNull();
+  });
+
+  it('faultStands: a reported fault stands until the queue is reset, once per fault', () => {
+    // The repair of a queue ('ringError' listeners) asks this before resetting: the driver's own
+    // stop is reported a microtask late and may find the queue reset already.
+    const r = posted(true);
+    const dev = new DeviceRing(r.region.sab, r.q, true);
+    r.raw.setUsedIdx(Q + 1);
+    expect(take(r, 'harvest')).toBe(0);
+    const stop = r.errors[0]!;
+    expect(r.drv.faultStands(stop)).toBe(true);
+    // The device's own report of the same queue (NEEDS_RESET) stands too, until the reset.
+    dev.fail(RingError.HeadOutOfRange, Q + 3);
+    const devErr = new CondisError(ringErrorCode(RingError.HeadOutOfRange), 'needs reset', { queue: r.q });
+    expect(r.drv.faultStands(devErr)).toBe(true);
+    dev.reset(true);
+    r.drv.reclaimAfterReset(new Uint32Array(Q));
+    expect(r.drv.faultStands(stop)).toBe(false);
+    expect(r.drv.faultStands(devErr)).toBe(false);
+    // A later stop of the same kind is another fault: the old report still does not stand.
+    r.drv.addBuffer(r.a, BUF, false, 20);
+    r.drv.publish();
+    r.raw.setUsedIdx(Q + 1);
+    expect(take(r, 'harvest')).toBe(0);
+    expect(r.errors[1]!.code).toBe(stop.code);
+    expect(r.drv.faultStands(r.errors[1]!)).toBe(true);
+    expect(r.drv.faultStands(stop)).toBe(false);
   });
 });
