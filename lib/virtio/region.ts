@@ -28,6 +28,12 @@ import {
   RegionHeaderOff,
 } from './layout';
 
+/** ES2024's SharedArrayBuffer constructor (our lib is ES2022); Node 20's V8 has it. */
+const GrowableSharedArrayBuffer = SharedArrayBuffer as unknown as new (
+  byteLength: number,
+  options: { maxByteLength: number },
+) => SharedArrayBuffer;
+
 /** Largest byte offset a u32 header field can describe. */
 const kMaxRegionBytes = 0xffffffff;
 
@@ -107,7 +113,13 @@ export function createRegion(options: RegionOptions): Region {
     );
   }
 
-  const sab = new SharedArrayBuffer(poolOffset + poolSize);
+  // Growable (maxByteLength = byteLength, so it never actually grows): V8 maps a growable
+  // SharedArrayBuffer with its own page allocator and unmaps it when the buffer is collected. A
+  // plain one comes from malloc, and glibc's dynamic mmap threshold moves 1 MiB blocks onto the
+  // heap after the first is freed; the heap then keeps the high-water mark of the garbage V8 lets
+  // pile up between collections (~64 MiB), so RSS rose 68-73 MiB over 1,000 wire open/destroy
+  // cycles and stayed there. Growable: 1.2-6.2 MiB (issue 9, test/native/region-memory.test.ts).
+  const sab = new GrowableSharedArrayBuffer(poolOffset + poolSize, { maxByteLength: poolOffset + poolSize });
   const u32 = new Uint32Array(sab);
   const w = (off: number, v: number) => {
     u32[off >>> 2] = v;

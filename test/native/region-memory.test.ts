@@ -15,8 +15,9 @@ const FIXTURE = path.join(__dirname, 'fixtures/region-memory.ts');
 
 interface Report {
   rssGrowthMiB: number;
-  arrayBuffersAfterGcMiB: number;
-  peakArrayBuffersGrowthMiB: number;
+  peakRssGrowthMiB: number;
+  peakMappedGrowthMiB: number;
+  mappedGrowthMiB: number;
   fdGrowth: number;
   threadGrowth: number;
 }
@@ -42,28 +43,31 @@ describe('region memory across open/destroy cycles', () => {
   // V8's own pacing: it must collect dropped regions as the loop runs (1,000 pairs are 2,000 MiB
   // of regions; V8, told of them, collects about every 64 MiB), and once collected nothing native
   // may keep one (the check runs before the event loop turns, which a synchronous loop never
-  // lets it do). Before: 2,060 MiB held in a synchronous loop, 527 MiB at the peak of an async one.
+  // lets it do). Measured as mapped memory (VmSize): a region is mapped until it is freed, while
+  // RSS counts only its touched pages (keeping every other region alive here read +19 MiB of RSS
+  // but +1,087 MiB mapped). The bounds leave room for glibc's 64 MiB arena reservations, which
+  // come and go with the I/O threads. Before: 2,060 MiB held in a synchronous loop, 527 MiB at
+  // the peak of an async one.
   it.each(['sync', 'async'] as const)(
     'V8 collects the regions of destroyed devices while a %s loop runs, and nothing native holds them',
     async (mode) => {
       const r = await cycles(mode, 20, 1000, 0);
-      expect(r.peakArrayBuffersGrowthMiB).toBeLessThan(192);
-      expect(r.arrayBuffersAfterGcMiB).toBeLessThan(16);
+      expect(r.peakMappedGrowthMiB).toBeLessThan(384);
+      expect(r.mappedGrowthMiB).toBeLessThan(256);
     },
     150_000,
   );
 
-  // What stays resident. A full collection every 4 cycles bounds the regions dropped between two
-  // collections to 8 (8.3 MiB), whichever way glibc serves them (its dynamic mmap threshold moves
-  // 1 MiB blocks from mmap to the heap at some point, and the heap keeps its high-water mark):
-  // so the reading measures retention, not the collector's pacing. After 200 warm-up cycles,
-  // 1,000 more must not grow RSS by 16 MiB. Before: +367 MiB in a synchronous loop.
+  // What stays resident, from a cold start with V8's own pacing (no warm-up, no forced
+  // collections in the loop): 1,000 cycles must not grow RSS by 16 MiB. Regions are growable
+  // SharedArrayBuffers, which V8 maps and unmaps itself (lib/virtio/region.ts says why); with
+  // malloc'd ones glibc kept the heap's high-water mark and RSS rose 68-73 MiB and stayed.
+  // Before issue 9: +367 MiB in a synchronous loop.
   it.each(['sync', 'async'] as const)(
     'RSS after 1,000 wire open/destroy cycles (%s loop) stays within 16 MiB of the start; fds and threads unchanged',
     async (mode) => {
-      const r = await cycles(mode, 200, 1000, 4);
+      const r = await cycles(mode, 0, 1000, 0);
       expect(r.rssGrowthMiB).toBeLessThan(16);
-      expect(r.arrayBuffersAfterGcMiB).toBeLessThan(16);
       expect(r.fdGrowth).toBe(0);
       expect(r.threadGrowth).toBe(0);
     },
