@@ -491,7 +491,7 @@ export async function demo(argv: string[]): Promise<number> {
       close: statusName(closed),
       vcSlot: slot,
       sequence,
-      verifierViolations: ndis.verifier.violations.length,
+      verifierViolations: ndis.verifier.count,
       removed,
     };
     if (typeof f.mermaid === 'string') {

@@ -9,6 +9,7 @@ import {
   NDIS_STATUS_SUCCESS,
   Ndis,
 } from '../../../lib/ndis';
+import { kVerifierKept } from '../../../lib/ndis/verifier';
 import { Harness } from '../../conformance/harness';
 
 describe('Promise conveniences', () => {
@@ -66,6 +67,19 @@ describe('verifier errors', () => {
     const off = new Ndis({ verifier: 'off' });
     off.verifier.flag('ERR_CONDIS_E1', 'x');
     expect(off.verifier.violations).toEqual([]);
+  });
+
+  // A long run whose deadline keeps firing (a 10-minute soak reports ~180 DRAIN_TIMEOUTs) must not
+  // grow the verifier without bound: the first kVerifierKept are kept, every one is counted and
+  // still reaches onViolation.
+  it('keeps the first kVerifierKept breaks and counts every one', () => {
+    let seen = 0;
+    const nd = new Ndis({ verifier: 'report', onViolation: () => seen++ });
+    for (let i = 0; i < kVerifierKept + 500; i++) nd.verifier.report('ERR_CONDIS_DRAIN_TIMEOUT', `#${i}`);
+    expect(nd.verifier.violations).toHaveLength(kVerifierKept);
+    expect(nd.verifier.violations[0]!.message).toContain('#0');
+    expect(nd.verifier.count).toBe(kVerifierKept + 500);
+    expect(seen).toBe(kVerifierKept + 500);
   });
 
   it('NdisCm* on an MCM VC is ERR_CONDIS_WRONG_VARIANT (spec §5 C4)', () => {
