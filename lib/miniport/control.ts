@@ -7,13 +7,14 @@
  * - a tagged VC (VID 1..4094) takes a free pair 1..N-1: activation binds the pair to the VID and
  *   posts its receive buffers; a drained deactivation unbinds the pair and stops both queues
  *   (Device.quiescePair: every buffer is the driver's again) and returns the pair to the free list;
- * - the untagged VC (VID 0, params.ts) takes pair 0: no binding (untagged frames always go there;
- *   Device.bindPair refuses pair 0), receive buffers posted the same way; its drained
+ * - the untagged VC (VID 0, lib/medium/params.ts) takes pair 0: no binding (untagged frames always
+ *   go there; Device.bindPair refuses pair 0), receive buffers posted the same way; its drained
  *   deactivation resets both queues one by one (Device.quiescePair refuses pair 0, and there is
  *   no VID to unbind) and pair 0 is free for the next VID-0 activation. It is never on the free
  *   list: only VID 0 names it.
  */
 import { CondisError } from '../errors';
+import { maxFrameOf, UNTAGGED_VID, vidOf } from '../medium/params';
 import type { ContextResult, NdisVcHandle } from '../ndis/actors';
 import type { CoCallParameters } from '../ndis/call-parameters';
 import {
@@ -27,7 +28,6 @@ import {
 } from '../ndis/status';
 import type { MiniportAdapter } from './adapter';
 import type { QueuePair } from './pair';
-import { maxFrameOf, UNTAGGED_VID, vidOf } from './params';
 import { abortSends, abortSoftwareQueue, completeAbortedChains } from './send';
 import { MiniportVc, VcState, vcStateName } from './vc';
 
