@@ -71,9 +71,11 @@ export function coDeleteVc(st: AdapterState, vc: MiniportVc): NdisStatus {
  * Results (always synchronous): SUCCESS; INVALID_DATA (no/invalid VID, VID already carried by
  * another VC — for VID 0: pair 0 already held —, VID 0 on an adapter that does not lend pair 0,
  * another VID on re-activation, maxSduSize too large without ROUND_DOWN_FLOW); RESOURCES (no free
- * queue pair 1..N-1); INVALID_STATE (the device refused the binding).
+ * queue pair 1..N-1); INVALID_STATE (the device refused the binding: its error, code kept, is
+ * in vc.lastActivateError and the trace, see refusedByDevice).
  */
 export function coActivateVc(st: AdapterState, vc: MiniportVc, params: CoCallParameters): NdisStatus {
+  vc.lastActivateError = undefined;
   const vid = vidOf(params);
   if (vid === undefined) return NDIS_STATUS_INVALID_DATA;
   if (maxFrameOf(params, st.frameCapacity, false) < 0) return NDIS_STATUS_INVALID_DATA;
@@ -97,8 +99,9 @@ export function coActivateVc(st: AdapterState, vc: MiniportVc, params: CoCallPar
     st.reclaimRx(pair); // before bindPair re-enables its rings
     try {
       st.device.bindPair(pair.index, vid);
-    } catch {
+    } catch (e) {
       st.releasePair(pair);
+      refusedByDevice(st, vc, e, vid, pair.index);
       return NDIS_STATUS_INVALID_STATE;
     }
   }
@@ -115,6 +118,38 @@ export function coActivateVc(st: AdapterState, vc: MiniportVc, params: CoCallPar
   pair.rxq.enableInterrupts();
   pair.txq.enableInterrupts();
   return NDIS_STATUS_SUCCESS;
+}
+
+/**
+ * The device refused to bind `pair` to `vid` (Device.bindPair threw: ERR_CONDIS_VID_IN_USE,
+ * ERR_CONDIS_PAIR_IN_USE, ERR_CONDIS_DEVICE_CLOSED, an errno name...). NDIS gets INVALID_STATE,
+ * the status its activation rules expect, which has no room for why; the why is kept with its
+ * code where the VC's owner and a trace reader find it: `vc.lastActivateError`, a CondisError
+ * with the device's code (and errno and syscall, for an OS failure), details {vid, pair} and the
+ * device's error as its cause; and a 'MiniportCoActivateVc' note in the NDIS trace naming the code.
+ */
+function refusedByDevice(st: AdapterState, vc: MiniportVc, e: unknown, vid: number, pair: number): void {
+  const cause = e as { code?: unknown; errno?: unknown; syscall?: unknown; message?: unknown } | null;
+  // An error without a code is no refusal of the device's but a fault: named as fromNative does.
+  const code = typeof cause?.code === 'string' ? cause.code : 'ERR_CONDIS_INTERNAL';
+  const why = typeof cause?.message === 'string' ? cause.message : String(e);
+  const err = new CondisError(
+    code,
+    `activation of the VC on VID ${vid} failed: the device refused to bind queue pair ${pair}: ${why}`,
+    { ...(e instanceof CondisError ? e.details : {}), vid, pair },
+    { cause: e },
+  );
+  if (typeof cause?.errno === 'number') err.errno = cause.errno;
+  if (typeof cause?.syscall === 'string') err.syscall = cause.syscall;
+  vc.lastActivateError = err;
+  st.ndis.trace?.record({
+    kind: 'note',
+    from: 'Miniport',
+    to: 'NDIS',
+    name: 'MiniportCoActivateVc',
+    vc: st.ndis.vcInfo(vc.ndisVcHandle)?.slot,
+    detail: code,
+  });
 }
 
 /**

@@ -11,6 +11,7 @@
  * (control.ts) and the adapter (adapter.ts) build on it.
  */
 import type { Device } from '../device/device';
+import type { CondisError } from '../errors';
 import type { NdisVcHandle } from '../ndis/actors';
 import type { CoCallParameters } from '../ndis/call-parameters';
 import { NetBuffer, NetBufferList } from '../ndis/nbl';
@@ -103,6 +104,14 @@ export class MiniportVc {
   readonly counters = new VcCounters();
   /** Status the last deactivation completed with (SUCCESS, or the abort status). */
   lastDeactivateStatus: NdisStatus | undefined;
+  /**
+   * Why the last activation failed when the device refused it (MiniportCoActivateVc returned
+   * INVALID_STATE: Device.bindPair threw): the device's error with its code kept
+   * (ERR_CONDIS_VID_IN_USE, ERR_CONDIS_DEVICE_CLOSED, an errno name...), details {vid, pair}.
+   * NDIS carries only the status up; this is where the code stays. Cleared by every activation
+   * attempt, so it describes the last one.
+   */
+  lastActivateError: CondisError | undefined;
 
   constructor(readonly ndisVcHandle: NdisVcHandle) {}
 
