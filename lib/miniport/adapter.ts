@@ -44,7 +44,7 @@
  * same device (the MCM's pair 0) adds an interrupt hook (addInterruptHook) instead of chaining.
  *
  * Events (node:events):
- * - 'vcAbort' (CondisError): a deactivation was aborted (see control.ts abortVc): the code says
+ * - 'vcAbort' (CondisError): a deactivation was aborted (see drain.ts abortVc): the code says
  *   why — ERR_CONDIS_BACKEND_LOST, ERR_CONDIS_DEVICE_FAILED, ERR_CONDIS_RING_* (a queue the device
  *   failed, or the driver's ERR_CONDIS_RING_USED_*: the device returned an impossible used entry),
  *   ERR_CONDIS_DRAIN_TIMEOUT;
