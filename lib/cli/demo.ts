@@ -47,8 +47,8 @@ import {
   WirePinger,
 } from '../host/ping';
 import { quiet } from '../host/tc';
+import { condisCallParameters } from '../medium/params';
 import { MiniportAdapter } from '../miniport/adapter';
-import { condisCallParameters } from '../miniport/params';
 import type { MiniportVc } from '../miniport/vc';
 import type { NetBufferList } from '../ndis/nbl';
 import { Ndis } from '../ndis/ndis';

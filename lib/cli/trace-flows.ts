@@ -16,8 +16,8 @@
 import type { Device } from '../device/device';
 import { openWirePair } from '../device/open';
 import { FramePort } from '../device/port';
+import { condisCallParameters } from '../medium/params';
 import { MiniportAdapter } from '../miniport/adapter';
-import { condisCallParameters } from '../miniport/params';
 import type { ClientHandlers, NdisMiniportHandle, NdisVcHandle } from '../ndis/actors';
 import { chainNbls, type NetBufferList } from '../ndis/nbl';
 import { Ndis } from '../ndis/ndis';

@@ -38,7 +38,7 @@
  */
 
 import { parseMac } from '../device/options';
-import { condisCallParameters } from '../miniport/params';
+import { condisCallParameters } from '../medium/params';
 import type {
   ClientHandlers,
   NdisAfHandle,

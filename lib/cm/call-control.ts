@@ -30,7 +30,7 @@
  * Timers come from an injected Clock; nothing polls.
  */
 
-import { UNTAGGED_VID, vidOf } from '../miniport/params';
+import { UNTAGGED_VID, vidOf } from '../medium/params';
 import type {
   AddressFamily,
   CallManagerHandlers,

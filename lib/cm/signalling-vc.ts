@@ -6,14 +6,14 @@
  *
  * Where it lives on the wire: the protocol's home, untagged frames on queue pair 0 under
  * ethertype 0x88B5. The VC asks for VID 0 (SIGNALLING_VID), which the reference miniport maps to
- * "pair 0, untagged" (lib/miniport/params.ts). Another VID (CondisCallManagerOptions.signallingVid)
+ * "pair 0, untagged" (lib/medium/params.ts). Another VID (CondisCallManagerOptions.signallingVid)
  * carries the same messages in frames tagged with it, on a pair 1..N-1, for a network that wants
  * signalling on a VLAN of its own; both ends must then use the same one.
  *
  * Received frames are handed to the engine (which copies them) and the NBLs returned at once: a
  * signalling VC that held the miniport's buffers would block its own deactivation.
  */
-import { condisCallParameters, UNTAGGED_VID } from '../miniport/params';
+import { condisCallParameters, UNTAGGED_VID } from '../medium/params';
 import type { NdisBindingHandle, NdisVcHandle } from '../ndis/actors';
 import type { CoCallParameters } from '../ndis/call-parameters';
 import { makeNbl, NDIS_RECEIVE_FLAGS_RESOURCES, type NetBufferList } from '../ndis/nbl';

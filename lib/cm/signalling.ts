@@ -43,7 +43,7 @@
  * rejection status, a failed activation...), so a caller's make-call completes with the very
  * status the callee's client gave; the cause says the same in Q.850 terms for a reader of the wire.
  */
-import { condisCallParameters } from '../miniport/params';
+import { condisCallParameters } from '../medium/params';
 import type { CoCallParameters, CoFlowParameters } from '../ndis/call-parameters';
 import type { NdisStatus } from '../ndis/status';
 

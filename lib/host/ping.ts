@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { internetChecksum, parseIpv4Address } from '../client/ipv4';
 import { parseMac } from '../device/options';
-import { condisCallParameters } from '../miniport/params';
+import { condisCallParameters } from '../medium/params';
 import type { NdisAfHandle, NdisBindingHandle, NdisMiniportHandle, NdisVcHandle } from '../ndis/actors';
 import { chainNbls, makeNbl, NDIS_RECEIVE_FLAGS_RESOURCES, type NetBufferList } from '../ndis/nbl';
 import type { Ndis } from '../ndis/ndis';

@@ -1,16 +1,11 @@
 /**
  * The reference CoNDIS miniport over a condis-tap Device (lib/miniport): exports only.
- * Reading order: adapter.ts (the adapter, interrupts), control.ts (VC lifecycle, drain, abort),
- * send.ts and receive.ts (data path), vc.ts and pair.ts (contexts), params.ts (call parameters).
+ * Reading order: adapter.ts (the facade: handlers, interrupts, events; the layers are drawn at
+ * its top), control.ts (VC lifecycle), drain.ts (how a drain ends), send.ts and receive.ts (data
+ * path), interrupt.ts, state.ts (what the adapter owns), vc.ts (contexts). The medium's call
+ * parameters (condisCallParameters, vidOf, ...) live in lib/medium/params.ts and are re-exported
+ * here unchanged.
  */
-export {
-  MiniportAdapter,
-  type MiniportAdapterEvents,
-  type MiniportAdapterOptions,
-  type PoolCounts,
-  RingNetBufferList,
-} from './adapter';
-export { ReceiveNetBufferList } from './pair';
 export {
   type CondisMediaSpecific,
   condisCallParameters,
@@ -19,6 +14,13 @@ export {
   maxFrameOf,
   UNTAGGED_VID,
   vidOf,
-} from './params';
+} from '../medium/params';
+export {
+  MiniportAdapter,
+  type MiniportAdapterEvents,
+  type MiniportAdapterOptions,
+  type PoolCounts,
+  RingNetBufferList,
+} from './adapter';
 export { txStatusToNdis } from './send';
-export { MiniportVc, VcCounters, VcState, vcStateName } from './vc';
+export { MiniportVc, ReceiveNetBufferList, VcCounters, VcState, vcStateName } from './vc';

@@ -10,11 +10,15 @@
  * fewer buffers than the threshold remain posted after a harvest, the batch is indicated with
  * the flag, as real miniports do when they run low: the protocol must copy what it wants before
  * returning, and the buffers go straight back on the ring. Such NBLs never count in rxHeld (E45).
+ *
+ * Layer: on state.ts, vc.ts and drain.ts (the return that brings a draining VC to zero ends its
+ * drain there); interrupt.ts and adapter.ts (which hands MiniportReturnNetBufferLists to NDIS)
+ * call down into it.
  */
 import { NDIS_RECEIVE_FLAGS_RESOURCES, type NetBufferList } from '../ndis/nbl';
-import type { MiniportAdapter } from './adapter';
-import { type QueuePair, ReceiveNetBufferList } from './pair';
-import { type MiniportVc, VcState } from './vc';
+import { checkDrain } from './drain';
+import type { AdapterState } from './state';
+import { type MiniportVc, type QueuePair, ReceiveNetBufferList, VcState } from './vc';
 
 /**
  * Harvests the receiveq of `pair`. Active VC: indicate every non-empty frame (one list, one
@@ -23,7 +27,7 @@ import { type MiniportVc, VcState } from './vc';
  * left queued in the miniport; the queue reset at the end of the drain reclaims the rest).
  * Returns the buffers harvested.
  */
-export function harvestRx(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair): number {
+export function harvestRx(st: AdapterState, vc: MiniportVc, pair: QueuePair): number {
   const q = pair.rxq;
   const n = q.harvest(pair.tokens, pair.lens, pair.tokens.length);
   if (n === 0) return 0;
@@ -34,7 +38,7 @@ export function harvestRx(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair):
     c.rxDiscarded += n;
     return n;
   }
-  const hdr = ad.hdr;
+  const hdr = st.hdr;
   let head: NetBufferList | null = null;
   let tail: NetBufferList | null = null;
   let count = 0;
@@ -59,12 +63,12 @@ export function harvestRx(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair):
     tail = nbl;
     count++;
   }
-  if (reposted > 0) ad.device.publish(q);
+  if (reposted > 0) st.device.publish(q);
   if (head === null) return n;
-  const threshold = ad.rxResourcesThreshold;
+  const threshold = st.rxResourcesThreshold;
   if (threshold > 0 && q.inFlight() < threshold) {
     c.rxIndicatedResources += count;
-    ad.ndis.mCoIndicateReceiveNetBufferLists(vc.ndisVcHandle, head, count, NDIS_RECEIVE_FLAGS_RESOURCES);
+    st.ndis.mCoIndicateReceiveNetBufferLists(vc.ndisVcHandle, head, count, NDIS_RECEIVE_FLAGS_RESOURCES);
     // The NBLs are ours again now that the indication returned.
     const keep = pair.vc === vc && vc.state === VcState.Active;
     for (let p: NetBufferList | null = head; p; ) {
@@ -75,13 +79,13 @@ export function harvestRx(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair):
       else pool.free(slot); // the protocol deactivated the VC from inside the indication
       p = next;
     }
-    if (keep) ad.device.publish(q);
+    if (keep) st.device.publish(q);
     return n;
   }
   // Counted before the call: the protocol may return them from inside its receive handler.
   vc.rxHeld += count;
   c.rxIndicated += count;
-  ad.ndis.mCoIndicateReceiveNetBufferLists(vc.ndisVcHandle, head, count, 0);
+  st.ndis.mCoIndicateReceiveNetBufferLists(vc.ndisVcHandle, head, count, 0);
   return n;
 }
 
@@ -91,8 +95,8 @@ export function harvestRx(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair):
  * per call), or back to the pool if the VC is draining; the return that brings a draining VC's
  * counters to zero completes its deactivation (event-driven: no polling).
  */
-export function returnNetBufferLists(ad: MiniportAdapter, nbls: NetBufferList): void {
-  const touched = ad.touchedPairs;
+export function returnNetBufferLists(st: AdapterState, nbls: NetBufferList): void {
+  const touched = st.touchedPairs;
   let nTouched = 0;
   for (let p: NetBufferList | null = nbls; p; ) {
     const next: NetBufferList | null = p.next;
@@ -116,7 +120,7 @@ export function returnNetBufferLists(ad: MiniportAdapter, nbls: NetBufferList): 
         }
       } else {
         pool.free(p.slot);
-        if (vc.state === VcState.Draining && vc.drained) ad.checkDrain(vc);
+        if (vc.state === VcState.Draining && vc.drained) checkDrain(st, vc);
       }
     }
     p = next;
@@ -125,6 +129,6 @@ export function returnNetBufferLists(ad: MiniportAdapter, nbls: NetBufferList): 
     const pair = touched[i]!;
     pair.rxDirty = false;
     touched[i] = null;
-    ad.device.publish(pair.rxq);
+    st.device.publish(pair.rxq);
   }
 }

@@ -11,6 +11,10 @@
  * Hot path: no allocation (the copy path makes one subarray view when a NET_BUFFER is a window of
  * a larger buffer); one publish per MiniportCoSendNetBufferLists call and per harvest batch; one
  * NdisMCoSendNetBufferListsComplete per batch.
+ *
+ * Layer: on state.ts and vc.ts only; drain.ts, interrupt.ts, control.ts and adapter.ts (which
+ * hands MiniportCoSendNetBufferLists to NDIS) call down into it. It never decides a drain: the
+ * caller checks it after a harvest.
  */
 import type { NetBuffer, NetBufferList } from '../ndis/nbl';
 import {
@@ -23,9 +27,8 @@ import {
   type NdisStatus,
 } from '../ndis/status';
 import { TxStatus } from '../virtio/layout';
-import type { MiniportAdapter } from './adapter';
-import type { QueuePair } from './pair';
-import { type MiniportVc, VcState } from './vc';
+import type { AdapterState } from './state';
+import { type MiniportVc, type QueuePair, VcState } from './vc';
 
 /**
  * What became of a frame (the device's TxStatus in used.len) as the NDIS_STATUS of its NBL.
@@ -60,14 +63,14 @@ export function txStatusToNdis(st: number): NdisStatus {
  * VC_NOT_ACTIVATED when inactive. On a device closed under the miniport every NBL fails at once
  * (FAILURE).
  */
-export function coSendNetBufferLists(ad: MiniportAdapter, vc: MiniportVc, nbls: NetBufferList): void {
+export function coSendNetBufferLists(st: AdapterState, vc: MiniportVc, nbls: NetBufferList): void {
   const pair = vc.pair;
   let failHead: NetBufferList | null = null;
   let failTail: NetBufferList | null = null;
   let failed = 0;
   const refuse =
     vc.state === VcState.Active && pair !== null
-      ? ad.device.closed
+      ? st.device.closed
         ? NDIS_STATUS_FAILURE // the device is gone: nothing on its rings would ever complete
         : NDIS_STATUS_SUCCESS
       : vc.state === VcState.Draining
@@ -94,7 +97,7 @@ export function coSendNetBufferLists(ad: MiniportAdapter, vc: MiniportVc, nbls: 
       vc.txInFlight++;
       if (vc.swqHead === null) {
         // Nothing waiting: place directly; whatever does not fit heads the software queue.
-        const rest = placeFrom(ad, vc, pair!, p, p.firstNetBuffer);
+        const rest = placeFrom(st, vc, pair!, p, p.firstNetBuffer);
         if (rest !== null) {
           vc.swqHead = vc.swqTail = p;
           vc.swqNb = rest;
@@ -109,28 +112,28 @@ export function coSendNetBufferLists(ad: MiniportAdapter, vc: MiniportVc, nbls: 
     }
     p = next;
   }
-  if (pair !== null) ad.device.publish(pair.txq);
+  if (pair !== null) st.device.publish(pair.txq);
   if (failHead !== null) {
     vc.counters.txFailed += failed;
-    ad.ndis.mCoSendNetBufferListsComplete(vc.ndisVcHandle, failHead, 0);
+    st.ndis.mCoSendNetBufferListsComplete(vc.ndisVcHandle, failHead, 0);
   }
 }
 
 /** Places NET_BUFFERs of `nbl` from `nb` on; returns the first one that did not fit, or null. */
 function placeFrom(
-  ad: MiniportAdapter,
+  st: AdapterState,
   vc: MiniportVc,
   pair: QueuePair,
   nbl: NetBufferList,
   nb: NetBuffer | null,
 ): NetBuffer | null {
-  for (; nb; nb = nb.next) if (!placeFrame(ad, vc, pair, nbl, nb)) return nb;
+  for (; nb; nb = nb.next) if (!placeFrame(st, vc, pair, nbl, nb)) return nb;
   return null;
 }
 
 /** One frame on the transmitq (not published). False if the ring or the pool is full. */
 function placeFrame(
-  ad: MiniportAdapter,
+  st: AdapterState,
   vc: MiniportVc,
   pair: QueuePair,
   nbl: NetBufferList,
@@ -140,11 +143,11 @@ function placeFrame(
   if (q.freeDescriptors() === 0) return false;
   const t = pair.allocToken();
   if (t < 0) return false;
-  const hdr = ad.hdr;
-  const bytes = ad.bytes;
+  const hdr = st.hdr;
+  const bytes = st.bytes;
   const buf = nb.buffer;
   const len = nb.dataLength;
-  if (buf.buffer === ad.sab) {
+  if (buf.buffer === st.sab) {
     // Zero copy: the frame (and the virtio_net_hdr room before it) must sit inside one slot of
     // THIS pair's transmit pool, a slot the sender holds (allocated), or the device would reject
     // the descriptor (DescOutOfPool) or read memory someone else owns.
@@ -180,9 +183,9 @@ function placeFrame(
 }
 
 /** Moves what the software queue holds onto the ring while there is room. Not published. */
-export function drainSoftwareQueue(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair): void {
+export function drainSoftwareQueue(st: AdapterState, vc: MiniportVc, pair: QueuePair): void {
   while (vc.swqHead !== null) {
-    const rest = placeFrom(ad, vc, pair, vc.swqHead, vc.swqNb);
+    const rest = placeFrom(st, vc, pair, vc.swqHead, vc.swqNb);
     vc.swqNb = rest;
     if (rest !== null) return;
     const done = vc.swqHead;
@@ -199,11 +202,11 @@ export function drainSoftwareQueue(ad: MiniportAdapter, vc: MiniportVc, pair: Qu
  * NdisMCoSendNetBufferListsComplete, then refills the ring from the software queue. The caller
  * checks the drain. Returns the chains harvested.
  */
-export function harvestTx(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair): number {
-  const n = harvestTxCompletions(ad, vc, pair);
+export function harvestTx(st: AdapterState, vc: MiniportVc, pair: QueuePair): number {
+  const n = harvestTxCompletions(st, vc, pair);
   if (n > 0 && vc.swqHead !== null && vc.state !== VcState.Inactive) {
-    drainSoftwareQueue(ad, vc, pair);
-    ad.device.publish(pair.txq);
+    drainSoftwareQueue(st, vc, pair);
+    st.device.publish(pair.txq);
   }
   return n;
 }
@@ -213,9 +216,9 @@ export function harvestTx(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair):
  * gave) and places nothing new on the ring — the step before a transmitq reset, which would abort
  * whatever a refill placed. Returns the chains harvested.
  */
-function harvestTxCompletions(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair): number {
+function harvestTxCompletions(st: AdapterState, vc: MiniportVc, pair: QueuePair): number {
   const n = pair.txq.harvest(pair.tokens, pair.lens, pair.tokens.length);
-  if (n > 0) completeChains(ad, vc, pair, n, -1);
+  if (n > 0) completeChains(st, vc, pair, n, -1);
   return n;
 }
 
@@ -223,13 +226,7 @@ function harvestTxCompletions(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePa
  * Completes the `n` chains whose tokens are in pair.tokens (statuses in pair.lens, or `forced`
  * for all of them when >= 0) and gives back every NBL that has all its frames back.
  */
-function completeChains(
-  ad: MiniportAdapter,
-  vc: MiniportVc,
-  pair: QueuePair,
-  n: number,
-  forced: number,
-): void {
+function completeChains(st: AdapterState, vc: MiniportVc, pair: QueuePair, n: number, forced: number): void {
   let head: NetBufferList | null = null;
   let tail: NetBufferList | null = null;
   let count = 0;
@@ -252,7 +249,7 @@ function completeChains(
       count++;
     }
   }
-  if (head !== null) giveBack(ad, vc, head, count);
+  if (head !== null) giveBack(st, vc, head, count);
 }
 
 /** The VC's completion counters for one NBL given back (counted as the list is built: one pass). */
@@ -266,12 +263,12 @@ function countCompletion(vc: MiniportVc, nbl: NetBufferList): void {
 }
 
 /** NdisMCoSendNetBufferListsComplete for a list of `count` NBLs of `vc` (counted by countCompletion). */
-function giveBack(ad: MiniportAdapter, vc: MiniportVc, head: NetBufferList, count: number): void {
+function giveBack(st: AdapterState, vc: MiniportVc, head: NetBufferList, count: number): void {
   vc.txInFlight -= count;
   // The instant the hardware's completions are handed to NDIS, for whoever measures (the drain
   // benchmark's overhead starts here, not when the sender hears of it a microtask later).
-  ad.onSendsCompleted?.(vc);
-  ad.ndis.mCoSendNetBufferListsComplete(vc.ndisVcHandle, head, 0);
+  st.onSendsCompleted?.(vc);
+  st.ndis.mCoSendNetBufferListsComplete(vc.ndisVcHandle, head, 0);
 }
 
 /**
@@ -283,9 +280,9 @@ function giveBack(ad: MiniportAdapter, vc: MiniportVc, head: NetBufferList, coun
  * SEND_ABORTED (the reset would hand its token back like any other). The transmitq is
  * re-enabled, empty. The caller checks the drain.
  */
-export function abortSends(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair): void {
-  abortSoftwareQueue(ad, vc);
-  resetTransmitq(ad, vc, pair);
+export function abortSends(st: AdapterState, vc: MiniportVc, pair: QueuePair): void {
+  abortSoftwareQueue(st, vc);
+  resetTransmitq(st, vc, pair);
 }
 
 /**
@@ -295,16 +292,16 @@ export function abortSends(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair)
  * software queue, left alone, refills the fresh ring and is published. The transmitq is
  * re-enabled.
  */
-export function resetTransmitq(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair): void {
-  harvestTxCompletions(ad, vc, pair);
-  abortRing(ad, vc, pair);
+export function resetTransmitq(st: AdapterState, vc: MiniportVc, pair: QueuePair): void {
+  harvestTxCompletions(st, vc, pair);
+  abortRing(st, vc, pair);
   if (vc.swqHead === null) return;
-  drainSoftwareQueue(ad, vc, pair);
-  ad.device.publish(pair.txq);
+  drainSoftwareQueue(st, vc, pair);
+  st.device.publish(pair.txq);
 }
 
 /** Completes every NBL of the software queue (never placed on the ring) with SEND_ABORTED. */
-export function abortSoftwareQueue(ad: MiniportAdapter, vc: MiniportVc): void {
+export function abortSoftwareQueue(st: AdapterState, vc: MiniportVc): void {
   if (vc.swqHead === null) return;
   let head: NetBufferList | null = null;
   let tail: NetBufferList | null = null;
@@ -329,15 +326,15 @@ export function abortSoftwareQueue(ad: MiniportAdapter, vc: MiniportVc): void {
   }
   vc.swqHead = vc.swqTail = null;
   vc.swqNb = null;
-  if (head !== null) giveBack(ad, vc, head, count);
+  if (head !== null) giveBack(st, vc, head, count);
 }
 
 /**
  * Completes `n` transmit chains whose tokens a queue reset (or quiesce) left in pair.tokens, as
  * Aborted. For callers that reset the transmitq themselves.
  */
-export function completeAbortedChains(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair, n: number): void {
-  if (n > 0) completeChains(ad, vc, pair, n, TxStatus.Aborted);
+export function completeAbortedChains(st: AdapterState, vc: MiniportVc, pair: QueuePair, n: number): void {
+  if (n > 0) completeChains(st, vc, pair, n, TxStatus.Aborted);
 }
 
 /**
@@ -345,7 +342,7 @@ export function completeAbortedChains(ad: MiniportAdapter, vc: MiniportVc, pair:
  * its frame counts as Aborted. The software queue is left alone (a partly placed head NBL keeps
  * waiting for its other frames). The transmitq is re-enabled, empty.
  */
-export function abortRing(ad: MiniportAdapter, vc: MiniportVc, pair: QueuePair): void {
-  const n = ad.resetQueue(pair.txq.index, pair.tokens);
-  if (n > 0) completeChains(ad, vc, pair, n, TxStatus.Aborted);
+export function abortRing(st: AdapterState, vc: MiniportVc, pair: QueuePair): void {
+  const n = st.resetQueue(pair.txq.index, pair.tokens);
+  if (n > 0) completeChains(st, vc, pair, n, TxStatus.Aborted);
 }

@@ -33,8 +33,8 @@
 import { Histogram } from '../bench/histogram';
 import type { Device } from '../device/device';
 import type { CondisError } from '../errors';
+import { condisCallParameters } from '../medium/params';
 import { MiniportAdapter } from '../miniport/adapter';
-import { condisCallParameters } from '../miniport/params';
 import type { MiniportCoHandlers, NdisVcHandle } from '../ndis/actors';
 import { CondisErrorCode } from '../ndis/errors';
 import { Ndis } from '../ndis/ndis';

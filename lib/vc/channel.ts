@@ -25,7 +25,7 @@
  * (ProtocolClIncomingCloseCall) ends the iterator and closes the channel the same way.
  */
 
-import { condisCallParameters } from '../miniport/params';
+import { condisCallParameters } from '../medium/params';
 import type {
   ClientHandlers,
   NdisAfHandle,

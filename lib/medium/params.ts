@@ -1,5 +1,12 @@
 /**
- * What a condis-tap VC takes from its CO_CALL_PARAMETERS.
+ * The condis-tap medium's call parameters: what a VC on it takes from its CO_CALL_PARAMETERS.
+ *
+ * Layer: just above lib/ndis (it reads NDIS's CO_CALL_PARAMETERS, lib/ndis/call-parameters.ts),
+ * below everyone who speaks of a condis-tap VC: the miniport that honours these parameters
+ * (lib/miniport), the call managers that signal them (lib/cm, lib/vc), the clients and scenarios
+ * that ask for them (lib/client, lib/host, lib/scenarios, lib/cli). It describes the medium (the
+ * VID a VC is carried on, the frame size a ring buffer allows), not the miniport, so it sits in a
+ * room of its own: a call manager or client imports it without importing a driver.
  *
  * CO_CALL_PARAMETERS has no VC-id field, so the VID travels where NDIS puts medium-specific data:
  * `mediaParameters.specific` (CO_MEDIA_PARAMETERS.MediaSpecific) holds a `CondisMediaSpecific`
