@@ -16,7 +16,7 @@
  *   the PVC one: every step is then one real NDIS request on this one VC, with the host's real
  *   ping as the witness (answered, not answered, answered again).
  * - wire (no CAP_NET_ADMIN, or asked for): endpoint B — its own device, NDIS, miniport, call
- *   manager and a pinging client (lib/host/ping.ts WirePinger) — plays the host over the wire.
+ *   manager and a pinging client (lib/client/pinger.ts WirePinger) — plays the host over the wire.
  *
  * "Under traffic": the deactivation starts with sends of the client in the miniport.
  * - wire: B's client holds every reply it receives, so B's receive ring empties and, the wire being
@@ -34,6 +34,7 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { WirePinger } from '../client/pinger';
 import { PingResponder } from '../client/responder';
 import type { Device } from '../device/device';
 import { openTap, openWirePair, tapUnavailableReason } from '../device/open';
@@ -44,8 +45,7 @@ import {
   hostToolsMissing,
   type InterfaceCounters,
   type PingResult,
-  WirePinger,
-} from '../host/ping';
+} from '../host/namespace';
 import { quiet } from '../host/tc';
 import { MiniportAdapter } from '../miniport/adapter';
 import { condisCallParameters } from '../miniport/params';
