@@ -121,11 +121,7 @@ export async function wirePeer(
   const adapter = new MiniportAdapter(ndis, dev, { name: 'peer-miniport' });
   // B's interrupts move B's counts (the pinger signals those itself) and, on the lossless wire,
   // free or fill A's rings: both re-check the run's waiters.
-  const miniportInterrupt = dev.onInterrupt;
-  dev.onInterrupt = () => {
-    miniportInterrupt?.();
-    run.pokeSoon();
-  };
+  adapter.addInterruptHook(run.pokeSoon);
   const pinger = WirePinger.open(ndis, adapter.handle, {
     vid: VID,
     ip: HOST_IP,

@@ -172,15 +172,13 @@ export function openEndpointA(run: DemoRun, nic: DemoNic, pcap: PcapWriter | nul
     afterInterrupt: null,
     mark,
   };
-  // The device interrupt, after the miniport's: where the TAP's deactivation is triggered, and
-  // where the counters the run waits on move.
-  const miniportInterrupt = dev.onInterrupt;
-  dev.onInterrupt = () => {
-    miniportInterrupt?.();
+  // The device interrupt, after the miniport serviced its pairs: where the TAP's deactivation is
+  // triggered, and where the counters the run waits on move.
+  adapter.addInterruptHook(() => {
     untagged?.poll();
     a.afterInterrupt?.();
     run.pokeSoon();
-  };
+  });
   return a;
 }
 
