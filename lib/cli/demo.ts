@@ -5,6 +5,8 @@
  * runDemo removes what it created, and the exit status is 128 + the signal's number (130 for
  * Ctrl-C). Exit status 0 when every ping was answered while the VC was active, none while it was
  * inactive, and no frame was lost; else 1.
+ *
+ * Layer: the CLI, the top; everything the demo does is lib/scenarios/demo*.ts.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -17,6 +19,7 @@ import {
   demoPassed,
   runDemo,
 } from '../scenarios/demo';
+import { VID } from '../scenarios/demo-topology';
 import { choice, intFlag, parse, UsageError } from './usage';
 
 export const HELP = `usage: condis demo [--backend auto|tap|wire] [--pings N] [--mermaid FILE] [--pcap FILE] [--json]
@@ -132,7 +135,7 @@ function renderEvent(e: DemoEvent, say: (s: string) => void): void {
       say(e.note);
       break;
     case 'call':
-      say(`call        NdisClMakeCall on VC 42: SUCCESS (the call manager activated it; pair ${e.pair})`);
+      say(`call        NdisClMakeCall on VC ${VID}: SUCCESS (the call manager activated it; pair ${e.pair})`);
       break;
     case 'ping':
       say(`ping        ${e.pings.answered}/${e.pings.sent} answered`);
@@ -147,7 +150,7 @@ function renderEvent(e: DemoEvent, say: (s: string) => void): void {
     }
     case 'inactive':
       say(
-        `inactive    ${e.pings.answered}/${e.pings.sent} answered (the device dropped ${e.droppedByDevice} frame(s) for VID 42: not bound)`,
+        `inactive    ${e.pings.answered}/${e.pings.sent} answered (the device dropped ${e.droppedByDevice} frame(s) for VID ${VID}: not bound)`,
       );
       break;
     case 'reactivated':
@@ -166,7 +169,7 @@ function renderEvent(e: DemoEvent, say: (s: string) => void): void {
 function renderReport(r: DemoJson, say: (s: string) => void): void {
   const { frames } = r;
   say('');
-  say('frames on VC 42     sent    received  dropped (VC inactive)  lost');
+  say(`frames on VC ${VID}     sent    received  dropped (VC inactive)  lost`);
   const row = (label: string, v: { sent: number; received: number; lost: number }, dropped: string) =>
     say(
       `${label.padEnd(20)}${String(v.sent).padEnd(8)}${String(v.received).padEnd(10)}${dropped.padEnd(23)}${v.lost}`,
@@ -179,7 +182,7 @@ function renderReport(r: DemoJson, say: (s: string) => void): void {
       `  (and ${frames.toClient.droppedNoBuffer} dropped by the device: no receive buffer on the VC's pair or its queue stopped)`,
     );
   if (frames.toClient.untagged > 0)
-    say(`  (and ${frames.toClient.untagged} untagged frame(s) of the host, not on VLAN 42: pair 0)`);
+    say(`  (and ${frames.toClient.untagged} untagged frame(s) of the host, not on VLAN ${VID}: pair 0)`);
   row(`client -> ${peerName}`, frames.fromClient, '-');
   say(
     `  (${isTap ? "the host's side: the kernel's TAP counters" : "B's side: its miniport's and client's counters"}; the client's side: the miniport's VC counters)`,
