@@ -1,7 +1,7 @@
 /**
  * The reference CoNDIS client (lib/client): exports only. responder.ts is the protocol driver
- * (PingResponder); ethernet.ts, arp.ts, ipv4.ts and icmp.ts the byte-level parsing and encoding
- * it answers with.
+ * (PingResponder), pinger.ts the one that pings it over the wire (WirePinger); ethernet.ts,
+ * arp.ts, ipv4.ts and icmp.ts the byte-level parsing and encoding they speak.
  */
 export { ARP_LEN, ARP_REPLY, ARP_REQUEST, ArpVerdict, checkArp, writeArpReply } from './arp';
 export { ETH_HLEN, ETH_ZLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from './ethernet';
@@ -16,6 +16,7 @@ export {
   parseIpv4Address,
   writeIpv4ReplyHeader,
 } from './ipv4';
+export { WirePinger, type WirePingerOptions } from './pinger';
 export {
   PingResponder,
   type PingResponderOptions,

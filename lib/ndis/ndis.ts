@@ -62,6 +62,14 @@ import {
 } from './vc-states';
 import { Verifier, type VerifierMode } from './verifier';
 
+/** A watch-only hook on the data path (what an NDIS lightweight filter that only monitors sees). */
+export interface NdisDataPathObserver {
+  /** Each chain a protocol passes to NdisCoSendNetBufferLists, before the runtime checks it. */
+  onSend?(vcHandle: NdisVcHandle, nbls: NetBufferList): void;
+  /** Each chain a miniport passes to NdisMCoIndicateReceiveNetBufferLists, before delivery. */
+  onIndicate?(vcHandle: NdisVcHandle, nbls: NetBufferList): void;
+}
+
 export interface NdisOptions {
   /** Time source for trace stamps and the deactivation deadline (default: systemClock). */
   clock?: Clock;
@@ -85,6 +93,8 @@ export interface NdisOptions {
   deactivationDeadlineMs?: number;
   /** Record a trace (default true), or its capacity in events. */
   trace?: boolean | number;
+  /** Watches every send and receive indication (a pcap capture, say); called once per call. */
+  observer?: NdisDataPathObserver;
 }
 
 type Role = 'client' | 'cm' | 'miniport';
@@ -295,6 +305,8 @@ export class Ndis {
   private fatal: CondisError | undefined;
   /** Resolver of the next request made by an xxxAsync wrapper. */
   private armed: ((s: NdisStatus) => void) | undefined;
+  /** NdisOptions.observer: one field read per send / indication when none is set. */
+  private readonly observer: NdisDataPathObserver | undefined;
 
   constructor(opts: NdisOptions = {}) {
     this.clock = opts.clock ?? systemClock;
@@ -302,6 +314,7 @@ export class Ndis {
     this.verifier = new Verifier(opts.verifier ?? 'throw', opts.onViolation);
     this.sendPolicy = opts.sendPolicy ?? 'strict-core';
     this.deactivationDeadlineMs = opts.deactivationDeadlineMs;
+    this.observer = opts.observer;
     const t = opts.trace ?? true;
     this.trace = t === false ? undefined : new Trace(this.clock, typeof t === 'number' ? t : undefined);
   }
@@ -1741,6 +1754,8 @@ export class Ndis {
    * the VC's handle (E61). Hot path: no allocation.
    */
   coSendNetBufferLists(vcHandle: NdisVcHandle, nbls: NetBufferList, sendFlags: number): void {
+    const o = this.observer;
+    if (o !== undefined) o.onSend?.(vcHandle, nbls);
     const name = 'NdisCoSendNetBufferLists';
     const vc = this.vcOf(vcHandle, name, undefined, true)!;
     const role = roleOf(vcHandle);
@@ -1886,6 +1901,8 @@ export class Ndis {
     numberOfNbls: number,
     coReceiveFlags: number,
   ): void {
+    const o = this.observer;
+    if (o !== undefined) o.onIndicate?.(vcHandle, nbls);
     const name = 'NdisMCoIndicateReceiveNetBufferLists';
     const vc = this.vcOf(vcHandle, name, undefined, true)!;
     const resources = (coReceiveFlags & NDIS_RECEIVE_FLAGS_RESOURCES) !== 0;

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { DemoReport } from '../../lib/cli/demo';
+import type { DemoReport } from '../../lib/scenarios/demo';
 import { inOrder } from '../helpers/in-order';
 import { tapTestsEnabled } from '../helpers/privilege';
 import { buildDist, condis, ROOT } from './helpers';

@@ -100,7 +100,11 @@ describe('fault: the process exits with devices open', () => {
       if (name) await waitUntil(() => !fs.existsSync(`/sys/class/net/${name}`), `TAP ${name} gone`, 3000);
       // Only what this child made counts: other tests (the demo's) make and remove namespaces
       // of their own at the same time, so comparing the host's whole list was flaky.
-      expect(netns().split('\n').filter((l) => l.includes(`-${e.pid}`))).toEqual([]);
+      expect(
+        netns()
+          .split('\n')
+          .filter((l) => l.includes(`-${e.pid}`)),
+      ).toEqual([]);
     },
     60_000,
   );

@@ -4,7 +4,7 @@
  *   lib/cm/signalling.ts      decodeMessage (and encodeMessage, its inverse)
  *   lib/client/{arp,ipv4,icmp}.ts   checkArp, checkIpv4, checkIcmp
  *   lib/client/responder.ts   PingResponder's frame parser (answer(): what a received frame gets)
- *   lib/host/ping.ts          WirePinger's frame parser (classify(): the replies it counts)
+ *   lib/client/pinger.ts      WirePinger's frame parser (classify(): the replies it counts)
  *   lib/virtio/region.ts      validateRegionHeader (a region header handed to the device)
  * (lib/pcap only writes; nothing under lib/ or test/ reads pcap files.)
  *
@@ -27,6 +27,7 @@ import {
   PingResponder,
   type ResponderCounters,
 } from '../../lib/client';
+import { WirePinger } from '../../lib/client/pinger';
 import {
   decodeMessage,
   encodeMessage,
@@ -35,7 +36,6 @@ import {
   type SignallingMessage,
 } from '../../lib/cm/signalling';
 import { type Device, openWirePair } from '../../lib/device';
-import { WirePinger } from '../../lib/host/ping';
 import { MiniportAdapter } from '../../lib/miniport';
 import { Ndis } from '../../lib/ndis';
 import type { NetBufferList } from '../../lib/ndis/nbl';

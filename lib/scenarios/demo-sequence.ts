@@ -1,0 +1,119 @@
+/**
+ * What the demo reads out of endpoint A's NDIS trace (lib/ndis/trace.ts): the drain latency of
+ * the deactivation under traffic, and the VC's NDIS sequence — the events worth showing and the
+ * compact lines of the report. Pure functions over recorded events.
+ *
+ * Layer: scenarios (lib/scenarios/demo.ts uses it); reads lib/ndis's trace, runs nothing.
+ */
+import type { TraceEvent } from '../ndis/trace';
+
+/** Names of the data path's calls and handlers (sends, receives, returns, completions). */
+const DATA_PATH = /NetBufferLists/;
+
+/** Prefix of the demo's step notes in the trace (`demo: make the call`). */
+export const STEP_NOTE = 'demo: ';
+
+/** NdisCmDeactivateVc (the first at or after `fromSeq`) to its completion, in µs. */
+export function drainLatencyUs(events: readonly TraceEvent[], slot: number, fromSeq: number): number {
+  const start = events.find(
+    (e) => e.seq >= fromSeq && e.vc === slot && e.kind === 'call' && e.name === 'NdisCmDeactivateVc',
+  );
+  if (!start) return Number.NaN;
+  const end = deactivationEnd(events, slot, start);
+  return end ? (end.time - start.time) * 1000 : Number.NaN;
+}
+
+/** Pended: ProtocolCmDeactivateVcComplete; else the return of NdisCmDeactivateVc itself. */
+function deactivationEnd(
+  events: readonly TraceEvent[],
+  slot: number,
+  start: TraceEvent,
+): TraceEvent | undefined {
+  return events.find(
+    (e) =>
+      e.seq > start.seq &&
+      e.vc === slot &&
+      ((e.kind === 'deliver' && e.name === 'ProtocolCmDeactivateVcComplete') ||
+        (e.kind === 'return' && e.status !== undefined && e.status !== 'PENDING')),
+  );
+}
+
+/**
+ * Events of the diagram: the VC's control path (calls with their returns, handlers, completions,
+ * states), the demo's step notes, and the data path only from NdisCmDeactivateVc of the
+ * deactivation under traffic to its completion.
+ */
+export function keptEvents(events: readonly TraceEvent[], slot: number, fromSeq: number): Set<number> {
+  const start = events.find(
+    (e) => e.seq >= fromSeq && e.vc === slot && e.kind === 'call' && e.name === 'NdisCmDeactivateVc',
+  );
+  const end = start ? deactivationEnd(events, slot, start) : undefined;
+  const inDrain = (s: number) => start !== undefined && s >= start.seq && s <= (end?.seq ?? start.seq);
+  const keep = new Set<number>();
+  // Control calls return in LIFO order (the data path's calls return nothing).
+  const calls: TraceEvent[] = [];
+  for (const e of events) {
+    if (e.kind === 'note') {
+      if (e.name.startsWith(STEP_NOTE)) keep.add(e.seq);
+    } else if (e.kind === 'return') {
+      const c = calls.pop();
+      // NdisCoCreateVc is traced before the VC has a slot; its return names the slot.
+      if (c && (keep.has(c.seq) || e.vc === slot)) {
+        keep.add(c.seq);
+        keep.add(e.seq);
+      }
+    } else {
+      if (e.kind === 'call' && !DATA_PATH.test(e.name)) calls.push(e);
+      if (e.vc === slot && (!DATA_PATH.test(e.name) || inDrain(e.seq))) keep.add(e.seq);
+    }
+  }
+  return keep;
+}
+
+/**
+ * The sequence as lines: step notes as headers; each kept call, handler and completion by name
+ * with the status it returned or carried; the data path outside the drain collapsed into
+ * "(N data-path events)".
+ */
+export function compactSequence(events: readonly TraceEvent[], keep: Set<number>, slot: number): string[] {
+  // The status each kept call / handler returned.
+  const result = new Map<number, string>();
+  const open: TraceEvent[] = [];
+  for (const e of events) {
+    if (e.kind === 'call' && !DATA_PATH.test(e.name)) open.push(e);
+    else if (e.kind === 'return') {
+      const c = open.pop();
+      if (c && e.status) result.set(c.seq, e.status);
+    }
+  }
+  const handlers: TraceEvent[] = [];
+  for (const e of events) {
+    if (e.kind === 'handler') handlers.push(e);
+    else if (e.kind === 'handler-return') {
+      const h = handlers.pop();
+      if (h && e.status) result.set(h.seq, e.status);
+    }
+  }
+  const out: string[] = [];
+  let skipped = 0;
+  const flush = () => {
+    if (skipped > 0) out.push(`  (${skipped} data-path events)`);
+    skipped = 0;
+  };
+  for (const e of events) {
+    if (e.kind === 'note' && keep.has(e.seq)) {
+      flush();
+      out.push(`# ${e.name.slice(STEP_NOTE.length)}`);
+      continue;
+    }
+    if (e.kind !== 'call' && e.kind !== 'handler' && e.kind !== 'complete-call' && e.kind !== 'deliver')
+      continue;
+    if (keep.has(e.seq)) {
+      flush();
+      const r = result.get(e.seq);
+      out.push(`  ${e.name}${e.status ? `(${e.status})` : ''}${r ? ` -> ${r}` : ''}`);
+    } else if (e.vc === slot && DATA_PATH.test(e.name)) skipped++;
+  }
+  flush();
+  return out;
+}
