@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { JIT_WARMUP, WARMUP_DEPTHS } from '../../lib/cli/bench-drain';
+import { JIT_WARMUP, WARMUP_DEPTHS } from '../../lib/scenarios/drain-bench';
 import { runMain, tshark, vidCounts } from './helpers';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'condis-bench-'));
