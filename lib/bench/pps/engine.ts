@@ -252,24 +252,32 @@ export class PpsEngine {
 
   private onSignal(sig: NodeJS.Signals, code: number): void {
     if (this.interrupted) return;
-    this.interrupted = true;
-    this.log(`${sig}: stopping and cleaning up`);
-    const child = this.child;
-    const finish = () => {
+    void this.interrupt(sig).then(() => {
       this.cleanupSync();
       process.exit(code);
-    };
-    // A TAP cannot be deleted while cref still has it attached: let the child die first.
-    if (child && child.exitCode === null && child.signalCode === null) {
-      child.once('exit', finish);
+    });
+  }
+
+  /**
+   * Stops the run under way: it ends with Interrupted at its next check (a phase checks every
+   * 10 ms). A running cref is sent SIGTERM (SIGKILL after 1 s): a TAP cannot be deleted while
+   * cref still has it attached, so the promise settles once the child is gone; then cleanupSync()
+   * can take the loop down. `why` is logged ("SIGINT: stopping and cleaning up").
+   */
+  interrupt(why: string): Promise<void> {
+    if (this.interrupted) return Promise.resolve();
+    this.interrupted = true;
+    this.log(`${why}: stopping and cleaning up`);
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      child.once('exit', () => resolve());
       child.kill('SIGTERM');
       setTimeout(() => {
         child.kill('SIGKILL');
-        setTimeout(finish, 200);
+        setTimeout(resolve, 200);
       }, 1000).unref();
-    } else {
-      finish();
-    }
+    });
   }
 
   // -------------------------------------------------------------------------------------------
