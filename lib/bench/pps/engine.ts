@@ -1,7 +1,7 @@
 /**
- * The pps benchmark's engine, shared by `condis bench pps` (lib/cli/bench-pps.ts) and
- * `npm run bench:pps` (scripts/bench/pps/run.ts): frames per second through our rings, and the C
- * reference (cref.c) over the same kernel loop.
+ * The pps benchmark's engine, shared by `condis bench pps` (through lib/scenarios/pps-bench.ts)
+ * and `npm run bench:pps` (scripts/bench/pps/run.ts): frames per second through our rings, and
+ * the C reference (cref.c) over the same kernel loop.
  *
  *   TAP:  a one-way kernel loop tapA -> tapB (tap-loop.sh: tc mirred from A's ingress to B's
  *         egress), and repetitions, interleaved, of
@@ -15,8 +15,9 @@
  *   heap: the wire again, JS heapUsed after a full GC before and after.
  *
  * Everything the engine opens (devices, the cref child, the TAP loop) is tracked, and
- * cleanupSync() removes it: on a normal end, on errors, and from the signal handlers that
- * installSignalHandlers() puts in place.
+ * cleanupSync() removes it: on a normal end, on errors, after interrupt() (an AbortSignal in
+ * lib/scenarios/pps-bench.ts), and from the signal handlers that installSignalHandlers() puts in
+ * place (scripts/bench/pps/run.ts).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { setThreadCpus } from '../../device/affinity';
