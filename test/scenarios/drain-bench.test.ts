@@ -1,8 +1,12 @@
 // The drain benchmark called as a library (runDrainBench) on the wire: the report's shape and its
 // invariants — every send in flight at the deactivation was delivered to the far end before it
 // completed, every held receive was moved, the percentiles are ordered — and the AbortSignal.
+// With CAP_NET_ADMIN (mandatory under CI=true), a short run over two TAPs looped by the kernel.
 import { describe, expect, it } from 'vitest';
 import { type DrainCapture, runDrainBench, WARMUP_DEPTHS } from '../../lib/scenarios/drain-bench';
+import { tapTestsEnabled } from '../helpers/privilege';
+
+const tap = tapTestsEnabled('runDrainBench --backend tap');
 
 /** Counts the frames the benchmark reports moving on the VC, by direction (source MAC). */
 function counter() {
@@ -100,6 +104,35 @@ describe('runDrainBench (lib/scenarios/drain-bench)', () => {
     expect(r.interrupted).toBe(true);
     expect(r.rows.map((x) => x.depth)).toEqual([1]);
   }, 30_000);
+
+  it.runIf(tap)(
+    'tap: every depth measured over the kernel loop, at most depth sends in flight',
+    async () => {
+      const { c, capture } = counter();
+      const r = await runDrainBench({
+        backend: 'tap',
+        depths: [0, 4],
+        iterations: 3,
+        warmup: 0,
+        jitWarmup: 0,
+        kernel: false,
+        capture,
+      });
+      expect(r).toMatchObject({ backend: 'tap', interrupted: false });
+      expect(r.note).toMatch(/^tap: cdrainA\d+ <-> cdrainB\d+/);
+      expect(r.rows.map((x) => x.depth)).toEqual([0, 4]);
+      for (const row of r.rows) {
+        // A TAP write never blocks: how many were still in flight at t0 is measured, never above d.
+        expect(row.inFlight.min).toBeGreaterThanOrEqual(0);
+        expect(row.inFlight.max).toBeLessThanOrEqual(row.depth);
+        expect(row.drainUs.p50).toBeGreaterThan(0);
+      }
+      // The far end sent at least the receives the client held (more only if the kernel lost some).
+      expect(c.far).toBeGreaterThanOrEqual(3 * 4);
+      expect(c.other).toBe(0);
+    },
+    60_000,
+  );
 
   it('rejects options it cannot run, before opening anything', async () => {
     const base = { backend: 'wire' as const, iterations: 1, warmup: 0, kernel: false };
