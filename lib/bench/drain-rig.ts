@@ -1,7 +1,8 @@
 /**
- * The parties of `condis bench drain` above the miniport: a minimal call manager (no signalling,
- * like lib/vc's PvcCallManager) and a NBL-level client, both stamping the instants the benchmark
- * measures with performance.now() where they happen:
+ * The parties of the drain benchmark (lib/scenarios/drain-bench.ts, behind `condis bench drain`)
+ * above the miniport: a minimal call manager (no signalling, like lib/vc's PvcCallManager) and a
+ * NBL-level client, both stamping the instants the benchmark measures with performance.now()
+ * where they happen:
  * - `BenchCallManager.deactivate()` stamps `t0` just before NdisCmDeactivateVc, and `tDone` when
  *   the deactivation completed for the call manager: on a final status when the call returns, or
  *   on entry to ProtocolCmDeactivateVcComplete. PvcCallManager would only tell through a Promise

@@ -5,9 +5,10 @@
  * ioctl(SIOCSIFFLAGS) and the time of that ioctl is measured.
  *
  * Node has no ioctl, and a process per iteration would measure fork/exec, so ONE python3 helper
- * process owns the TAP, the control socket and the packet socket, and answers one command per
- * line on stdin/stdout; it times the ioctl itself with clock_gettime(CLOCK_MONOTONIC) so that
- * neither the pipe nor Node's event loop is in the measured span. python3 rather than a C helper
+ * process (kernel-quiesce.py, next to this file; shipped in the package) owns the TAP, the
+ * control socket and the packet socket, and answers one command per line on stdin/stdout; it
+ * times the ioctl itself with clock_gettime(CLOCK_MONOTONIC) so that neither the pipe nor Node's
+ * event loop is in the measured span. python3 rather than a C helper
  * compiled at run time: it needs no compiler, and the fcntl.ioctl call adds well under a
  * microsecond to a syscall that takes tens to hundreds.
  *
@@ -18,58 +19,17 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { packageRoot } from './pps/files';
 
-const HELPER = String.raw`
-import fcntl, os, socket, struct, sys, time
-name = sys.argv[1]
-bname = name.encode()
-TUNSETIFF = 0x400454ca; IFF_TAP = 0x2; IFF_NO_PI = 0x1000
-SIOCSIFFLAGS = 0x8914; SIOCSIFTXQLEN = 0x8943; IFF_UP = 0x1
-try:
-    fd = os.open('/dev/net/tun', os.O_RDWR | os.O_NONBLOCK)
-    fcntl.ioctl(fd, TUNSETIFF, struct.pack('16sH22x', bname, IFF_TAP | IFF_NO_PI))
-    ctl = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        with open('/proc/sys/net/ipv6/conf/%s/disable_ipv6' % name, 'w') as f:
-            f.write('1')  # no router solicitations or DAD frames in the queue we measure
-    except OSError:
-        pass
-    fcntl.ioctl(ctl, SIOCSIFTXQLEN, struct.pack('16si12x', bname, int(sys.argv[2])))
-    up = struct.pack('16sH14x', bname, IFF_UP)
-    down = struct.pack('16sH14x', bname, 0)
-    fcntl.ioctl(ctl, SIOCSIFFLAGS, up)
-    ps = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-    ps.bind((name, 0))
-except Exception as e:
-    sys.stdout.write('err %s\n' % e); sys.stdout.flush(); sys.exit(1)
-frame = b'\xff' * 6 + b'\x02\x00\x00\x00\x00\x01' + b'\x88\xb5' + bytes(50)
-clock = time.clock_gettime_ns; MONO = time.CLOCK_MONOTONIC; ioctl = fcntl.ioctl
-sys.stdout.write('ready\n'); sys.stdout.flush()
-for line in sys.stdin:
-    cmd = line.split()
-    if not cmd or cmd[0] == 'x':
-        break
-    try:
-        depth = int(cmd[1])
-        ioctl(ctl, SIOCSIFFLAGS, up)
-        sent = 0
-        for _ in range(depth):
-            sent += 1 if ps.send(frame) == len(frame) else 0
-        t0 = clock(MONO)
-        ioctl(ctl, SIOCSIFFLAGS, down)
-        t1 = clock(MONO)
-        readable = 0
-        while True:
-            try:
-                os.read(fd, 65536)
-                readable += 1
-            except BlockingIOError:
-                break
-        sys.stdout.write('ok %d %d %d\n' % (t1 - t0, sent, readable))
-    except Exception as e:
-        sys.stdout.write('err %s\n' % e)
-    sys.stdout.flush()
-`;
+/**
+ * The helper program: lib/bench/kernel-quiesce.py under the package root, the same file whether
+ * this module runs from lib/ (tsx, tests) or from dist/lib/ (compiled): packageRoot() walks up to
+ * binding.gyp from either.
+ */
+export function kernelQuiesceScript(): string {
+  return path.join(packageRoot(), 'lib', 'bench', 'kernel-quiesce.py');
+}
 
 export interface QuiesceSample {
   /** Duration of the SIOCSIFFLAGS(down) ioctl, ns. */
@@ -123,7 +83,9 @@ export class KernelQuiesce {
   /** Starts the helper with a TAP named `ifname` whose queue holds `maxDepth` frames. */
   static async start(ifname: string, maxDepth: number): Promise<KernelQuiesce> {
     const txqlen = Math.max(1000, maxDepth + 64);
-    const child = spawn('python3', ['-c', HELPER, ifname, String(txqlen)], { stdio: 'pipe' });
+    const script = kernelQuiesceScript();
+    if (!fs.existsSync(script)) throw new Error(`kernel quiesce helper: ${script} not found`);
+    const child = spawn('python3', [script, ifname, String(txqlen)], { stdio: 'pipe' });
     const k = new KernelQuiesce(ifname, child);
     const first = await k.line();
     if (first !== 'ready') {

@@ -1,6 +1,7 @@
 /**
- * `condis bench pps`: frames per second through condis' rings at one frame size, on the engine
- * `npm run bench:pps` uses (lib/bench/pps).
+ * `condis bench pps`: parses its flags, calls the pps benchmark (lib/scenarios/pps-bench.ts, on the
+ * engine `npm run bench:pps` uses: lib/bench/pps) and renders its report: frames per second
+ * through condis' rings at one frame size.
  *
  *   --backend tap   a one-way kernel loop tapA -> tapB (tc mirred, scripts/bench/pps/tap-loop.sh)
  *                   and, in the same run, interleaved repetitions of condis and of the C reference
@@ -14,21 +15,18 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { busyWarning, describeMachine, machineLine } from '../bench/machine';
+import { busyWarning, machineLine } from '../bench/machine';
 import {
   DEFAULT_CONFIG,
   Interrupted,
   type PathName,
   type PathResult,
-  PpsEngine,
   type PpsRatios,
-  ratiosOf,
-  tapLoopNames,
 } from '../bench/pps/engine';
-import { ensureCref, ppsFiles } from '../bench/pps/files';
 import { ProgressBar } from '../bench/progress';
 import { ratio } from '../bench/stats';
 import { fmtInt, fmtRatio, formatTable } from '../bench/table';
+import { type PpsBenchReport, PpsUnavailable, runPpsBench } from '../scenarios/pps-bench';
 import { choice, intFlag, parse, UsageError } from './usage';
 
 export const HELP = `usage: condis bench pps [--backend tap|wire] [--size BYTES] [--frames N] [--reps R]
@@ -64,6 +62,16 @@ export interface PpsReport {
   ratios: PpsRatios | Record<string, never>;
 }
 
+/** The one-line error when the benchmark cannot start here, in the command's terms (its flags). */
+function unavailable(e: PpsUnavailable): string {
+  if (e.what === 'cref') {
+    return `cannot build the C reference (scripts/bench/pps/build.sh): ${e.reason}; or use --backend wire`;
+  }
+  return isRoot()
+    ? `--backend tap cannot run here: ${e.reason}; use --backend wire`
+    : '--backend tap needs root (CAP_NET_ADMIN: the TAP loop is made with ip tuntap and tc); run it as root, or use --backend wire';
+}
+
 function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
@@ -90,59 +98,52 @@ export async function benchPps(argv: string[]): Promise<number> {
   if (f.json === '') throw new UsageError('--json needs a file name');
   const json = typeof f.json === 'string' ? f.json : null;
 
+  // SIGINT, SIGTERM, SIGHUP: the run stops and cleans up (cref, devices, the TAP loop), then
+  // the command exits 130, 143 or 129.
+  const ac = new AbortController();
+  let exitCode = 130;
+  const signals: [NodeJS.Signals, number][] = [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ];
+  const handlers = signals.map(([sig, code]): [NodeJS.Signals, () => void] => [
+    sig,
+    () => {
+      if (ac.signal.aborted) return;
+      exitCode = code;
+      ac.abort(sig);
+    },
+  ]);
+  for (const [sig, h] of handlers) process.on(sig, h);
   const bar = new ProgressBar(reps * (backend === 'tap' ? 3 : 1), process.stderr as NodeJS.WriteStream);
-  const engine = new PpsEngine({ ...DEFAULT_CONFIG, frames, warmup }, (s) => {
+  const log = (s: string) => {
     bar.done();
     process.stderr.write(`condis bench pps: ${s}\n`);
-  });
-  if (backend === 'tap') {
-    const why = engine.tapUnavailable();
-    if (why) {
-      throw new Error(
-        isRoot()
-          ? `--backend tap cannot run here: ${why}; use --backend wire`
-          : '--backend tap needs root (CAP_NET_ADMIN: the TAP loop is made with ip tuntap and tc); run it as root, or use --backend wire',
-      );
-    }
-    const failed = ensureCref(ppsFiles(), (m) => process.stderr.write(`condis bench pps: ${m}\n`));
-    if (failed) {
-      throw new Error(
-        `cannot build the C reference (scripts/bench/pps/build.sh): ${failed.message}; or use --backend wire`,
-      );
-    }
-  }
-
-  const machine = describeMachine();
-  const names = tapLoopNames();
-  const uninstall = engine.installSignalHandlers();
-  let results: PathResult[];
-  let done = 0;
+  };
+  let bench: PpsBenchReport;
   try {
-    if (backend === 'tap') {
-      engine.loopUp(names);
-      results = await engine.runTapSize(names, size, ['condis', 'c-per-frame', 'c-io_uring'], reps, (p, r) =>
-        bar.update(++done, `tap ${size} B rep ${r + 1}/${reps} ${p}`),
-      );
-      engine.loopDown();
-    } else {
-      results = [
-        await engine.runWire(frames, size, reps, (r) =>
-          bar.update(++done, `wire ${size} B rep ${r + 1}/${reps}`),
-        ),
-      ];
-    }
+    bench = await runPpsBench({
+      backend,
+      size,
+      frames,
+      reps,
+      warmup,
+      signal: ac.signal,
+      log,
+      onRep: (done, _total, label) => bar.update(done, label),
+    });
   } catch (e) {
-    if (e instanceof Interrupted) return 130; // the signal handler cleans up and exits
+    if (e instanceof Interrupted) return exitCode;
+    if (e instanceof PpsUnavailable) throw new Error(unavailable(e));
     throw e;
   } finally {
     bar.done();
-    if (!engine.interrupted) {
-      engine.cleanupSync();
-      uninstall();
-    }
+    for (const [sig, h] of handlers) process.off(sig, h);
   }
-
-  const ratios = backend === 'tap' ? ratiosOf(results) : {};
+  const { results, machine } = bench;
+  const names = bench.loop;
+  const ratios = bench.ratios;
   const report: PpsReport = {
     bench: 'pps',
     backend,
@@ -153,7 +154,7 @@ export async function benchPps(argv: string[]): Promise<number> {
 
   const out = (s: string) => process.stdout.write(`${s}\n`);
   out(
-    `condis bench pps: backend ${backend === 'tap' ? `tap (${names[0]} -> tc mirred -> ${names[1]})` : 'wire (in-process)'}, ` +
+    `condis bench pps: backend ${names ? `tap (${names[0]} -> tc mirred -> ${names[1]})` : 'wire (in-process)'}, ` +
       `${size}-byte frames, ${fmtInt(frames)} frames per run, median of ${reps} rep${reps === 1 ? '' : 's'}`,
   );
   out(`machine: ${machineLine(machine)}; load average ${machine.loadAvg.join(' ')} at start`);

@@ -1,9 +1,9 @@
 /**
- * `condis trace`: runs one VC flow on the wire backend (lib/cli/trace-flows.ts) and prints the
- * NDIS sequence it recorded — as a Mermaid sequence diagram (the default; it draws the matching
- * diagram of spec §3) or as the trace's JSON events.
+ * `condis trace`: parses its flags, runs one VC flow on the wire backend
+ * (lib/scenarios/trace-flows.ts) and prints the NDIS sequence it recorded — as a Mermaid sequence
+ * diagram (the default; it draws the matching diagram of spec §3) or as the trace's JSON events.
  */
-import { FLOWS, type Flow, runFlow } from './trace-flows';
+import { FLOWS, type Flow, runTraceFlow } from '../scenarios/trace-flows';
 import { parse, UsageError } from './usage';
 
 const HELP = `usage: condis trace [--mermaid|--json] <flow>
@@ -42,9 +42,7 @@ export async function trace(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError(`name one flow: ${FLOWS.join(', ')}`);
   const flow = positionals[0] as Flow;
   if (!FLOWS.includes(flow)) throw new UsageError(`unknown flow "${flow}" (flows: ${FLOWS.join(', ')})`);
-  const { ndis, vcSlot } = await runFlow(flow);
-  const t = ndis.trace;
-  if (!t) throw new Error('the trace was not recorded');
+  const { vcSlot, trace: t } = await runTraceFlow(flow);
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ flow, vc: vcSlot, events: t.toJSON() }, null, 2)}\n`);
   } else {

@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { JIT_WARMUP, WARMUP_DEPTHS } from '../../lib/cli/bench-drain';
+import { JIT_WARMUP, WARMUP_DEPTHS } from '../../lib/scenarios/drain-bench';
+import { waitUntil } from '../helpers/wait';
 import { runMain, tshark, vidCounts } from './helpers';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'condis-bench-'));
@@ -76,6 +77,36 @@ describe('condis bench drain', () => {
     expect(pcapFrames).toBeGreaterThan(0);
     expect(vidCounts(pcap)).toEqual(new Map([['42', pcapFrames]]));
   });
+
+  it('Ctrl-C stops after the iteration under way: what was measured is reported, exit 130', async () => {
+    const listeners = process.listenerCount('SIGINT');
+    const running = runMain([
+      'bench',
+      'drain',
+      '--backend',
+      'wire',
+      '--depths',
+      '0,1',
+      '--iterations',
+      '1000000',
+      '--warmup',
+      '0',
+      '--no-kernel',
+    ]);
+    // Once the devices run (their I/O threads exist), Ctrl-C.
+    const deviceThread = () =>
+      fs
+        .readdirSync('/proc/self/task')
+        .some((t) => fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').startsWith('condis'));
+    await waitUntil(deviceThread, 'the benchmark to open its devices', 20_000);
+    process.emit('SIGINT');
+    const r = await running;
+    expect(r.code).toBe(130);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/^condis bench drain: backend wire: in-process\n/);
+    expect(r.stdout).toMatch(/depth\s+in-flight\s+drain p50/);
+    expect(process.listenerCount('SIGINT')).toBe(listeners); // the command's own is gone
+  }, 60_000);
 
   it.runIf(isRoot)(
     'with root, compares with the kernel quiesce of a TAP',

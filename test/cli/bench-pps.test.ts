@@ -2,7 +2,7 @@
 // (no privilege), bad flags, the missing-privilege error, how a failed build of the C reference is
 // reported, and, with root (mandatory under CI=true), the TAP loop with the C reference and the
 // ratios. The machine is shared: no assertion on the numbers beyond > 0.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureCref, ppsFiles } from '../../lib/bench/pps';
 import { tapTestsEnabled } from '../helpers/privilege';
 import { isRoot, stagePackage } from '../helpers/unprivileged';
+import { waitUntil } from '../helpers/wait';
 import { buildDist, condis, type Ran, ROOT } from './helpers';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'condis-pps-'));
@@ -141,6 +142,39 @@ describe('condis bench pps', () => {
     expect(ldd.stdout).toMatch(/libc\.so/);
     expect(ldd.stdout).not.toMatch(/liburing/);
   }, 60_000);
+
+  it.each([
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)(
+    '%s stops a run: it cleans up and exits %i',
+    async (sig, code) => {
+      const child = spawn(
+        process.execPath,
+        [path.join(ROOT, 'bin/condis.js'), 'bench', 'pps', '--backend', 'wire', '--frames', '1000000000'],
+        { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr.setEncoding('utf8');
+      child.stderr.on('data', (d: string) => (stderr += d));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+      // Once it runs (a device's I/O thread exists: the handlers are in place by then), the signal.
+      const deviceThread = () => {
+        try {
+          return fs
+            .readdirSync(`/proc/${child.pid}/task`)
+            .some((t) => fs.readFileSync(`/proc/${child.pid}/task/${t}/comm`, 'utf8').startsWith('condis'));
+        } catch {
+          return false;
+        }
+      };
+      await waitUntil(deviceThread, 'the benchmark to open its devices', 30_000);
+      child.kill(sig);
+      expect(await exited).toBe(code);
+      expect(stderr).toBe(`condis bench pps: ${sig}: stopping and cleaning up\n`);
+    },
+    60_000,
+  );
 
   it('npm run bench:pps -- --help still works (the compiled script over the same engine)', () => {
     // npm run bench:pps compiles first and runs dist/ (measured code is what users run, not tsx's);

@@ -1,7 +1,7 @@
 /**
- * The pps benchmark's engine, shared by `condis bench pps` (lib/cli/bench-pps.ts) and
- * `npm run bench:pps` (scripts/bench/pps/run.ts): frames per second through our rings, and the C
- * reference (cref.c) over the same kernel loop.
+ * The pps benchmark's engine, shared by `condis bench pps` (through lib/scenarios/pps-bench.ts)
+ * and `npm run bench:pps` (scripts/bench/pps/run.ts): frames per second through our rings, and
+ * the C reference (cref.c) over the same kernel loop.
  *
  *   TAP:  a one-way kernel loop tapA -> tapB (tap-loop.sh: tc mirred from A's ingress to B's
  *         egress), and repetitions, interleaved, of
@@ -15,8 +15,9 @@
  *   heap: the wire again, JS heapUsed after a full GC before and after.
  *
  * Everything the engine opens (devices, the cref child, the TAP loop) is tracked, and
- * cleanupSync() removes it: on a normal end, on errors, and from the signal handlers that
- * installSignalHandlers() puts in place.
+ * cleanupSync() removes it: on a normal end, on errors, after interrupt() (an AbortSignal in
+ * lib/scenarios/pps-bench.ts), and from the signal handlers that installSignalHandlers() puts in
+ * place (scripts/bench/pps/run.ts).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { setThreadCpus } from '../../device/affinity';
@@ -252,24 +253,32 @@ export class PpsEngine {
 
   private onSignal(sig: NodeJS.Signals, code: number): void {
     if (this.interrupted) return;
-    this.interrupted = true;
-    this.log(`${sig}: stopping and cleaning up`);
-    const child = this.child;
-    const finish = () => {
+    void this.interrupt(sig).then(() => {
       this.cleanupSync();
       process.exit(code);
-    };
-    // A TAP cannot be deleted while cref still has it attached: let the child die first.
-    if (child && child.exitCode === null && child.signalCode === null) {
-      child.once('exit', finish);
+    });
+  }
+
+  /**
+   * Stops the run under way: it ends with Interrupted at its next check (a phase checks every
+   * 10 ms). A running cref is sent SIGTERM (SIGKILL after 1 s): a TAP cannot be deleted while
+   * cref still has it attached, so the promise settles once the child is gone; then cleanupSync()
+   * can take the loop down. `why` is logged ("SIGINT: stopping and cleaning up").
+   */
+  interrupt(why: string): Promise<void> {
+    if (this.interrupted) return Promise.resolve();
+    this.interrupted = true;
+    this.log(`${why}: stopping and cleaning up`);
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      child.once('exit', () => resolve());
       child.kill('SIGTERM');
       setTimeout(() => {
         child.kill('SIGKILL');
-        setTimeout(finish, 200);
+        setTimeout(resolve, 200);
       }, 1000).unref();
-    } else {
-      finish();
-    }
+    });
   }
 
   // -------------------------------------------------------------------------------------------

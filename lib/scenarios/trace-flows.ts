@@ -1,7 +1,10 @@
 /**
- * The VC flows `condis trace` runs, each on the wire backend with a real MiniportAdapter (or a
- * minimal MCM) under an Ndis that records its trace. Each flow sets the VC up, clears the trace,
- * then runs only the part that spec §3 draws, so the recorded sequence is that diagram:
+ * The VC flows `condis trace` draws, as a library: `runTraceFlow(flow)` runs one on the wire
+ * backend with a real MiniportAdapter (or a minimal MCM) under an Ndis that records its trace,
+ * and returns the trace of the flow's part of spec §3 as a typed report; lib/cli/trace.ts renders
+ * it (Mermaid or JSON). Layer: a scenario over the whole stack (device, NDIS, miniport, the PVC
+ * call manager), like the soak. Each flow sets the VC up, clears the trace, then runs only the
+ * part that spec §3 draws, so the recorded sequence is that diagram:
  * - client-close   §3.2: NdisClCloseCall with one receive held, so the deactivation pends in the
  *                  miniport until the client returns it;
  * - incoming-close §3.3: the call manager dispatches an incoming close (PvcCallManager.teardown),
@@ -12,6 +15,7 @@
  * - reactivate     §3.5 (a): NdisClModifyCallQoS; the call manager re-activates the VC with the
  *                  new parameters, no deactivation in between.
  * The MCM here is the smallest one that can play §3.4 (no data path): lib has no MCM yet.
+ * Every wait is for the event itself (a receive indicated, the client's close), with a deadline.
  */
 import type { Device } from '../device/device';
 import { openWirePair } from '../device/open';
@@ -21,7 +25,8 @@ import { MiniportAdapter } from '../miniport/adapter';
 import type { ClientHandlers, NdisMiniportHandle, NdisVcHandle } from '../ndis/actors';
 import { chainNbls, type NetBufferList } from '../ndis/nbl';
 import { Ndis } from '../ndis/ndis';
-import { NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS, statusName } from '../ndis/status';
+import { NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS, type NdisStatus, statusName } from '../ndis/status';
+import type { Trace } from '../ndis/trace';
 import { AF_CONDIS_PVC, PvcCallManager } from '../vc/pvc-call-manager';
 
 export const FLOWS = ['client-close', 'incoming-close', 'mcm-deactivate', 'reactivate'] as const;
@@ -29,6 +34,8 @@ export type Flow = (typeof FLOWS)[number];
 
 const VID = 42;
 const AF_TRACE_MCM = 0xc0d3;
+/** How long a flow waits for any one event before it fails. */
+const STEP_TIMEOUT_MS = 5000;
 
 /** A CoNDIS client that can hold the receives it gets (to make a drain pend) and close later. */
 class FlowClient {
@@ -37,6 +44,8 @@ class FlowClient {
   vc!: NdisVcHandle;
   readonly held: NetBufferList[] = [];
   onIncomingClose: (() => void) | null = null;
+  /** Resolves the wait of `whenHeld`, from the receive indication that reaches its count. */
+  private heldWaiter: { count: number; resolve: () => void } | null = null;
 
   constructor(
     readonly ndis: Ndis,
@@ -47,6 +56,11 @@ class FlowClient {
       coSendNetBufferListsComplete: () => {},
       coReceiveNetBufferLists: (_b, _v, nbls) => {
         for (let p: NetBufferList | null = nbls; p; p = p.next) this.held.push(p);
+        const w = this.heldWaiter;
+        if (w && this.held.length >= w.count) {
+          this.heldWaiter = null;
+          w.resolve();
+        }
       },
     });
     this.binding = ndis.openAdapter(proto, miniport, this);
@@ -64,6 +78,12 @@ class FlowClient {
     if (st !== NDIS_STATUS_SUCCESS) throw new Error(`NdisClMakeCall: ${statusName(st)}`);
   }
 
+  /** Resolves once the client holds `count` receives. */
+  whenHeld(count: number): Promise<void> {
+    if (this.held.length >= count) return Promise.resolve();
+    return new Promise((resolve) => (this.heldWaiter = { count, resolve }));
+  }
+
   returnHeld(): void {
     const head = chainNbls(this.held);
     this.held.length = 0;
@@ -71,26 +91,36 @@ class FlowClient {
   }
 }
 
-function until(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      if (cond()) resolve();
-      else if (Date.now() > deadline) reject(new Error(`timed out waiting for ${what}`));
-      else setImmediate(check);
-    };
-    check();
+/** `event`, or a rejection naming `what` once STEP_TIMEOUT_MS have passed without it. */
+function withDeadline<T>(event: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), STEP_TIMEOUT_MS);
   });
+  return Promise.race([event, deadline]).finally(() => clearTimeout(timer));
 }
 
-export interface FlowResult {
-  ndis: Ndis;
+export interface TraceFlowReport {
+  flow: Flow;
   /** The client's VC slot (to keep the diagram to the VC). */
+  vcSlot: number | undefined;
+  /** What NDIS recorded of the flow's part of spec §3: calls, handlers, completions, states. */
+  trace: Trace;
+}
+
+/** Runs `flow` (see the header) and returns the trace of its part of spec §3. */
+export async function runTraceFlow(flow: Flow): Promise<TraceFlowReport> {
+  const { ndis, vcSlot } = await runFlow(flow);
+  if (!ndis.trace) throw new Error('the trace was not recorded');
+  return { flow, vcSlot, trace: ndis.trace };
+}
+
+interface FlowResult {
+  ndis: Ndis;
   vcSlot: number | undefined;
 }
 
-/** Runs `flow`; the Ndis it returns holds the trace of the flow's part of spec §3. */
-export async function runFlow(flow: Flow): Promise<FlowResult> {
+async function runFlow(flow: Flow): Promise<FlowResult> {
   const [a, b] = openWirePair({ queuePairs: 2, queueSize: 64 });
   try {
     const ndis = new Ndis({ verifier: 'throw', trace: true });
@@ -108,9 +138,10 @@ export async function runFlow(flow: Flow): Promise<FlowResult> {
     const holdOne = async () => {
       const f = new Uint8Array(64);
       f.set([0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x88, 0xb5]);
+      const held = client.whenHeld(1);
       far.send(f);
       far.flush();
-      await until(() => client.held.length === 1, 'a receive to hold');
+      await withDeadline(held, 'a receive to hold');
     };
     if (flow === 'client-close') {
       await holdOne();
@@ -121,19 +152,20 @@ export async function runFlow(flow: Flow): Promise<FlowResult> {
       if (st !== NDIS_STATUS_SUCCESS) throw new Error(`close: ${statusName(st)}`);
     } else if (flow === 'incoming-close') {
       await holdOne();
-      let closed: Promise<number> | null = null;
-      client.onIncomingClose = () => {
-        // Not from inside the indication: the call manager deactivates right after dispatching.
-        setImmediate(() => {
-          closed = ndis.clCloseCallAsync(client.vc);
-          setImmediate(() => client.returnHeld());
-        });
-      };
+      // Settles with the client's close, once it has closed in answer to the incoming close.
+      const closed = new Promise<NdisStatus>((resolve) => {
+        client.onIncomingClose = () => {
+          // Not from inside the indication: the call manager deactivates right after dispatching.
+          setImmediate(() => {
+            resolve(ndis.clCloseCallAsync(client.vc));
+            setImmediate(() => client.returnHeld());
+          });
+        };
+      });
       ndis.trace?.clear();
       const td = cm.teardown(client.vc);
       await td.done;
-      await until(() => closed !== null, 'the client to close');
-      const st = await closed!;
+      const st = await withDeadline(closed, 'the client to close');
       if (st !== NDIS_STATUS_SUCCESS) throw new Error(`close: ${statusName(st)}`);
     } else {
       ndis.trace?.clear();
@@ -185,12 +217,11 @@ async function mcmDeactivate(ndis: Ndis, nic: Device): Promise<FlowResult> {
   });
   if (st !== NDIS_STATUS_SUCCESS) throw new Error(`NdisMCmRegisterAddressFamilyEx: ${statusName(st)}`);
   const client = new FlowClient(ndis, mcm, AF_TRACE_MCM);
-  let closed: Promise<number> | null = null;
-  client.onIncomingClose = () => {
-    setImmediate(() => {
-      closed = ndis.clCloseCallAsync(client.vc);
-    });
-  };
+  const closed = new Promise<NdisStatus>((resolve) => {
+    client.onIncomingClose = () => {
+      setImmediate(() => resolve(ndis.clCloseCallAsync(client.vc)));
+    };
+  });
   await client.connect();
   const vcSlot = ndis.vcInfo(client.vc)?.slot;
   ndis.trace?.clear();
@@ -206,8 +237,7 @@ async function mcmDeactivate(ndis: Ndis, nic: Device): Promise<FlowResult> {
   const d = ndis.mCmDeactivateVc(vc!);
   if (d !== NDIS_STATUS_SUCCESS) throw new Error(`NdisMCmDeactivateVc: ${statusName(d)}`);
   ndis.mCmDispatchIncomingCloseCall(NDIS_STATUS_SUCCESS, vc!);
-  await until(() => closed !== null, 'the client to close');
-  const cst = await closed!;
+  const cst = await withDeadline(closed, 'the client to close');
   if (cst !== NDIS_STATUS_SUCCESS) throw new Error(`close: ${statusName(cst)}`);
   return { ndis, vcSlot };
 }
