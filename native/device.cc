@@ -21,8 +21,8 @@ std::shared_ptr<Device> Device::create(uint8_t* region, size_t len, const Device
     *err = Error::condis("ERR_CONDIS_BAD_REGION", why);
     return nullptr;
   }
-  if (cfg.batch < 1 || cfg.batch > 256) {
-    *err = Error::condis("ERR_CONDIS_INVALID_ARG", "batch must be from 1 to 256");
+  if (cfg.batch < 1 || cfg.batch > kMaxBatch) {
+    *err = Error::condis("ERR_CONDIS_INVALID_ARG", "batch must be from 1 to " + std::to_string(kMaxBatch));
     return nullptr;
   }
   std::shared_ptr<Device> d(new Device());
@@ -40,7 +40,7 @@ std::shared_ptr<Device> Device::create(uint8_t* region, size_t len, const Device
   d->queues_.resize(h.num_queues);
   for (uint32_t i = 0; i < h.num_queues; i++) d->queues_[i].init(region, len, h, i, (i & 1) != 0);
   for (auto& v : d->pair_vid_) v.store(0, std::memory_order_relaxed);  // ORDERING: before the thread exists
-  std::memset(d->vid_to_pair_, 0xff, sizeof d->vid_to_pair_);
+  std::memset(d->vid_to_pair_, kNoPair, sizeof d->vid_to_pair_);
   d->rx_dirty_.assign(h.num_queues / 2, 0);
   d->tx_stalled_.assign(h.num_queues / 2, 0);
   d->stalled_on_.assign(h.num_queues / 2, 0);
@@ -55,7 +55,7 @@ std::shared_ptr<Device> Device::create(uint8_t* region, size_t len, const Device
     d->vnet_ = d->tap_.vnet_hdr();
     uint32_t mtu = 1500;
     d->tap_.get_mtu(&mtu);
-    d->max_frame_ = mtu + 14 + 4;
+    d->max_frame_ = max_frame_for_mtu(mtu);
   } else {
     d->vnet_ = cfg.tap.vnet_hdr;  // the wire carries the header through when both ends use it
     d->max_frame_ = cfg.wire_max_frame;
@@ -73,11 +73,12 @@ std::shared_ptr<Device> Device::create(uint8_t* region, size_t len, const Device
   if (cfg.backend == BackendKind::kTap) {
     d->tx_flat_.resize(size_t(cfg.batch) * kTxFlatMax);
     // Room for the largest frame the TAP can hand us at any MTU it accepts.
-    d->rx_stage_.resize(size_t(cfg.batch) * (65536 + kVnetHdrLen));
+    d->rx_stage_.resize(size_t(cfg.batch) * kRxStageSlot);
     d->rx_stage_len_.resize(cfg.batch);
     if (cfg.use_uring) {
       Error ue;
-      d->uring_ = Uring::create(256, &ue);  // nullptr: fall back to writev, reported in stats
+      // One submission slot per frame of the largest batch. nullptr: fall back to writev (stats).
+      d->uring_ = Uring::create(kMaxBatch, &ue);
       // The TAP as the ring's fixed file: no fget/fput per write. Optional: without it (an old
       // kernel, a limit) writes name the fd as usual.
       if (d->uring_) (void)d->uring_->register_file(d->tap_.fd());
@@ -197,10 +198,11 @@ void Device::kick(uint32_t q) {
 Error Device::bind_pair(uint32_t pair, uint32_t vid) {
   if (pair == 0 || pair >= num_queues_ / 2)
     return Error::condis("ERR_CONDIS_INVALID_ARG", "pair must be from 1 to queuePairs-1 (pair 0 is untagged)");
-  if (vid < 1 || vid > 4094) return Error::condis("ERR_CONDIS_INVALID_ARG", "VID must be from 1 to 4094");
+  if (vid < 1 || vid > kVlanMaxVid)
+    return Error::condis("ERR_CONDIS_INVALID_ARG", "VID must be from 1 to " + std::to_string(kVlanMaxVid));
   std::lock_guard<std::mutex> t(tx_mu_);
   std::lock_guard<std::mutex> r(rx_mu_);
-  if (vid_to_pair_[vid] != 0xff && vid_to_pair_[vid] != pair)
+  if (vid_to_pair_[vid] != kNoPair && vid_to_pair_[vid] != pair)
     return Error::condis("ERR_CONDIS_VID_IN_USE", "VID " + std::to_string(vid) + " is already bound to pair " +
                                                       std::to_string(vid_to_pair_[vid]));
   const uint16_t old = pair_vid_[pair].load(std::memory_order_relaxed);  // ORDERING: under both locks
@@ -219,7 +221,7 @@ Error Device::bind_pair(uint32_t pair, uint32_t vid) {
 
 void Device::unbind_locked(uint32_t pair) {
   const uint16_t vid = pair_vid_[pair].load(std::memory_order_relaxed);  // ORDERING: under both locks
-  if (vid != 0) vid_to_pair_[vid] = 0xff;
+  if (vid != 0) vid_to_pair_[vid] = kNoPair;
   pair_vid_[pair].store(0, std::memory_order_relaxed);  // ORDERING: readers hold a lock
   queues_[2 * pair].set_vid(0);
   queues_[2 * pair + 1].set_vid(0);
@@ -311,7 +313,7 @@ Error Device::set_mtu(uint32_t mtu) {
   Error e = tap_.set_mtu(mtu);
   if (e) return e;
   std::lock_guard<std::mutex> t(tx_mu_);
-  max_frame_ = mtu + 18;
+  max_frame_ = max_frame_for_mtu(mtu);
   return Error();
 }
 

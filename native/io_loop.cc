@@ -19,13 +19,12 @@
 #include <cerrno>
 #include <cstring>
 
+#include "cpu_relax.h"
 #include "device.h"
 
 namespace condis {
 
 namespace {
-
-constexpr uint16_t kEthP8021Q = 0x8100;
 
 // Copies `len` bytes at frame offset `off` out of an iovec list. Returns false if short.
 bool gather(const iovec* iov, int n, uint32_t off, uint8_t* out, uint32_t len) {
@@ -102,14 +101,12 @@ void write_chain(const Chain& dst, uint32_t off, const uint8_t* p, uint32_t len)
   }
 }
 
-inline uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
-
 }  // namespace
 
 Deliver Device::deliver(Device& rx, const iovec* iov, int iovcnt, uint32_t total, uint32_t* rxq_out) {
   const uint32_t hl = rx.vnet_ ? kVnetHdrLen : 0;
   uint8_t eth[2];  // the ethertype only: a 14-byte untagged frame has nothing after it
-  if (total < hl + 14 || !gather(iov, iovcnt, hl + 12, eth, 2)) {
+  if (total < hl + kEthHdrLen || !gather(iov, iovcnt, hl + kEthTypeOff, eth, 2)) {
     rx.m_.rx_malformed.add();
     return Deliver::kDropped;
   }
@@ -117,17 +114,17 @@ Deliver Device::deliver(Device& rx, const iovec* iov, int iovcnt, uint32_t total
   bool strip = false;
   if (be16(eth) == kEthP8021Q) {
     uint8_t tci[2];
-    if (total < hl + 18 || !gather(iov, iovcnt, hl + 14, tci, 2)) {
+    if (total < hl + kVlanHdrLen || !gather(iov, iovcnt, hl + kVlanTciOff, tci, 2)) {
       rx.m_.rx_malformed.add();
       return Deliver::kDropped;
     }
-    vid = be16(tci) & 0x0fff;
+    vid = be16(tci) & kVlanVidMask;
     strip = true;  // VID 0 (priority tag only) goes to pair 0 untagged
   }
   uint32_t pair = 0;
   if (vid != 0) {
     pair = rx.vid_to_pair_[vid];
-    if (pair == 0xff) {
+    if (pair == kNoPair) {
       rx.m_.rx_unbound_vid.add();
       return Deliver::kDropped;
     }
@@ -151,23 +148,20 @@ Deliver Device::deliver(Device& rx, const iovec* iov, int iovcnt, uint32_t total
       break;
   }
   const Chain& c = rx.rx_chain_;
-  const uint32_t out_len = total - (strip ? 4 : 0);
+  const uint32_t out_len = total - (strip ? kVlanTagLen : 0);
   rx.rx_dirty_[pair] = 1;
   if (out_len > c.total) {
     q.push_used(c.head, 0);  // the buffer goes back empty: the driver sees len 0
     pm.rx_too_big.add();
     return Deliver::kDropped;
   }
-  const uint32_t n = scatter_frame(iov, iovcnt, hl + 12, strip ? 4 : 0, c);
-  uint8_t h[8];  // virtio_net_hdr up to csum_start, read from the source: it lies before the tag
-  if (strip && hl != 0 && gather(iov, iovcnt, 0, h, 8) && (h[0] & 1)) {  // VIRTIO_NET_HDR_F_NEEDS_CSUM
-    // virtio_net_hdr.csum_start (5.1.6) counts from the frame start; 4 bytes fewer now.
+  const uint32_t n = scatter_frame(iov, iovcnt, hl + kEthTypeOff, strip ? kVlanTagLen : 0, c);
+  uint8_t h[kVnetCsumStartEnd];  // virtio_net_hdr up to csum_start, read from the source: it lies before the tag
+  if (strip && hl != 0 && gather(iov, iovcnt, 0, h, sizeof h) && vnet_needs_csum(h)) {
     uint16_t cs;
-    std::memcpy(&cs, h + 6, 2);
-    if (cs >= 4) {
-      cs = static_cast<uint16_t>(cs - 4);
-      write_chain(c, 6, reinterpret_cast<const uint8_t*>(&cs), 2);
-    }
+    std::memcpy(&cs, h + kVnetCsumStartOff, 2);
+    if (csum_start_across_tag(cs, -static_cast<int32_t>(kVlanTagLen), &cs))
+      write_chain(c, kVnetCsumStartOff, reinterpret_cast<const uint8_t*>(&cs), 2);
   }
   q.push_used(c.head, n);
   pm.rx_frames.add();
@@ -229,7 +223,7 @@ bool Device::service_tx() {
       // Unstall when the peer is gone, posted buffers, broke or reset the queue, or when routing
       // changed (the peer unbound or re-bound the VID): the next attempt re-decides the frame.
       const uint16_t sv = pair_vid_[p].load(std::memory_order_relaxed);  // ORDERING: written under tx_mu_
-      const bool rerouted = sv != 0 && (peer->vid_to_pair_[sv] == 0xff || 2u * peer->vid_to_pair_[sv] != stalled_on_[p]);
+      const bool rerouted = sv != 0 && (peer->vid_to_pair_[sv] == kNoPair || 2u * peer->vid_to_pair_[sv] != stalled_on_[p]);
       if (!peer_open || rerouted || peer->queues_[stalled_on_[p]].pending() != 0 ||
           !peer->queues_[stalled_on_[p]].ready())
         tx_stalled_[p] = 0;
@@ -250,7 +244,7 @@ bool Device::service_tx() {
       }
       moved = true;
       const Chain& c = chain_;
-      if (c.total < hl + 14 || c.total - hl > max_frame_) {
+      if (c.total < hl + kEthHdrLen || c.total - hl > max_frame_) {
         q.push_used(c.head, kTxMalformed);
         pm.tx_malformed.add();
         pushed = true;
@@ -280,7 +274,7 @@ bool Device::service_tx() {
         continue;
       }
       // Build the frame as it goes on the wire: [vnet hdr][dst src][802.1Q tag?][type ... payload].
-      uint32_t lead = hl + 12;
+      uint32_t lead = hl + kEthTypeOff;
       // Gather the lead bytes (they may span segments) into the slot's header scratch.
       uint32_t si = 0, soff = 0, got = 0;
       while (got < lead) {
@@ -295,17 +289,17 @@ bool Device::service_tx() {
         }
       }
       if (vid != 0) {
-        s.hdr[lead + 0] = 0x81;
-        s.hdr[lead + 1] = 0x00;
+        s.hdr[lead + 0] = static_cast<uint8_t>(kEthP8021Q >> 8);
+        s.hdr[lead + 1] = static_cast<uint8_t>(kEthP8021Q & 0xff);
         s.hdr[lead + 2] = static_cast<uint8_t>(vid >> 8);
         s.hdr[lead + 3] = static_cast<uint8_t>(vid & 0xff);
-        if (hl != 0 && (s.hdr[0] & 1)) {  // NEEDS_CSUM: csum_start moves 4 bytes later
+        if (hl != 0 && vnet_needs_csum(s.hdr)) {
           uint16_t cs;
-          std::memcpy(&cs, s.hdr + 6, 2);
-          cs = static_cast<uint16_t>(cs + 4);
-          std::memcpy(s.hdr + 6, &cs, 2);
+          std::memcpy(&cs, s.hdr + kVnetCsumStartOff, 2);
+          if (csum_start_across_tag(cs, static_cast<int32_t>(kVlanTagLen), &cs))
+            std::memcpy(s.hdr + kVnetCsumStartOff, &cs, 2);
         }
-        lead += 4;
+        lead += kVlanTagLen;
       }
       s.iov[0] = iovec{s.hdr, lead};
       int k = 1;
@@ -315,7 +309,7 @@ bool Device::service_tx() {
         soff = 0;
       }
       s.iovcnt = k;
-      s.len = c.total + (vid != 0 ? 4 : 0);
+      s.len = c.total + (vid != 0 ? kVlanTagLen : 0);
       s.buf = nullptr;
       if (peer == nullptr && s.len <= kTxFlatMax) {
         // TAP, tagged (or several segments): flattened into the slot, then one plain write.
@@ -358,7 +352,7 @@ bool Device::service_tx() {
     if (nslots > 0) {
       // TAP: one io_uring_enter for the whole batch, or one writev per frame without io_uring.
       // Each slot is written exactly once: kSlotPending until the ring (or writev) settles it.
-      constexpr uint32_t kSlotPending = 0xffffffffu;
+      constexpr uint32_t kSlotPending = TxSlot::kPending;
       const int fd = tap_.fd();
       for (uint32_t i = 0; i < nslots; i++) tx_slots_[i].result = kSlotPending;
       if (uring_) {
@@ -372,7 +366,7 @@ bool Device::service_tx() {
         }
         bool ring_ok = uring_->submit(queued) >= 0;
         unsigned got = 0;
-        UringCompletion cqe[256];
+        UringCompletion cqe[kMaxBatch];
         while (ring_ok && got < queued) {
           const unsigned h = uring_->harvest(cqe, queued - got);
           if (h == 0) {
@@ -381,7 +375,7 @@ bool Device::service_tx() {
           }
           for (unsigned i = 0; i < h; i++) {
             TxSlot& s = tx_slots_[cqe[i].user_data];
-            s.result = cqe[i].res < 0 ? (0x80000000u | static_cast<uint32_t>(-cqe[i].res)) : 0;
+            s.result = cqe[i].res < 0 ? (TxSlot::kFailed | static_cast<uint32_t>(-cqe[i].res)) : TxSlot::kWritten;
           }
           got += h;
         }
@@ -389,7 +383,7 @@ bool Device::service_tx() {
           // The ring misbehaved: frames it may or may not have written are failed, never resent
           // (a duplicate is worse than a loss the driver sees); writev from now on.
           for (uint32_t i = 0; i < queued; i++)
-            if (tx_slots_[i].result == kSlotPending) tx_slots_[i].result = 0x80000000u | EIO;
+            if (tx_slots_[i].result == kSlotPending) tx_slots_[i].result = TxSlot::kFailed | EIO;
           uring_.reset();
         }
       }
@@ -397,10 +391,10 @@ bool Device::service_tx() {
         TxSlot& s = tx_slots_[i];
         if (s.result == kSlotPending) {
           const ssize_t w = s.buf != nullptr ? write(fd, s.buf, s.len) : writev(fd, s.iov, s.iovcnt);
-          s.result = w < 0 ? (0x80000000u | static_cast<uint32_t>(errno)) : 0;
+          s.result = w < 0 ? (TxSlot::kFailed | static_cast<uint32_t>(errno)) : TxSlot::kWritten;
         }
-        if (s.result != 0) {
-          const int err = static_cast<int>(s.result & 0x7fffffffu);
+        if (s.result != TxSlot::kWritten) {
+          const int err = static_cast<int>(s.result & ~TxSlot::kFailed);
           q.push_used(s.head, kTxBackendError);
           pm.tx_errors.add();
           if (err == EBADFD || err == ENODEV || err == ENXIO) set_backend_lost(err);
@@ -476,7 +470,7 @@ bool Device::service_tap_rx() {
   // (unbind, queue reset, quiesce: a deactivation's last step) must not wait behind up to a batch
   // of read() syscalls (~1.5 us each here) while frames stream in. Frames are steered below, under
   // the lock, by the bindings and buffers of that moment.
-  const size_t slot = 65536 + kVnetHdrLen;
+  const size_t slot = kRxStageSlot;
   uint32_t got = 0;
   for (; got < want; got++) {
     // SAFETY: slot `got` < batch lies inside rx_stage_ (batch x slot bytes).
@@ -539,7 +533,7 @@ bool Device::spin_for_work(uint64_t* idle_since) {
     const uint64_t now = uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
     if (*idle_since == 0) *idle_since = now;
     if (now - *idle_since > cfg_.spin_ns) return false;
-    for (int i = 0; i < 64; i++) __builtin_ia32_pause();
+    for (int i = 0; i < 64; i++) cpu_relax();
     if (stop_.load(std::memory_order_relaxed)) return false;  // ORDERING: re-checked with acquire by run()
     {
       std::lock_guard<std::mutex> t(tx_mu_);
