@@ -153,9 +153,10 @@ class IoLoop {
     bool pushed;      // used entries written: publish them at the end of the turn
   };
 
-  // Whether pair p waits on (wire flow control) and stays out of this pass. It comes back when
-  // the peer is gone, posted buffers, broke or reset the queue it waits on, or when routing
-  // changed (the peer unbound or re-bound the VID): its next frame is then decided afresh.
+  // Whether pair p is still stalled on the peer's receive queue (wire flow control) and stays out
+  // of this pass. It comes back when the peer is gone, posted buffers, broke or reset the queue
+  // it waits on, or when routing changed (the peer unbound or re-bound the VID): its next frame
+  // is then decided afresh.
   [[gnu::always_inline]] static bool still_stalled(Device& d, const TxPass& pass, uint32_t p) {
     if (!d.tx_stalled_[p]) return false;
     Device* peer = pass.peer;  // tx_stalled_ is only ever set on a wire
