@@ -162,7 +162,7 @@ class IoLoop {
     Device* peer = pass.peer;  // tx_stalled_ is only ever set on a wire
     const uint16_t sv = d.pair_vid_[p].load(std::memory_order_relaxed);  // ORDERING: written under tx_mu_
     const bool rerouted =
-        sv != 0 && (peer->vid_to_pair_[sv] == kNoPair || 2u * peer->vid_to_pair_[sv] != d.stalled_on_[p]);
+        sv != 0 && (peer->vid_to_pair_[sv] == kNoPair || rx_queue_of(peer->vid_to_pair_[sv]) != d.stalled_on_[p]);
     // A closed peer's region may already be freed: !peer_open short-circuits before its queues.
     if (!pass.peer_open || rerouted || peer->queues_[d.stalled_on_[p]].pending() != 0 ||
         !peer->queues_[d.stalled_on_[p]].ready()) {
@@ -229,7 +229,7 @@ class IoLoop {
   [[gnu::always_inline]] static void route_tag_and_stage(Device& d, const TxPass& pass, const TxTurn& t,
                                                          Device::TxSlot& s) {
     const Chain& c = d.chain_;
-    s.queue = static_cast<uint16_t>(2 * t.pair + 1);
+    s.queue = static_cast<uint16_t>(tx_queue_of(t.pair));
     s.head = c.head;
     s.result = Device::TxSlot::kPending;
     if (pass.peer == nullptr && t.vid == 0 && c.nseg == 1) {
@@ -495,8 +495,8 @@ class IoLoop {
   static uint32_t tap_rx_budget(Device& d) {
     std::lock_guard<std::mutex> r(d.rx_mu_);
     uint32_t posted = 0;
-    for (uint32_t p = 0; p < d.num_queues_ / 2; p++) {
-      const int k = d.queues_[2 * p].pending();
+    for (uint32_t p = 0; p < d.num_pairs(); p++) {
+      const int k = d.queues_[rx_queue_of(p)].pending();
       if (k > 0) posted += static_cast<uint32_t>(k);
     }
     const bool wait_for_buffers = posted == 0 && d.rx_receiver_waits_locked();
@@ -536,7 +536,7 @@ class IoLoop {
       iovec iov{d.rx_stage_.data() + size_t(i) * Device::kRxStageSlot, d.rx_stage_len_[i]};
       uint32_t rxq = 0;
       if (Device::deliver(d, &iov, 1, d.rx_stage_len_[i], &rxq) == Deliver::kNoBuffer)
-        d.pm_[rxq / 2].rx_no_buffer.add();
+        d.pm_[pair_of(rxq)].rx_no_buffer.add();
     }
     d.publish_rx_locked(d);
   }
@@ -553,7 +553,7 @@ Deliver Device::deliver(Device& rx, const iovec* iov, int iovcnt, uint32_t total
     rx.m_.rx_unbound_vid.add();
     return Deliver::kDropped;
   }
-  const uint32_t qi = 2 * pair;
+  const uint32_t qi = rx_queue_of(pair);
   *rxq_out = qi;
   DeviceQueue& q = rx.queues_[qi];
   PairMetrics& pm = rx.pm_[pair];
@@ -585,10 +585,10 @@ void Device::raise_interrupt() {
 
 void Device::publish_rx_locked(Device& rx) {
   bool want = false;
-  for (uint32_t p = 0; p < rx.num_queues_ / 2; p++) {
+  for (uint32_t p = 0; p < rx.num_pairs(); p++) {
     if (!rx.rx_dirty_[p]) continue;
     rx.rx_dirty_[p] = 0;
-    if (rx.queues_[2 * p].publish_used()) {
+    if (rx.queues_[rx_queue_of(p)].publish_used()) {
       rx.pm_[p].interrupts.add();
       want = true;
     }
@@ -621,8 +621,8 @@ bool Device::service_tx() {
   pass.hl = vnet_ ? kVnetHdrLen : 0;
   pass.link = link_up_.load(std::memory_order_relaxed);  // ORDERING: advisory
 
-  for (uint32_t p = 0; p < num_queues_ / 2; p++) {
-    DeviceQueue& q = queues_[2 * p + 1];
+  for (uint32_t p = 0; p < num_pairs(); p++) {
+    DeviceQueue& q = queues_[tx_queue_of(p)];
     if (!q.ready() || IoLoop::still_stalled(*this, pass, p)) continue;
     const uint16_t vid = pair_vid_[p].load(std::memory_order_relaxed);  // ORDERING: written under tx_mu_
     IoLoop::TxTurn turn{q, pm_[p], p, vid, 0, false};
@@ -657,8 +657,8 @@ void Device::pause_tap_rx(bool pause) {
 }
 
 bool Device::rx_receiver_waits_locked() {
-  for (uint32_t p = 0; p < num_queues_ / 2; p++) {
-    const DeviceQueue& q = queues_[2 * p];
+  for (uint32_t p = 0; p < num_pairs(); p++) {
+    const DeviceQueue& q = queues_[rx_queue_of(p)];
     if (!q.ready()) continue;
     // ORDERING: pair_vid_ is written under rx_mu_, which we hold.
     if (p == 0 ? q.taken_since_reset() : pair_vid_[p].load(std::memory_order_relaxed) != 0) return true;
@@ -683,8 +683,8 @@ bool Device::arm_and_check() {
   {
     std::lock_guard<std::mutex> t(tx_mu_);
     Device* peer = backend_ == BackendKind::kWire ? peer_.get() : nullptr;
-    for (uint32_t p = 0; p < num_queues_ / 2; p++) {
-      DeviceQueue& q = queues_[2 * p + 1];
+    for (uint32_t p = 0; p < num_pairs(); p++) {
+      DeviceQueue& q = queues_[tx_queue_of(p)];
       if (!q.ready()) continue;
       if (tx_stalled_[p] && peer != nullptr) {
         std::lock_guard<std::mutex> r(peer->rx_mu_);
@@ -700,8 +700,8 @@ bool Device::arm_and_check() {
   if (backend_ == BackendKind::kTap && tap_rx_paused_) {
     // Reading is paused for want of buffers: ask for a kick when any receive queue gets one.
     std::lock_guard<std::mutex> r(rx_mu_);
-    for (uint32_t p = 0; p < num_queues_ / 2; p++) {
-      if (queues_[2 * p].enable_kick()) more = true;
+    for (uint32_t p = 0; p < num_pairs(); p++) {
+      if (queues_[rx_queue_of(p)].enable_kick()) more = true;
     }
   }
   return more;
@@ -726,8 +726,8 @@ bool Device::spin_for_work(uint64_t* idle_since) {
     {
       std::lock_guard<std::mutex> t(tx_mu_);
       Device* peer = backend_ == BackendKind::kWire ? peer_.get() : nullptr;
-      for (uint32_t p = 0; p < num_queues_ / 2; p++) {
-        if (!queues_[2 * p + 1].ready()) continue;
+      for (uint32_t p = 0; p < num_pairs(); p++) {
+        if (!queues_[tx_queue_of(p)].ready()) continue;
         if (tx_stalled_[p]) {
           // Stalled for want of the peer's receive buffers: those are what we wait for. A closed
           // peer's region may already be freed: never touch it; let service_tx complete the sends.
@@ -737,7 +737,7 @@ bool Device::spin_for_work(uint64_t* idle_since) {
           if (peer->queues_[stalled_on_[p]].pending() != 0) return true;
           continue;
         }
-        if (queues_[2 * p + 1].pending() > 0) return true;
+        if (queues_[tx_queue_of(p)].pending() > 0) return true;
       }
     }
   }
@@ -831,8 +831,8 @@ void Device::fail_io(int err, DeviceFault fault) {
 
 bool Device::fail_tx_locked() {
   bool want = false;
-  for (uint32_t p = 0; p < num_queues_ / 2; p++) {
-    DeviceQueue& q = queues_[2 * p + 1];
+  for (uint32_t p = 0; p < num_pairs(); p++) {
+    DeviceQueue& q = queues_[tx_queue_of(p)];
     tx_stalled_[p] = 0;
     // Until the arm below finds nothing new: a chain published meanwhile is either seen here or
     // its publish sees the armed avail_event and kicks (virtio 2.7.10; kick() then completes it).
