@@ -24,6 +24,9 @@ constexpr uint16_t kVlanVidMask = 0x0fff;        // TCI bits 0-11
 constexpr uint32_t kVlanMaxVid = 4094;           // 0 = priority tag only, 4095 reserved
 constexpr uint32_t kVlanVidCount = 4096;         // size of a table indexed by VID
 
+static_assert(kEthTypeOff == 12 && kEthHdrLen == 14, "Ethernet II header");
+static_assert(kVlanTciOff == 14 && kVlanHdrLen == 18, "802.1Q tag after the MACs");
+
 // The largest frame a link of MTU `mtu` carries: the L3 packet plus a tagged Ethernet header.
 constexpr uint32_t max_frame_for_mtu(uint32_t mtu) { return mtu + kVlanHdrLen; }
 
@@ -32,6 +35,8 @@ constexpr uint32_t kVnetFlagsOff = 0;            // u8 flags
 constexpr uint8_t kVnetHdrFNeedsCsum = 1;        // VIRTIO_NET_HDR_F_NEEDS_CSUM
 constexpr uint32_t kVnetCsumStartOff = 6;        // le16 csum_start
 constexpr uint32_t kVnetCsumStartEnd = kVnetCsumStartOff + 2;  // bytes up to and with csum_start
+
+static_assert(kVnetCsumStartEnd == 8, "virtio_net_hdr: flags, gso_type, hdr_len, gso_size, csum_start");
 
 inline uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
 

@@ -17,7 +17,7 @@
 #
 # Then, if qemu-user is installed (Debian qemu-user; optional, CI does not install it), it builds
 # the plain C++ tests for arm64 (-Wpedantic -Werror, as scripts/native-tests.sh, without the
-# sanitizers) and runs those that need neither io_uring nor a TAP under qemu-aarch64: virtq,
+# sanitizers) and runs those that need neither io_uring nor a TAP under qemu-aarch64: ether, virtq,
 # rx_deliver, device (the wire), device_failure. qemu-user has no io_uring (ENOSYS) and the TAP
 # tests need the host's ioctls, so uring_test and tap_test are left out. An emulator on an x86
 # host is not a weakly ordered CPU: this shows the code runs on arm64, not that its ordering holds
@@ -133,7 +133,7 @@ if [[ "$QEMU" != none ]] && command -v "$QEMU" >/dev/null 2>&1; then
   "${CROSS}ar" rcs "$T/libcondis_native.a" "${objs[@]}"
   # The sysroot of Debian's cross libc, for the emulator's dynamic loader.
   export QEMU_LD_PREFIX="${QEMU_LD_PREFIX:-/usr/aarch64-linux-gnu}"
-  for name in virtq_test rx_deliver_test device_test device_failure_test; do
+  for name in ether_test virtq_test rx_deliver_test device_test device_failure_test; do
     "${CROSS}g++" "${CXXFLAGS[@]}" -I"$ROOT/native/test" "native/test/$name.cc" "$T/libcondis_native.a" \
       -o "$T/$name" || fail "${CROSS}g++ native/test/$name.cc"
     rc=0
