@@ -227,8 +227,8 @@ class Device : public std::enable_shared_from_this<Device> {
   // so it goes out with one plain write: the kernel's iovec import cost more than the copy.
   static constexpr uint32_t kTxFlatMax = 2048;
   std::vector<uint8_t> tx_flat_;  // batch x kTxFlatMax, I/O thread only
-  // TAP reads: one staging slot per frame of a batch, room for the largest frame a TAP hands over
-  // at any MTU it accepts (MTU <= 65535) behind its vnet header.
+  // TAP reads: one staging slot per frame of a batch, 64 KiB behind the vnet header. (A TAP's MTU
+  // goes up to 65521; a tagged frame at that MTU, 65539 bytes, would not fit: not handled yet.)
   static constexpr uint32_t kTapFrameMax = 65536;
   static constexpr size_t kRxStageSlot = kTapFrameMax + kVnetHdrLen;
   std::vector<uint8_t> rx_stage_;  // batch x kRxStageSlot bytes, I/O thread only
