@@ -21,8 +21,8 @@ std::shared_ptr<Device> Device::create(uint8_t* region, size_t len, const Device
     *err = Error::condis("ERR_CONDIS_BAD_REGION", why);
     return nullptr;
   }
-  if (cfg.batch < 1 || cfg.batch > 256) {
-    *err = Error::condis("ERR_CONDIS_INVALID_ARG", "batch must be from 1 to 256");
+  if (cfg.batch < 1 || cfg.batch > kMaxBatch) {
+    *err = Error::condis("ERR_CONDIS_INVALID_ARG", "batch must be from 1 to " + std::to_string(kMaxBatch));
     return nullptr;
   }
   std::shared_ptr<Device> d(new Device());
@@ -38,9 +38,9 @@ std::shared_ptr<Device> Device::create(uint8_t* region, size_t len, const Device
   d->queue_size_ = h.queue_size;
   d->backend_ = cfg.backend;
   d->queues_.resize(h.num_queues);
-  for (uint32_t i = 0; i < h.num_queues; i++) d->queues_[i].init(region, len, h, i, (i & 1) != 0);
+  for (uint32_t i = 0; i < h.num_queues; i++) d->queues_[i].init(region, len, h, i, is_tx_queue(i));
   for (auto& v : d->pair_vid_) v.store(0, std::memory_order_relaxed);  // ORDERING: before the thread exists
-  std::memset(d->vid_to_pair_, 0xff, sizeof d->vid_to_pair_);
+  std::memset(d->vid_to_pair_, kNoPair, sizeof d->vid_to_pair_);
   d->rx_dirty_.assign(h.num_queues / 2, 0);
   d->tx_stalled_.assign(h.num_queues / 2, 0);
   d->stalled_on_.assign(h.num_queues / 2, 0);
@@ -55,7 +55,7 @@ std::shared_ptr<Device> Device::create(uint8_t* region, size_t len, const Device
     d->vnet_ = d->tap_.vnet_hdr();
     uint32_t mtu = 1500;
     d->tap_.get_mtu(&mtu);
-    d->max_frame_ = mtu + 14 + 4;
+    d->max_frame_ = max_frame_for_mtu(mtu);
   } else {
     d->vnet_ = cfg.tap.vnet_hdr;  // the wire carries the header through when both ends use it
     d->max_frame_ = cfg.wire_max_frame;
@@ -73,11 +73,12 @@ std::shared_ptr<Device> Device::create(uint8_t* region, size_t len, const Device
   if (cfg.backend == BackendKind::kTap) {
     d->tx_flat_.resize(size_t(cfg.batch) * kTxFlatMax);
     // Room for the largest frame the TAP can hand us at any MTU it accepts.
-    d->rx_stage_.resize(size_t(cfg.batch) * (65536 + kVnetHdrLen));
+    d->rx_stage_.resize(size_t(cfg.batch) * kRxStageSlot);
     d->rx_stage_len_.resize(cfg.batch);
     if (cfg.use_uring) {
       Error ue;
-      d->uring_ = Uring::create(256, &ue);  // nullptr: fall back to writev, reported in stats
+      // One submission slot per frame of the largest batch. nullptr: fall back to writev (stats).
+      d->uring_ = Uring::create(kMaxBatch, &ue);
       // The TAP as the ring's fixed file: no fget/fput per write. Optional: without it (an old
       // kernel, a limit) writes name the fd as usual.
       if (d->uring_) (void)d->uring_->register_file(d->tap_.fd());
@@ -172,7 +173,7 @@ Error Device::start(InterruptFn irq, const std::string& thread_name) {
 void Device::kick(uint32_t q) {
   if (q >= num_queues_) return;
   m_.kicks.add();
-  if ((q & 1) == 1 && failed()) {
+  if (is_tx_queue(q) && failed()) {
     // The I/O thread is gone and nobody else takes this queue's chains: complete them here, so a
     // send posted after the failure still completes (fail_io armed the kick that brought us here).
     bool irq = false;
@@ -185,7 +186,7 @@ void Device::kick(uint32_t q) {
   }
   uint64_t one = 1;
   int fd = kick_fd_;
-  if ((q & 1) == 0 && backend_ == BackendKind::kWire) {
+  if (!is_tx_queue(q) && backend_ == BackendKind::kWire) {
     // A receive queue on a wire is filled by the other end's thread: wake that one.
     // peer_ is only written before start and after our thread stops, both on this (JS) thread.
     if (!peer_) return;
@@ -195,12 +196,13 @@ void Device::kick(uint32_t q) {
 }
 
 Error Device::bind_pair(uint32_t pair, uint32_t vid) {
-  if (pair == 0 || pair >= num_queues_ / 2)
+  if (pair == 0 || pair >= num_pairs())
     return Error::condis("ERR_CONDIS_INVALID_ARG", "pair must be from 1 to queuePairs-1 (pair 0 is untagged)");
-  if (vid < 1 || vid > 4094) return Error::condis("ERR_CONDIS_INVALID_ARG", "VID must be from 1 to 4094");
+  if (vid < 1 || vid > kVlanMaxVid)
+    return Error::condis("ERR_CONDIS_INVALID_ARG", "VID must be from 1 to " + std::to_string(kVlanMaxVid));
   std::lock_guard<std::mutex> t(tx_mu_);
   std::lock_guard<std::mutex> r(rx_mu_);
-  if (vid_to_pair_[vid] != 0xff && vid_to_pair_[vid] != pair)
+  if (vid_to_pair_[vid] != kNoPair && vid_to_pair_[vid] != pair)
     return Error::condis("ERR_CONDIS_VID_IN_USE", "VID " + std::to_string(vid) + " is already bound to pair " +
                                                       std::to_string(vid_to_pair_[vid]));
   const uint16_t old = pair_vid_[pair].load(std::memory_order_relaxed);  // ORDERING: under both locks
@@ -210,23 +212,23 @@ Error Device::bind_pair(uint32_t pair, uint32_t vid) {
   vid_to_pair_[vid] = static_cast<uint8_t>(pair);
   pair_vid_[pair].store(static_cast<uint16_t>(vid), std::memory_order_relaxed);  // ORDERING: readers hold a lock
   // A pair quiesced by a deactivation comes back to service here, its rings empty (indices 0).
-  for (uint32_t q : {2 * pair, 2 * pair + 1})
+  for (uint32_t q : {rx_queue_of(pair), tx_queue_of(pair)})
     if (queues_[q].state() == kQueueDisabled) queues_[q].reset(true);
-  queues_[2 * pair].set_vid(vid);
-  queues_[2 * pair + 1].set_vid(vid);
+  queues_[rx_queue_of(pair)].set_vid(vid);
+  queues_[tx_queue_of(pair)].set_vid(vid);
   return Error();
 }
 
 void Device::unbind_locked(uint32_t pair) {
   const uint16_t vid = pair_vid_[pair].load(std::memory_order_relaxed);  // ORDERING: under both locks
-  if (vid != 0) vid_to_pair_[vid] = 0xff;
+  if (vid != 0) vid_to_pair_[vid] = kNoPair;
   pair_vid_[pair].store(0, std::memory_order_relaxed);  // ORDERING: readers hold a lock
-  queues_[2 * pair].set_vid(0);
-  queues_[2 * pair + 1].set_vid(0);
+  queues_[rx_queue_of(pair)].set_vid(0);
+  queues_[tx_queue_of(pair)].set_vid(0);
 }
 
 Error Device::unbind_pair(uint32_t pair) {
-  if (pair == 0 || pair >= num_queues_ / 2)
+  if (pair == 0 || pair >= num_pairs())
     return Error::condis("ERR_CONDIS_INVALID_ARG", "pair must be from 1 to queuePairs-1 (pair 0 is untagged)");
   {
     std::lock_guard<std::mutex> t(tx_mu_);
@@ -242,39 +244,39 @@ Error Device::unbind_pair(uint32_t pair) {
 
 Error Device::reset_queue(uint32_t q, bool disable, uint16_t* used) {
   if (q >= num_queues_) return Error::condis("ERR_CONDIS_INVALID_ARG", "no such queue");
-  if (q & 1) {
+  if (is_tx_queue(q)) {
     std::lock_guard<std::mutex> t(tx_mu_);
     if (used != nullptr) *used = queues_[q].used_published();
     queues_[q].reset(!disable);
-    tx_stalled_[q / 2] = 0;  // I/O thread state, but it only reads it under tx_mu_ too
+    tx_stalled_[pair_of(q)] = 0;  // I/O thread state, but it only reads it under tx_mu_ too
   } else {
     std::lock_guard<std::mutex> r(rx_mu_);
     if (used != nullptr) *used = queues_[q].used_published();
     queues_[q].reset(!disable);
-    rx_dirty_[q / 2] = 0;
+    rx_dirty_[pair_of(q)] = 0;
     repoll_tap_rx_locked();
   }
   // A queue just emptied has nothing for the device to do; the driver's next publish kicks (the
   // reset zeroed avail_event). Only a wire peer stalled on this receive queue must re-decide.
-  if ((q & 1) == 0) wake_stalled_peer(q);
+  if (!is_tx_queue(q)) wake_stalled_peer(q);
   return Error();
 }
 
 Error Device::quiesce_pair(uint32_t pair, uint16_t* rx_used) {
-  if (pair == 0 || pair >= num_queues_ / 2)
+  if (pair == 0 || pair >= num_pairs())
     return Error::condis("ERR_CONDIS_INVALID_ARG", "pair must be from 1 to queuePairs-1 (pair 0 is untagged)");
   {
     std::lock_guard<std::mutex> t(tx_mu_);
     std::lock_guard<std::mutex> r(rx_mu_);
     unbind_locked(pair);
-    *rx_used = queues_[2 * pair].used_published();
-    queues_[2 * pair].reset(false);
-    queues_[2 * pair + 1].reset(false);
+    *rx_used = queues_[rx_queue_of(pair)].used_published();
+    queues_[rx_queue_of(pair)].reset(false);
+    queues_[tx_queue_of(pair)].reset(false);
     tx_stalled_[pair] = 0;
     rx_dirty_[pair] = 0;
     repoll_tap_rx_locked();
   }
-  wake_stalled_peer(2 * pair);
+  wake_stalled_peer(rx_queue_of(pair));
   return Error();
 }
 
@@ -294,7 +296,7 @@ void Device::wake_stalled_peer(uint32_t rxq) {
     // The peer's thread fills our receive queues; if it holds sends for this one, it must
     // re-decide them (drop, or deliver once buffers come). A syscall only when it does.
     std::lock_guard<std::mutex> t(peer_->tx_mu_);
-    for (uint32_t p = 0; p < peer_->num_queues_ / 2 && !stalled; p++)
+    for (uint32_t p = 0; p < peer_->num_pairs() && !stalled; p++)
       stalled = peer_->tx_stalled_[p] && peer_->stalled_on_[p] == rxq;
   }
   if (stalled) kick(rxq);
@@ -311,7 +313,7 @@ Error Device::set_mtu(uint32_t mtu) {
   Error e = tap_.set_mtu(mtu);
   if (e) return e;
   std::lock_guard<std::mutex> t(tx_mu_);
-  max_frame_ = mtu + 18;
+  max_frame_ = max_frame_for_mtu(mtu);
   return Error();
 }
 
@@ -329,7 +331,7 @@ void Device::stats(DeviceStats* out) const {
   out->thread_failures = m_.thread_failures.get();
   out->uring = uring_ != nullptr;
   out->pairs.clear();
-  for (uint32_t p = 0; p < num_queues_ / 2; p++) {
+  for (uint32_t p = 0; p < num_pairs(); p++) {
     const PairMetrics& m = pm_[p];
     PairStats s{};
     s.vid = pair_vid_[p].load(std::memory_order_relaxed);  // ORDERING: a snapshot for reporting
@@ -343,8 +345,8 @@ void Device::stats(DeviceStats* out) const {
     s.rx_no_buffer = m.rx_no_buffer.get();
     s.rx_too_big = m.rx_too_big.get();
     s.interrupts = m.interrupts.get();
-    s.rx_state = queues_[2 * p].state();
-    s.tx_state = queues_[2 * p + 1].state();
+    s.rx_state = queues_[rx_queue_of(p)].state();
+    s.tx_state = queues_[tx_queue_of(p)].state();
     out->pairs.push_back(s);
   }
 }

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "errors.h"
+#include "ether.h"
 #include "metrics.h"
 #include "tap.h"
 #include "uring.h"
@@ -31,12 +32,17 @@ namespace condis {
 
 enum class BackendKind { kTap, kWire };
 
+constexpr uint32_t kMaxBatch = 256;  // frames per queue per service pass, at most (DeviceConfig.batch)
+// Device::vid_to_pair_: no queue pair is bound to this VID (its frames are dropped and counted).
+constexpr uint8_t kNoPair = 0xff;
+static_assert(kMaxQueuePairs <= kNoPair, "a pair number must never read as kNoPair");
+
 struct DeviceConfig {
   BackendKind backend = BackendKind::kWire;
   TapOptions tap;               // for kTap
-  uint32_t batch = 64;          // frames per queue per service pass (1..256)
+  uint32_t batch = 64;          // frames per queue per service pass (1..kMaxBatch)
   bool use_uring = true;        // TAP writes in io_uring batches when the kernel allows
-  uint32_t wire_max_frame = 9216 + 18;  // largest frame a wire carries (no MTU to ask)
+  uint32_t wire_max_frame = max_frame_for_mtu(9216);  // largest frame a wire carries (no MTU to ask)
   uint32_t spin_ns = 0;  // busy-poll this long for more work before sleeping (0 = never; pollUs)
   std::vector<uint32_t> cpus;  // the CPUs the I/O thread may run on (empty = any; cpus)
 };
@@ -118,7 +124,7 @@ class Device : public std::enable_shared_from_this<Device> {
 
  private:
   Device() = default;
-  friend class IoLoop;
+  friend class IoLoop;  // io_loop.cc: the data path's stages, one function each
   friend struct DeviceTestAccess;  // native/test/device_access.h: the receive path without a thread
 
   // --- I/O thread (io_loop.cc) ---
@@ -135,9 +141,10 @@ class Device : public std::enable_shared_from_this<Device> {
   bool spin_for_work(uint64_t* idle_since);
   void raise_interrupt();              // coalesced: at most one call in flight
   void publish_rx_locked(Device& rx);  // rx.rx_mu_ held: publish used + interrupt
-  // Classifies a frame by its 802.1Q tag, strips it, copies it into a receive chain of `rx`.
-  // rx.rx_mu_ must be held. `tag_vid` is the VID the sender inserts (0 = none).
-  // *rxq_out names the receive queue chosen (for arming a kick on kNoBuffer).
+  // The receive path for one frame (a TAP read, or a wire peer's transmit): classifies it by its
+  // 802.1Q tag, routes it to the pair bound to the VID, strips the tag and copies it into a
+  // receive chain of `rx`. rx.rx_mu_ must be held. *rxq_out names the receive queue chosen (for
+  // arming a kick on kNoBuffer).
   static Deliver deliver(Device& rx, const iovec* iov, int iovcnt, uint32_t total, uint32_t* rxq_out);
   void pause_tap_rx(bool pause);
   void set_backend_lost(int err);
@@ -167,7 +174,7 @@ class Device : public std::enable_shared_from_this<Device> {
   mutable std::mutex rx_mu_;
   std::vector<DeviceQueue> queues_;                 // index = virtio queue number
   std::atomic<uint16_t> pair_vid_[kMaxQueuePairs];  // 0 = untagged (pair 0) / unbound
-  uint8_t vid_to_pair_[4096];                       // under rx_mu_; 0xff = no pair
+  uint8_t vid_to_pair_[kVlanVidCount];              // under rx_mu_; kNoPair = none bound
   std::vector<uint8_t> rx_dirty_;                   // under rx_mu_: receive queues with unpublished used entries
 
   Tap tap_;
@@ -200,13 +207,18 @@ class Device : public std::enable_shared_from_this<Device> {
   std::vector<uint32_t> stalled_on_;   // I/O thread only: which peer rx queue
 
   // I/O thread scratch, sized at create(): no allocation on the hot path.
+  // One frame of a TAP transmit batch, from its staging to its completion (io_loop.cc).
   struct TxSlot {
+    // result: kPending until io_uring or a plain write settles it, then kWritten or kFailed | errno.
+    static constexpr uint32_t kWritten = 0;
+    static constexpr uint32_t kFailed = 0x80000000u;
+    static constexpr uint32_t kPending = 0xffffffffu;
     uint16_t queue;
     uint16_t head;
     uint32_t len;
-    uint32_t result;  // 0 = written, 0x80000000 | errno = failed
+    uint32_t result;
     int iovcnt;
-    uint8_t hdr[kVnetHdrLen + 16];  // vnet header + MACs + inserted 802.1Q tag
+    uint8_t hdr[kVnetHdrLen + kEthTypeOff + kVlanTagLen];  // vnet header + MACs + inserted 802.1Q tag
     iovec iov[kMaxChainSegments + 2];
     const uint8_t* buf;  // TAP: the whole frame in one buffer (write, not writev), or nullptr
   };
@@ -215,7 +227,11 @@ class Device : public std::enable_shared_from_this<Device> {
   // so it goes out with one plain write: the kernel's iovec import cost more than the copy.
   static constexpr uint32_t kTxFlatMax = 2048;
   std::vector<uint8_t> tx_flat_;  // batch x kTxFlatMax, I/O thread only
-  std::vector<uint8_t> rx_stage_;  // batch x max_frame bytes for TAP reads
+  // TAP reads: one staging slot per frame of a batch, 64 KiB behind the vnet header. (A TAP's MTU
+  // goes up to 65521; a tagged frame at that MTU, 65539 bytes, would not fit: not handled yet.)
+  static constexpr uint32_t kTapFrameMax = 65536;
+  static constexpr size_t kRxStageSlot = kTapFrameMax + kVnetHdrLen;
+  std::vector<uint8_t> rx_stage_;  // batch x kRxStageSlot bytes, I/O thread only
   std::vector<uint32_t> rx_stage_len_;  // bytes read into each staging slot (I/O thread only)
   Chain chain_;     // transmit pops, under tx_mu_ (the I/O thread's; kick() on a failed device)
   Chain rx_chain_;  // receive pops, under rx_mu_ (by whichever thread fills us)

@@ -352,12 +352,8 @@ Napi::Value DeviceWrap::Info(const Napi::CallbackInfo& info) {
     o.Set("backend", Napi::String::New(env, "tap"));
     o.Set("ifname", Napi::String::New(env, t->name()));
     o.Set("ifindex", Napi::Number::New(env, t->ifindex()));
-    uint8_t mac[6];
-    if (!t->get_mac(mac)) {
-      char buf[18];
-      std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
-      o.Set("mac", Napi::String::New(env, buf));
-    }
+    uint8_t mac[kEthAddrLen];
+    if (!t->get_mac(mac)) o.Set("mac", Napi::String::New(env, mac_string(mac)));
     uint32_t mtu = 0;
     if (!t->get_mtu(&mtu)) o.Set("mtu", Napi::Number::New(env, mtu));
     bool up = false;
@@ -434,12 +430,12 @@ bool read_device_config(Napi::Env env, const Napi::Object& o, DeviceConfig* cfg)
   Napi::Value mac = o.Get("mac");
   if (mac.IsTypedArray()) {
     Napi::Uint8Array m = mac.As<Napi::Uint8Array>();
-    if (m.ElementLength() != 6) {
+    if (m.ElementLength() != kEthAddrLen) {
       to_js(env, Error::condis("ERR_CONDIS_INVALID_ARG", "mac must be 6 bytes")).ThrowAsJavaScriptException();
       return false;
     }
     cfg->tap.has_mac = true;
-    std::memcpy(cfg->tap.mac, m.Data(), 6);
+    std::memcpy(cfg->tap.mac, m.Data(), kEthAddrLen);
   }
   return true;
 }

@@ -4,13 +4,31 @@
 // woken, services rings in passes until a pass moves nothing; then it re-arms kicks (virtio
 // event index, 2.7.10) and re-checks before sleeping, so no notification is lost.
 //
-//   transmit: avail chains of transmitq k -> (802.1Q tag inserted if pair k is bound) -> TAP
-//             write (io_uring batch, or writev) / wire: straight into the peer's receive ring
-//   receive:  TAP read -> tag classified and stripped -> receiveq of the pair bound to the VID
-//             (pair 0 for untagged; unbound VID dropped and counted)
+// Each frame goes through named stages (as Firecracker's net/device.rs process_tx); the loops
+// below read as these lists, and every frame the device refuses or drops bumps a named counter
+// (metrics.h):
+//
+//   transmit (service_tx), per frame of transmitq k:
+//     take and validate  pop a chain; refuse a malformed frame, an unbound pair, a down link or a
+//                        closed peer (completed at once with its TxStatus)
+//     route and tag      TAP untagged one-segment frames go as they lie; else the head is
+//                        gathered and the 802.1Q tag of pair k's VID inserted (csum_start moved)
+//     stage              the iovec over the rest of the chain; a TAP frame that fits is flattened
+//     write              wire: straight into the peer's receive ring (deliver); TAP: the batch in
+//                        one io_uring_enter, then a plain write / writev for what the ring did not
+//     complete           used ring entry with the TxStatus (our extension, virtq.h), counters
+//
+//   receive (deliver: a TAP read, or a wire peer's transmit), per frame:
+//     take and validate  classify: an Ethernet header, an 802.1Q tag and its VID
+//     route              the pair bound to the VID (pair 0 for untagged; unbound VID dropped)
+//     take a buffer      pop a chain from that pair's receiveq
+//     stage              strip the tag, scatter into the chain, move csum_start
+//     complete           used ring entry with the length, counters; published per batch
 //
 // Interrupts into JS are coalesced: RegionHeader.irq_pending is 1 while a call is in flight,
 // so there is at most one call per device in flight, never one per packet.
+//
+// Locks (device.h): tx_mu_ (any device) before rx_mu_ (any device), never the reverse.
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,13 +37,12 @@
 #include <cerrno>
 #include <cstring>
 
+#include "cpu_relax.h"
 #include "device.h"
 
 namespace condis {
 
 namespace {
-
-constexpr uint16_t kEthP8021Q = 0x8100;
 
 // Copies `len` bytes at frame offset `off` out of an iovec list. Returns false if short.
 bool gather(const iovec* iov, int n, uint32_t off, uint8_t* out, uint32_t len) {
@@ -102,76 +119,455 @@ void write_chain(const Chain& dst, uint32_t off, const uint8_t* p, uint32_t len)
   }
 }
 
-inline uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+// errno values that mean the TAP itself is gone (ip link del, the netns went away), not one frame.
+inline bool tap_gone(int err) { return err == EBADFD || err == ENODEV || err == ENXIO; }
 
 }  // namespace
 
+// The stages of the data path (see the file comment), one function each. IoLoop is Device's
+// friend (device.h): the stages work on the device's own state with no accessor in between.
+// They run per frame, so each is always inlined into its loop (no call, no allocation, no
+// indirection: the loops compile to what they were as one function) and takes the pass's state
+// by reference.
+class IoLoop {
+ public:
+  // ---- transmit ----------------------------------------------------------------------------------
+
+  // What a transmit pass knows for all its pairs, fixed when it starts under its locks.
+  struct TxPass {
+    Device* peer;     // wire: the other end, its rx_mu_ held for the pass; TAP: nullptr
+    bool peer_open;   // wire: the other end still takes frames (its rx_open_)
+    uint32_t hl;      // vnet header bytes in front of every frame: 0 or kVnetHdrLen
+    bool link;        // link up (advisory)
+    bool moved;       // a chain was taken: the pass did work
+    bool want_irq;    // raise an interrupt once the locks are dropped
+  };
+
+  // One transmit queue's turn in a pass.
+  struct TxTurn {
+    DeviceQueue& q;
+    PairMetrics& pm;
+    uint32_t pair;
+    uint16_t vid;     // the VID pair `pair` is bound to: 0 = untagged (pair 0) or unbound
+    uint32_t nslots;  // TAP: frames staged for the batch write
+    bool pushed;      // used entries written: publish them at the end of the turn
+  };
+
+  // Whether pair p is still stalled on the peer's receive queue (wire flow control) and stays out
+  // of this pass. It comes back when the peer is gone, posted buffers, broke or reset the queue
+  // it waits on, or when routing changed (the peer unbound or re-bound the VID): its next frame
+  // is then decided afresh.
+  [[gnu::always_inline]] static bool still_stalled(Device& d, const TxPass& pass, uint32_t p) {
+    if (!d.tx_stalled_[p]) return false;
+    Device* peer = pass.peer;  // tx_stalled_ is only ever set on a wire
+    const uint16_t sv = d.pair_vid_[p].load(std::memory_order_relaxed);  // ORDERING: written under tx_mu_
+    const bool rerouted =
+        sv != 0 && (peer->vid_to_pair_[sv] == kNoPair || rx_queue_of(peer->vid_to_pair_[sv]) != d.stalled_on_[p]);
+    // A closed peer's region may already be freed: !peer_open short-circuits before its queues.
+    if (!pass.peer_open || rerouted || peer->queues_[d.stalled_on_[p]].pending() != 0 ||
+        !peer->queues_[d.stalled_on_[p]].ready()) {
+      d.tx_stalled_[p] = 0;
+      return false;
+    }
+    return true;
+  }
+
+  // One transmit queue's turn: up to a batch of frames, each through the stages.
+  [[gnu::always_inline]] static void transmit_turn(Device& d, TxPass& pass, TxTurn& t) {
+    while (t.nslots < d.cfg_.batch) {
+      const Take took = take_and_validate(d, pass, t);
+      if (took == Take::kStop) break;
+      if (took == Take::kCompleted) continue;  // refused, and completed with the TxStatus that says why
+      Device::TxSlot& s = d.tx_slots_[t.nslots];
+      route_tag_and_stage(d, pass, t, s);
+      if (pass.peer == nullptr) {
+        t.nslots++;  // TAP: written and completed with the batch, below
+        continue;
+      }
+      if (!write_to_peer_and_complete(d, pass, t, s)) break;  // the peer's queue is full: stalled
+    }
+    if (t.nslots > 0) write_and_complete_tap_batch(d, pass, t);
+  }
+
+  // -- take and validate --
+  enum class Take { kFrame, kCompleted, kStop };
+
+  // Pops the next chain into d.chain_. kStop: the queue is empty or broke (NEEDS_RESET, counted,
+  // the driver interrupted). kCompleted: the frame is refused and already completed.
+  [[gnu::always_inline]] static Take take_and_validate(Device& d, TxPass& pass, TxTurn& t) {
+    const PopResult pr = t.q.pop(&d.chain_);
+    if (pr == PopResult::kEmpty) return Take::kStop;
+    if (pr == PopResult::kBroken) {
+      d.m_.ring_errors.add();
+      pass.want_irq = true;
+      return Take::kStop;
+    }
+    pass.moved = true;
+    const Chain& c = d.chain_;
+    if (c.total < pass.hl + kEthHdrLen || c.total - pass.hl > d.max_frame_) {
+      complete_refused(t, c.head, kTxMalformed, t.pm.tx_malformed);
+      return Take::kCompleted;
+    }
+    if (t.pair != 0 && t.vid == 0) {
+      complete_refused(t, c.head, kTxUnbound, t.pm.tx_unbound);
+      return Take::kCompleted;
+    }
+    if (!pass.link || d.backend_lost_.load(std::memory_order_relaxed)) {  // ORDERING: advisory
+      complete_refused(t, c.head, kTxBackendError, t.pm.tx_errors);
+      return Take::kCompleted;
+    }
+    if (pass.peer != nullptr && !pass.peer_open) {
+      complete_refused(t, c.head, kTxPeerGone, t.pm.tx_errors);
+      return Take::kCompleted;
+    }
+    return Take::kFrame;
+  }
+
+  // -- route and tag, stage --
+  // Lays out d.chain_'s frame in slot s as it goes on the wire:
+  // [vnet hdr][dst src][802.1Q tag if the pair has a VID][type ... payload].
+  [[gnu::always_inline]] static void route_tag_and_stage(Device& d, const TxPass& pass, const TxTurn& t,
+                                                         Device::TxSlot& s) {
+    const Chain& c = d.chain_;
+    s.queue = static_cast<uint16_t>(tx_queue_of(t.pair));
+    s.head = c.head;
+    s.result = Device::TxSlot::kPending;
+    if (pass.peer == nullptr && t.vid == 0 && c.nseg == 1) {
+      // TAP, untagged, one segment: the frame goes out as it lies in the driver's buffer, with
+      // one plain write (no header gather, no iovec).
+      s.buf = c.seg[0].ptr;
+      s.len = c.total;
+      return;
+    }
+    const ChainPos rest = gather_head_and_tag(c, pass.hl, t.vid, s);
+    stage_iovec(c, rest, s);
+    s.len = c.total + (t.vid != 0 ? kVlanTagLen : 0);
+    s.buf = nullptr;
+    if (pass.peer == nullptr && s.len <= Device::kTxFlatMax) {
+      // TAP, tagged (or several segments): flattened into the slot, then one plain write.
+      // SAFETY: slot nslots < batch; tx_flat_ holds batch x kTxFlatMax bytes.
+      flatten(s, d.tx_flat_.data() + size_t(t.nslots) * Device::kTxFlatMax);
+    }
+  }
+
+  // Where the rest of a chain starts once its head was gathered: segment and offset in it.
+  struct ChainPos {
+    uint32_t seg;
+    uint32_t off;
+  };
+
+  // Route and tag: gathers the frame's head, [vnet hdr][dst src], into s.hdr (it may span
+  // segments), then inserts the 802.1Q tag of `vid` after the MACs, moving csum_start with it.
+  // Sets s.iov[0] to the head. The caller checked c.total >= hl + kEthHdrLen.
+  [[gnu::always_inline]] static ChainPos gather_head_and_tag(const Chain& c, uint32_t hl, uint16_t vid,
+                                                             Device::TxSlot& s) {
+    uint32_t lead = hl + kEthTypeOff;
+    uint32_t si = 0, soff = 0, got = 0;
+    while (got < lead) {
+      const uint32_t take = std::min(lead - got, c.seg[si].len - soff);
+      // SAFETY: take <= remaining bytes of segment si; s.hdr has room for hl + MACs + tag.
+      std::memcpy(s.hdr + got, c.seg[si].ptr + soff, take);
+      got += take;
+      soff += take;
+      if (soff == c.seg[si].len) {
+        si++;
+        soff = 0;
+      }
+    }
+    if (vid != 0) {
+      s.hdr[lead + 0] = static_cast<uint8_t>(kEthP8021Q >> 8);
+      s.hdr[lead + 1] = static_cast<uint8_t>(kEthP8021Q & 0xff);
+      s.hdr[lead + 2] = static_cast<uint8_t>(vid >> 8);  // TCI: PCP 0, DEI 0, VID
+      s.hdr[lead + 3] = static_cast<uint8_t>(vid & 0xff);
+      if (hl != 0 && vnet_needs_csum(s.hdr)) {
+        uint16_t cs;
+        std::memcpy(&cs, s.hdr + kVnetCsumStartOff, 2);
+        if (csum_start_across_tag(cs, static_cast<int32_t>(kVlanTagLen), &cs))
+          std::memcpy(s.hdr + kVnetCsumStartOff, &cs, 2);
+      }
+      lead += kVlanTagLen;
+    }
+    s.iov[0] = iovec{s.hdr, lead};
+    return ChainPos{si, soff};
+  }
+
+  // Stage: an iovec over the rest of the chain, after the head in s.iov[0].
+  [[gnu::always_inline]] static void stage_iovec(const Chain& c, ChainPos at, Device::TxSlot& s) {
+    int k = 1;
+    for (uint32_t si = at.seg, soff = at.off; si < c.nseg; si++) {
+      // SAFETY: soff < seg.len here; the rest of the segment lies inside the pool.
+      s.iov[k++] = iovec{c.seg[si].ptr + soff, c.seg[si].len - soff};
+      soff = 0;
+    }
+    s.iovcnt = k;
+  }
+
+  // Stage (TAP): copies the frame's iovecs into `flat` (kTxFlatMax bytes), for one plain write.
+  [[gnu::always_inline]] static void flatten(Device::TxSlot& s, uint8_t* flat) {
+    uint32_t at = 0;
+    for (int i = 0; i < s.iovcnt; i++) {
+      // SAFETY: the iovecs add up to s.len <= kTxFlatMax, the size of this slot's area.
+      std::memcpy(flat + at, s.iov[i].iov_base, s.iov[i].iov_len);
+      at += static_cast<uint32_t>(s.iov[i].iov_len);
+    }
+    s.buf = flat;
+  }
+
+  // -- write and complete: wire --
+  // Hands the frame straight to the other end's receive ring. false: no buffer there (flow
+  // control per queue pair): the chain goes back to the ring and the pair stalls until the peer
+  // posts buffers. A frame the peer drops (unbound VID, too big) is still sent, as on a cable.
+  [[gnu::always_inline]] static bool write_to_peer_and_complete(Device& d, const TxPass& pass, TxTurn& t,
+                                                                const Device::TxSlot& s) {
+    uint32_t rxq = 0;
+    if (Device::deliver(*pass.peer, s.iov, s.iovcnt, s.len, &rxq) == Deliver::kNoBuffer) {
+      t.q.unpop();
+      d.tx_stalled_[t.pair] = 1;
+      d.stalled_on_[t.pair] = rxq;
+      return false;
+    }
+    complete_sent(t, s.head, s.len - pass.hl);
+    return true;
+  }
+
+  // -- write and complete: TAP --
+  // Write: one io_uring_enter for the whole batch; without io_uring (or for what the ring did not
+  // take) one plain write, or writev, per frame. Each slot is written exactly once: kPending until
+  // the ring or the plain write settles it. Then complete each slot with what became of it.
+  [[gnu::always_inline]] static void write_and_complete_tap_batch(Device& d, const TxPass& pass, TxTurn& t) {
+    const int fd = d.tap_.fd();
+    if (d.uring_) write_batch_uring(d, fd, t.nslots);
+    for (uint32_t i = 0; i < t.nslots; i++) {
+      Device::TxSlot& s = d.tx_slots_[i];
+      if (s.result == Device::TxSlot::kPending) write_plain(fd, s);
+      if (s.result != Device::TxSlot::kWritten) {
+        const int err = static_cast<int>(s.result & ~Device::TxSlot::kFailed);
+        complete_refused(t, s.head, kTxBackendError, t.pm.tx_errors);
+        if (tap_gone(err)) d.set_backend_lost(err);
+      } else {
+        complete_sent(t, s.head, s.len - pass.hl);
+      }
+    }
+  }
+
+  // Write (TAP, io_uring): prepares as many slots as the ring takes, submits them with one
+  // io_uring_enter and harvests every completion, waiting for stragglers.
+  [[gnu::always_inline]] static void write_batch_uring(Device& d, int fd, uint32_t nslots) {
+    unsigned queued = 0;
+    while (queued < nslots) {
+      const Device::TxSlot& s = d.tx_slots_[queued];
+      const bool ok = s.buf != nullptr ? d.uring_->prep_write(fd, s.buf, s.len, queued)
+                                       : d.uring_->prep_writev(fd, s.iov, s.iovcnt, queued);
+      if (!ok) break;
+      queued++;
+    }
+    bool ring_ok = d.uring_->submit(queued) >= 0;
+    unsigned got = 0;
+    UringCompletion cqe[kMaxBatch];
+    while (ring_ok && got < queued) {
+      const unsigned h = d.uring_->harvest(cqe, queued - got);
+      if (h == 0) {
+        ring_ok = d.uring_->submit(1) >= 0;
+        continue;
+      }
+      for (unsigned i = 0; i < h; i++) {
+        Device::TxSlot& s = d.tx_slots_[cqe[i].user_data];
+        s.result = cqe[i].res < 0 ? (Device::TxSlot::kFailed | static_cast<uint32_t>(-cqe[i].res))
+                                  : Device::TxSlot::kWritten;
+      }
+      got += h;
+    }
+    if (!ring_ok) {
+      // The ring misbehaved: frames it may or may not have written are failed, never resent
+      // (a duplicate is worse than a loss the driver sees); writev from now on.
+      for (uint32_t i = 0; i < queued; i++)
+        if (d.tx_slots_[i].result == Device::TxSlot::kPending) d.tx_slots_[i].result = Device::TxSlot::kFailed | EIO;
+      d.uring_.reset();
+    }
+  }
+
+  // Write (TAP, no ring): one plain write of the flat frame, or one writev of its iovec.
+  [[gnu::always_inline]] static void write_plain(int fd, Device::TxSlot& s) {
+    const ssize_t w = s.buf != nullptr ? write(fd, s.buf, s.len) : writev(fd, s.iov, s.iovcnt);
+    s.result = w < 0 ? (Device::TxSlot::kFailed | static_cast<uint32_t>(errno)) : Device::TxSlot::kWritten;
+  }
+
+  // -- complete --
+  // The chain goes back to the driver (used ring, published at the end of the turn) with what
+  // became of its frame, in its TxStatus, and the pair's counters say it too.
+  [[gnu::always_inline]] static void complete_sent(TxTurn& t, uint16_t head, uint32_t bytes) {
+    t.q.push_used(head, kTxSent);
+    t.pm.tx_frames.add();
+    t.pm.tx_bytes.add(bytes);
+    t.pushed = true;
+  }
+  [[gnu::always_inline]] static void complete_refused(TxTurn& t, uint16_t head, TxStatus why, Counter& counter) {
+    t.q.push_used(head, why);
+    counter.add();
+    t.pushed = true;
+  }
+
+  // ---- receive -----------------------------------------------------------------------------------
+
+  // A received frame as classified: where its Ethernet header starts, and its tag.
+  struct RxFrame {
+    uint32_t hl;     // vnet header bytes in front of the frame: 0 or kVnetHdrLen
+    uint32_t vid;    // 802.1Q VID, 0 for an untagged or priority-tagged frame
+    bool tagged;     // an 802.1Q tag follows the MACs: stripped on delivery
+  };
+
+  // Take and validate: the frame holds an Ethernet header and, if its TPID says 802.1Q, a TCI.
+  [[gnu::always_inline]] static bool classify(const Device& rx, const iovec* iov, int iovcnt, uint32_t total,
+                                              RxFrame* f) {
+    f->hl = rx.vnet_ ? kVnetHdrLen : 0;
+    f->vid = 0;
+    f->tagged = false;
+    uint8_t eth[2];  // the ethertype only: a 14-byte untagged frame has nothing after it
+    if (total < f->hl + kEthHdrLen || !gather(iov, iovcnt, f->hl + kEthTypeOff, eth, 2)) return false;
+    if (be16(eth) == kEthP8021Q) {
+      uint8_t tci[2];
+      if (total < f->hl + kVlanHdrLen || !gather(iov, iovcnt, f->hl + kVlanTciOff, tci, 2)) return false;
+      f->vid = be16(tci) & kVlanVidMask;
+      f->tagged = true;  // VID 0 (priority tag only) goes to pair 0 untagged
+    }
+    return true;
+  }
+
+  // Route: the pair bound to the frame's VID (pair 0 for VID 0). false: no pair has it.
+  [[gnu::always_inline]] static bool route(const Device& rx, uint32_t vid, uint32_t* pair) {
+    *pair = 0;
+    if (vid == 0) return true;
+    *pair = rx.vid_to_pair_[vid];
+    return *pair != kNoPair;
+  }
+
+  // Take a buffer: pops a chain from receive queue q into rx.rx_chain_. kDone: got one.
+  [[gnu::always_inline]] static Deliver take_buffer(Device& rx, DeviceQueue& q, PairMetrics& pm) {
+    if (!q.ready()) {
+      pm.rx_no_buffer.add();  // disabled or broken queue: nobody to give the frame to
+      return Deliver::kDropped;
+    }
+    switch (q.pop(&rx.rx_chain_)) {
+      case PopResult::kEmpty:
+        return Deliver::kNoBuffer;
+      case PopResult::kBroken:
+        rx.m_.ring_errors.add();
+        rx.raise_interrupt();
+        return Deliver::kDropped;
+      case PopResult::kChain:
+        break;
+    }
+    return Deliver::kDone;
+  }
+
+  // Stage: scatters the frame into chain c without its tag, and moves csum_start with the tag
+  // (the vnet header lies before the tag, so it is read from the source). Returns bytes written.
+  [[gnu::always_inline]] static uint32_t strip_and_scatter(const RxFrame& f, const iovec* iov, int iovcnt,
+                                                           const Chain& c) {
+    const uint32_t n = scatter_frame(iov, iovcnt, f.hl + kEthTypeOff, f.tagged ? kVlanTagLen : 0, c);
+    uint8_t h[kVnetCsumStartEnd];  // virtio_net_hdr up to and with csum_start
+    if (f.tagged && f.hl != 0 && gather(iov, iovcnt, 0, h, sizeof h) && vnet_needs_csum(h)) {
+      uint16_t cs;
+      std::memcpy(&cs, h + kVnetCsumStartOff, 2);
+      if (csum_start_across_tag(cs, -static_cast<int32_t>(kVlanTagLen), &cs))
+        write_chain(c, kVnetCsumStartOff, reinterpret_cast<const uint8_t*>(&cs), 2);
+    }
+    return n;
+  }
+
+  // Complete: the chain goes back with the frame's length (published per batch, by the filler).
+  [[gnu::always_inline]] static void complete_received(DeviceQueue& q, PairMetrics& pm, uint16_t head,
+                                                       uint32_t n, uint32_t hl) {
+    q.push_used(head, n);
+    pm.rx_frames.add();
+    pm.rx_bytes.add(n - hl);
+  }
+
+  // ---- TAP receive -------------------------------------------------------------------------------
+
+  // Under rx_mu_: how many frames to read now (0 = none: reading pauses for buffers).
+  // Read only while some receive queue has a buffer: the kernel keeps frames meanwhile (as
+  // Firecracker defers RX), for a driver that will post more. A frame for one full queue while
+  // others have room is dropped and counted, so one VC that holds its buffers cannot stall the
+  // others. With no receiver at all (no pair bound to a VID, pair 0 unused since its reset) the
+  // device reads on and drops what comes, counted: a frame for a VC that is not active is dropped
+  // on arrival, never kept in the kernel to be indicated after a reactivation.
+  static uint32_t tap_rx_budget(Device& d) {
+    std::lock_guard<std::mutex> r(d.rx_mu_);
+    uint32_t posted = 0;
+    for (uint32_t p = 0; p < d.num_pairs(); p++) {
+      const int k = d.queues_[rx_queue_of(p)].pending();
+      if (k > 0) posted += static_cast<uint32_t>(k);
+    }
+    const bool wait_for_buffers = posted == 0 && d.rx_receiver_waits_locked();
+    d.pause_tap_rx(wait_for_buffers);
+    if (wait_for_buffers) return 0;
+    // No more than can be placed; look again next pass.
+    return posted != 0 && posted < d.cfg_.batch ? posted : d.cfg_.batch;
+  }
+
+  // Reads up to `want` frames into the staging slots, without rx_mu_: the slots are this
+  // thread's own, and a control call (unbind, queue reset, quiesce: a deactivation's last step)
+  // must not wait behind up to a batch of read() syscalls (~1.5 us each here) while frames stream
+  // in. Returns how many were read.
+  [[gnu::always_inline]] static uint32_t read_tap_batch(Device& d, uint32_t want) {
+    uint32_t got = 0;
+    for (; got < want; got++) {
+      // SAFETY: slot `got` < batch lies inside rx_stage_ (batch x kRxStageSlot bytes).
+      const ssize_t n = read(d.tap_.fd(), d.rx_stage_.data() + size_t(got) * Device::kRxStageSlot,
+                             Device::kRxStageSlot);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR) break;
+        d.m_.rx_read_errors.add();
+        if (tap_gone(errno)) d.set_backend_lost(errno);
+        break;
+      }
+      d.rx_stage_len_[got] = static_cast<uint32_t>(n);
+    }
+    return got;
+  }
+
+  // Steers the frames read, under rx_mu_, by the bindings and buffers of this moment, then
+  // publishes the used entries. A frame whose queue has no buffer is dropped and counted.
+  [[gnu::always_inline]] static void deliver_tap_batch(Device& d, uint32_t got) {
+    std::lock_guard<std::mutex> r(d.rx_mu_);
+    for (uint32_t i = 0; i < got; i++) {
+      // SAFETY: slot i < got <= batch lies inside rx_stage_, and holds rx_stage_len_[i] bytes read.
+      iovec iov{d.rx_stage_.data() + size_t(i) * Device::kRxStageSlot, d.rx_stage_len_[i]};
+      uint32_t rxq = 0;
+      if (Device::deliver(d, &iov, 1, d.rx_stage_len_[i], &rxq) == Deliver::kNoBuffer)
+        d.pm_[pair_of(rxq)].rx_no_buffer.add();
+    }
+    d.publish_rx_locked(d);
+  }
+};
+
 Deliver Device::deliver(Device& rx, const iovec* iov, int iovcnt, uint32_t total, uint32_t* rxq_out) {
-  const uint32_t hl = rx.vnet_ ? kVnetHdrLen : 0;
-  uint8_t eth[2];  // the ethertype only: a 14-byte untagged frame has nothing after it
-  if (total < hl + 14 || !gather(iov, iovcnt, hl + 12, eth, 2)) {
+  IoLoop::RxFrame f;
+  if (!IoLoop::classify(rx, iov, iovcnt, total, &f)) {  // take and validate
     rx.m_.rx_malformed.add();
     return Deliver::kDropped;
   }
-  uint32_t vid = 0;
-  bool strip = false;
-  if (be16(eth) == kEthP8021Q) {
-    uint8_t tci[2];
-    if (total < hl + 18 || !gather(iov, iovcnt, hl + 14, tci, 2)) {
-      rx.m_.rx_malformed.add();
-      return Deliver::kDropped;
-    }
-    vid = be16(tci) & 0x0fff;
-    strip = true;  // VID 0 (priority tag only) goes to pair 0 untagged
-  }
   uint32_t pair = 0;
-  if (vid != 0) {
-    pair = rx.vid_to_pair_[vid];
-    if (pair == 0xff) {
-      rx.m_.rx_unbound_vid.add();
-      return Deliver::kDropped;
-    }
+  if (!IoLoop::route(rx, f.vid, &pair)) {
+    rx.m_.rx_unbound_vid.add();
+    return Deliver::kDropped;
   }
-  const uint32_t qi = 2 * pair;
+  const uint32_t qi = rx_queue_of(pair);
   *rxq_out = qi;
   DeviceQueue& q = rx.queues_[qi];
   PairMetrics& pm = rx.pm_[pair];
-  if (!q.ready()) {
-    pm.rx_no_buffer.add();  // disabled or broken queue: nobody to give the frame to
-    return Deliver::kDropped;
-  }
-  switch (q.pop(&rx.rx_chain_)) {
-    case PopResult::kEmpty:
-      return Deliver::kNoBuffer;
-    case PopResult::kBroken:
-      rx.m_.ring_errors.add();
-      rx.raise_interrupt();
-      return Deliver::kDropped;
-    case PopResult::kChain:
-      break;
-  }
+  const Deliver took = IoLoop::take_buffer(rx, q, pm);
+  if (took != Deliver::kDone) return took;
   const Chain& c = rx.rx_chain_;
-  const uint32_t out_len = total - (strip ? 4 : 0);
   rx.rx_dirty_[pair] = 1;
-  if (out_len > c.total) {
+  if (total - (f.tagged ? kVlanTagLen : 0) > c.total) {
     q.push_used(c.head, 0);  // the buffer goes back empty: the driver sees len 0
     pm.rx_too_big.add();
     return Deliver::kDropped;
   }
-  const uint32_t n = scatter_frame(iov, iovcnt, hl + 12, strip ? 4 : 0, c);
-  uint8_t h[8];  // virtio_net_hdr up to csum_start, read from the source: it lies before the tag
-  if (strip && hl != 0 && gather(iov, iovcnt, 0, h, 8) && (h[0] & 1)) {  // VIRTIO_NET_HDR_F_NEEDS_CSUM
-    // virtio_net_hdr.csum_start (5.1.6) counts from the frame start; 4 bytes fewer now.
-    uint16_t cs;
-    std::memcpy(&cs, h + 6, 2);
-    if (cs >= 4) {
-      cs = static_cast<uint16_t>(cs - 4);
-      write_chain(c, 6, reinterpret_cast<const uint8_t*>(&cs), 2);
-    }
-  }
-  q.push_used(c.head, n);
-  pm.rx_frames.add();
-  pm.rx_bytes.add(n - hl);
+  const uint32_t n = IoLoop::strip_and_scatter(f, iov, iovcnt, c);  // stage
+  IoLoop::complete_received(q, pm, c.head, n, f.hl);
   return Deliver::kDone;
 }
 
@@ -189,10 +585,10 @@ void Device::raise_interrupt() {
 
 void Device::publish_rx_locked(Device& rx) {
   bool want = false;
-  for (uint32_t p = 0; p < rx.num_queues_ / 2; p++) {
+  for (uint32_t p = 0; p < rx.num_pairs(); p++) {
     if (!rx.rx_dirty_[p]) continue;
     rx.rx_dirty_[p] = 0;
-    if (rx.queues_[2 * p].publish_used()) {
+    if (rx.queues_[rx_queue_of(p)].publish_used()) {
       rx.pm_[p].interrupts.add();
       want = true;
     }
@@ -211,216 +607,35 @@ void Device::set_backend_lost(int err) {
   raise_interrupt();
 }
 
+// One transmit pass over every ready transmit queue: take and validate -> route and tag ->
+// stage -> write -> complete for each frame (IoLoop::transmit_turn), then the used entries and
+// the interrupt. Returns true if any chain was taken.
 bool Device::service_tx() {
   std::lock_guard<std::mutex> t(tx_mu_);
   Device* peer = backend_ == BackendKind::kWire ? peer_.get() : nullptr;
   std::unique_lock<std::mutex> r;
   if (peer != nullptr) r = std::unique_lock<std::mutex>(peer->rx_mu_);  // lock order: tx before rx
-  const bool peer_open = peer != nullptr && peer->rx_open_.load(std::memory_order_acquire);  // ORDERING: set under peer rx_mu_
-  const uint32_t hl = vnet_ ? kVnetHdrLen : 0;
-  const bool link = link_up_.load(std::memory_order_relaxed);  // ORDERING: advisory
-  bool moved = false;
-  bool want_irq = false;
+  IoLoop::TxPass pass{};
+  pass.peer = peer;
+  pass.peer_open = peer != nullptr && peer->rx_open_.load(std::memory_order_acquire);  // ORDERING: set under peer rx_mu_
+  pass.hl = vnet_ ? kVnetHdrLen : 0;
+  pass.link = link_up_.load(std::memory_order_relaxed);  // ORDERING: advisory
 
-  for (uint32_t p = 0; p < num_queues_ / 2; p++) {
-    DeviceQueue& q = queues_[2 * p + 1];
-    if (!q.ready()) continue;
-    if (tx_stalled_[p]) {
-      // Unstall when the peer is gone, posted buffers, broke or reset the queue, or when routing
-      // changed (the peer unbound or re-bound the VID): the next attempt re-decides the frame.
-      const uint16_t sv = pair_vid_[p].load(std::memory_order_relaxed);  // ORDERING: written under tx_mu_
-      const bool rerouted = sv != 0 && (peer->vid_to_pair_[sv] == 0xff || 2u * peer->vid_to_pair_[sv] != stalled_on_[p]);
-      if (!peer_open || rerouted || peer->queues_[stalled_on_[p]].pending() != 0 ||
-          !peer->queues_[stalled_on_[p]].ready())
-        tx_stalled_[p] = 0;
-      else
-        continue;
-    }
-    PairMetrics& pm = pm_[p];
+  for (uint32_t p = 0; p < num_pairs(); p++) {
+    DeviceQueue& q = queues_[tx_queue_of(p)];
+    if (!q.ready() || IoLoop::still_stalled(*this, pass, p)) continue;
     const uint16_t vid = pair_vid_[p].load(std::memory_order_relaxed);  // ORDERING: written under tx_mu_
-    uint32_t nslots = 0;
-    bool pushed = false;
-    while (nslots < cfg_.batch) {
-      const PopResult pr = q.pop(&chain_);
-      if (pr == PopResult::kEmpty) break;
-      if (pr == PopResult::kBroken) {
-        m_.ring_errors.add();
-        want_irq = true;
-        break;
-      }
-      moved = true;
-      const Chain& c = chain_;
-      if (c.total < hl + 14 || c.total - hl > max_frame_) {
-        q.push_used(c.head, kTxMalformed);
-        pm.tx_malformed.add();
-        pushed = true;
-        continue;
-      }
-      if (p != 0 && vid == 0) {
-        q.push_used(c.head, kTxUnbound);
-        pm.tx_unbound.add();
-        pushed = true;
-        continue;
-      }
-      if (!link || backend_lost_.load(std::memory_order_relaxed)) {  // ORDERING: advisory
-        q.push_used(c.head, kTxBackendError);
-        pm.tx_errors.add();
-        pushed = true;
-        continue;
-      }
-      TxSlot& s = tx_slots_[nslots];
-      s.queue = static_cast<uint16_t>(2 * p + 1);
-      s.head = c.head;
-      if (peer == nullptr && vid == 0 && c.nseg == 1) {
-        // TAP, untagged, one segment: the frame goes out as it lies in the driver's buffer, with
-        // one plain write (no header gather, no iovec).
-        s.buf = c.seg[0].ptr;
-        s.len = c.total;
-        nslots++;
-        continue;
-      }
-      // Build the frame as it goes on the wire: [vnet hdr][dst src][802.1Q tag?][type ... payload].
-      uint32_t lead = hl + 12;
-      // Gather the lead bytes (they may span segments) into the slot's header scratch.
-      uint32_t si = 0, soff = 0, got = 0;
-      while (got < lead) {
-        const uint32_t take = std::min(lead - got, c.seg[si].len - soff);
-        // SAFETY: take <= remaining bytes of segment si; s.hdr has room for hl + 16 bytes.
-        std::memcpy(s.hdr + got, c.seg[si].ptr + soff, take);
-        got += take;
-        soff += take;
-        if (soff == c.seg[si].len) {
-          si++;
-          soff = 0;
-        }
-      }
-      if (vid != 0) {
-        s.hdr[lead + 0] = 0x81;
-        s.hdr[lead + 1] = 0x00;
-        s.hdr[lead + 2] = static_cast<uint8_t>(vid >> 8);
-        s.hdr[lead + 3] = static_cast<uint8_t>(vid & 0xff);
-        if (hl != 0 && (s.hdr[0] & 1)) {  // NEEDS_CSUM: csum_start moves 4 bytes later
-          uint16_t cs;
-          std::memcpy(&cs, s.hdr + 6, 2);
-          cs = static_cast<uint16_t>(cs + 4);
-          std::memcpy(s.hdr + 6, &cs, 2);
-        }
-        lead += 4;
-      }
-      s.iov[0] = iovec{s.hdr, lead};
-      int k = 1;
-      for (; si < c.nseg; si++) {
-        // SAFETY: soff < seg.len here; the rest of the segment lies inside the pool.
-        s.iov[k++] = iovec{c.seg[si].ptr + soff, c.seg[si].len - soff};
-        soff = 0;
-      }
-      s.iovcnt = k;
-      s.len = c.total + (vid != 0 ? 4 : 0);
-      s.buf = nullptr;
-      if (peer == nullptr && s.len <= kTxFlatMax) {
-        // TAP, tagged (or several segments): flattened into the slot, then one plain write.
-        uint8_t* flat = tx_flat_.data() + size_t(nslots) * kTxFlatMax;
-        uint32_t at = 0;
-        for (int i = 0; i < k; i++) {
-          // SAFETY: the iovecs add up to s.len <= kTxFlatMax, the size of this slot's area.
-          std::memcpy(flat + at, s.iov[i].iov_base, s.iov[i].iov_len);
-          at += static_cast<uint32_t>(s.iov[i].iov_len);
-        }
-        s.buf = flat;
-      }
-
-      if (peer != nullptr) {
-        // Wire: hand the frame straight to the other end's receive ring.
-        if (!peer_open) {
-          q.push_used(c.head, kTxPeerGone);
-          pm.tx_errors.add();
-          pushed = true;
-          continue;
-        }
-        uint32_t rxq = 0;
-        const Deliver d = deliver(*peer, s.iov, s.iovcnt, s.len, &rxq);
-        if (d == Deliver::kNoBuffer) {
-          // Flow control per queue pair: keep the frame, wait for the peer to post buffers.
-          q.unpop();
-          tx_stalled_[p] = 1;
-          stalled_on_[p] = rxq;
-          break;
-        }
-        q.push_used(c.head, kTxSent);
-        pm.tx_frames.add();
-        pm.tx_bytes.add(s.len - hl);
-        pushed = true;
-        continue;
-      }
-      nslots++;
-    }
-
-    if (nslots > 0) {
-      // TAP: one io_uring_enter for the whole batch, or one writev per frame without io_uring.
-      // Each slot is written exactly once: kSlotPending until the ring (or writev) settles it.
-      constexpr uint32_t kSlotPending = 0xffffffffu;
-      const int fd = tap_.fd();
-      for (uint32_t i = 0; i < nslots; i++) tx_slots_[i].result = kSlotPending;
-      if (uring_) {
-        unsigned queued = 0;
-        while (queued < nslots) {
-          const TxSlot& s = tx_slots_[queued];
-          const bool ok = s.buf != nullptr ? uring_->prep_write(fd, s.buf, s.len, queued)
-                                           : uring_->prep_writev(fd, s.iov, s.iovcnt, queued);
-          if (!ok) break;
-          queued++;
-        }
-        bool ring_ok = uring_->submit(queued) >= 0;
-        unsigned got = 0;
-        UringCompletion cqe[256];
-        while (ring_ok && got < queued) {
-          const unsigned h = uring_->harvest(cqe, queued - got);
-          if (h == 0) {
-            ring_ok = uring_->submit(1) >= 0;
-            continue;
-          }
-          for (unsigned i = 0; i < h; i++) {
-            TxSlot& s = tx_slots_[cqe[i].user_data];
-            s.result = cqe[i].res < 0 ? (0x80000000u | static_cast<uint32_t>(-cqe[i].res)) : 0;
-          }
-          got += h;
-        }
-        if (!ring_ok) {
-          // The ring misbehaved: frames it may or may not have written are failed, never resent
-          // (a duplicate is worse than a loss the driver sees); writev from now on.
-          for (uint32_t i = 0; i < queued; i++)
-            if (tx_slots_[i].result == kSlotPending) tx_slots_[i].result = 0x80000000u | EIO;
-          uring_.reset();
-        }
-      }
-      for (uint32_t i = 0; i < nslots; i++) {
-        TxSlot& s = tx_slots_[i];
-        if (s.result == kSlotPending) {
-          const ssize_t w = s.buf != nullptr ? write(fd, s.buf, s.len) : writev(fd, s.iov, s.iovcnt);
-          s.result = w < 0 ? (0x80000000u | static_cast<uint32_t>(errno)) : 0;
-        }
-        if (s.result != 0) {
-          const int err = static_cast<int>(s.result & 0x7fffffffu);
-          q.push_used(s.head, kTxBackendError);
-          pm.tx_errors.add();
-          if (err == EBADFD || err == ENODEV || err == ENXIO) set_backend_lost(err);
-        } else {
-          q.push_used(s.head, kTxSent);
-          pm.tx_frames.add();
-          pm.tx_bytes.add(s.len - hl);
-        }
-      }
-      pushed = true;
-    }
-    if (pushed && q.publish_used()) {
-      pm.interrupts.add();
-      want_irq = true;
+    IoLoop::TxTurn turn{q, pm_[p], p, vid, 0, false};
+    IoLoop::transmit_turn(*this, pass, turn);
+    if (turn.pushed && q.publish_used()) {
+      turn.pm.interrupts.add();
+      pass.want_irq = true;
     }
   }
-  if (peer != nullptr && peer_open) publish_rx_locked(*peer);
+  if (peer != nullptr && pass.peer_open) publish_rx_locked(*peer);
   if (r.owns_lock()) r.unlock();
-  if (want_irq) raise_interrupt();
-  return moved;
+  if (pass.want_irq) raise_interrupt();
+  return pass.moved;
 }
 
 void Device::pause_tap_rx(bool pause) {
@@ -442,8 +657,8 @@ void Device::pause_tap_rx(bool pause) {
 }
 
 bool Device::rx_receiver_waits_locked() {
-  for (uint32_t p = 0; p < num_queues_ / 2; p++) {
-    const DeviceQueue& q = queues_[2 * p];
+  for (uint32_t p = 0; p < num_pairs(); p++) {
+    const DeviceQueue& q = queues_[rx_queue_of(p)];
     if (!q.ready()) continue;
     // ORDERING: pair_vid_ is written under rx_mu_, which we hold.
     if (p == 0 ? q.taken_since_reset() : pair_vid_[p].load(std::memory_order_relaxed) != 0) return true;
@@ -451,52 +666,15 @@ bool Device::rx_receiver_waits_locked() {
   return false;
 }
 
+// The TAP's receive pass: how many frames there is room for -> read them (no lock) -> each one
+// through the receive stages (deliver) under rx_mu_ -> publish. Returns true if a frame was read.
 bool Device::service_tap_rx() {
   if (backend_lost_.load(std::memory_order_relaxed)) return false;  // ORDERING: advisory
-  // Read only while some receive queue has a buffer: the kernel keeps frames meanwhile (as
-  // Firecracker defers RX), for a driver that will post more. A frame for one full queue while
-  // others have room is dropped and counted, so one VC that holds its buffers cannot stall the
-  // others. With no receiver at all (no pair bound to a VID, pair 0 unused since its reset) the
-  // device reads on and drops what comes, counted: a frame for a VC that is not active is dropped
-  // on arrival, never kept in the kernel to be indicated after a reactivation.
-  uint32_t want = cfg_.batch;
-  {
-    std::lock_guard<std::mutex> r(rx_mu_);
-    uint32_t posted = 0;
-    for (uint32_t p = 0; p < num_queues_ / 2; p++) {
-      const int k = queues_[2 * p].pending();
-      if (k > 0) posted += static_cast<uint32_t>(k);
-    }
-    const bool wait_for_buffers = posted == 0 && rx_receiver_waits_locked();
-    pause_tap_rx(wait_for_buffers);
-    if (wait_for_buffers) return false;
-    if (posted != 0 && posted < want) want = posted;  // no more than can be placed; look again next pass
-  }
-  // The reads run without rx_mu_: the staging slots are this thread's own, and a control call
-  // (unbind, queue reset, quiesce: a deactivation's last step) must not wait behind up to a batch
-  // of read() syscalls (~1.5 us each here) while frames stream in. Frames are steered below, under
-  // the lock, by the bindings and buffers of that moment.
-  const size_t slot = 65536 + kVnetHdrLen;
-  uint32_t got = 0;
-  for (; got < want; got++) {
-    // SAFETY: slot `got` < batch lies inside rx_stage_ (batch x slot bytes).
-    const ssize_t n = read(tap_.fd(), rx_stage_.data() + size_t(got) * slot, slot);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) break;
-      m_.rx_read_errors.add();
-      if (errno == EBADFD || errno == ENODEV || errno == ENXIO) set_backend_lost(errno);
-      break;
-    }
-    rx_stage_len_[got] = static_cast<uint32_t>(n);
-  }
+  const uint32_t want = IoLoop::tap_rx_budget(*this);
+  if (want == 0) return false;  // paused until a receive queue gets a buffer
+  const uint32_t got = IoLoop::read_tap_batch(*this, want);
   if (got == 0) return false;
-  std::lock_guard<std::mutex> r(rx_mu_);
-  for (uint32_t i = 0; i < got; i++) {
-    iovec iov{rx_stage_.data() + size_t(i) * slot, rx_stage_len_[i]};
-    uint32_t rxq = 0;
-    if (deliver(*this, &iov, 1, rx_stage_len_[i], &rxq) == Deliver::kNoBuffer) pm_[rxq / 2].rx_no_buffer.add();
-  }
-  publish_rx_locked(*this);
+  IoLoop::deliver_tap_batch(*this, got);
   return true;
 }
 
@@ -505,8 +683,8 @@ bool Device::arm_and_check() {
   {
     std::lock_guard<std::mutex> t(tx_mu_);
     Device* peer = backend_ == BackendKind::kWire ? peer_.get() : nullptr;
-    for (uint32_t p = 0; p < num_queues_ / 2; p++) {
-      DeviceQueue& q = queues_[2 * p + 1];
+    for (uint32_t p = 0; p < num_pairs(); p++) {
+      DeviceQueue& q = queues_[tx_queue_of(p)];
       if (!q.ready()) continue;
       if (tx_stalled_[p] && peer != nullptr) {
         std::lock_guard<std::mutex> r(peer->rx_mu_);
@@ -522,8 +700,8 @@ bool Device::arm_and_check() {
   if (backend_ == BackendKind::kTap && tap_rx_paused_) {
     // Reading is paused for want of buffers: ask for a kick when any receive queue gets one.
     std::lock_guard<std::mutex> r(rx_mu_);
-    for (uint32_t p = 0; p < num_queues_ / 2; p++) {
-      if (queues_[2 * p].enable_kick()) more = true;
+    for (uint32_t p = 0; p < num_pairs(); p++) {
+      if (queues_[rx_queue_of(p)].enable_kick()) more = true;
     }
   }
   return more;
@@ -533,19 +711,23 @@ bool Device::arm_and_check() {
 // then costs are far dearer (above all in a VM) than a few microseconds of looking. Returns true
 // if new work showed up. `*idle_since` is when this idle spell began (0 = not yet).
 bool Device::spin_for_work(uint64_t* idle_since) {
+  // Spin hints between two looks at the rings (each look takes the locks). PAUSE costs 10-140
+  // cycles by x86 generation, YIELD about one on most arm64 cores, so arm64 looks more often;
+  // spin_ns, not this count, bounds the spell.
+  constexpr int kRelaxesPerLook = 64;
   for (;;) {
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     const uint64_t now = uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
     if (*idle_since == 0) *idle_since = now;
     if (now - *idle_since > cfg_.spin_ns) return false;
-    for (int i = 0; i < 64; i++) __builtin_ia32_pause();
+    for (int i = 0; i < kRelaxesPerLook; i++) cpu_relax();
     if (stop_.load(std::memory_order_relaxed)) return false;  // ORDERING: re-checked with acquire by run()
     {
       std::lock_guard<std::mutex> t(tx_mu_);
       Device* peer = backend_ == BackendKind::kWire ? peer_.get() : nullptr;
-      for (uint32_t p = 0; p < num_queues_ / 2; p++) {
-        if (!queues_[2 * p + 1].ready()) continue;
+      for (uint32_t p = 0; p < num_pairs(); p++) {
+        if (!queues_[tx_queue_of(p)].ready()) continue;
         if (tx_stalled_[p]) {
           // Stalled for want of the peer's receive buffers: those are what we wait for. A closed
           // peer's region may already be freed: never touch it; let service_tx complete the sends.
@@ -555,7 +737,7 @@ bool Device::spin_for_work(uint64_t* idle_since) {
           if (peer->queues_[stalled_on_[p]].pending() != 0) return true;
           continue;
         }
-        if (queues_[2 * p + 1].pending() > 0) return true;
+        if (queues_[tx_queue_of(p)].pending() > 0) return true;
       }
     }
   }
@@ -649,8 +831,8 @@ void Device::fail_io(int err, DeviceFault fault) {
 
 bool Device::fail_tx_locked() {
   bool want = false;
-  for (uint32_t p = 0; p < num_queues_ / 2; p++) {
-    DeviceQueue& q = queues_[2 * p + 1];
+  for (uint32_t p = 0; p < num_pairs(); p++) {
+    DeviceQueue& q = queues_[tx_queue_of(p)];
     tx_stalled_[p] = 0;
     // Until the arm below finds nothing new: a chain published meanwhile is either seen here or
     // its publish sees the armed avail_event and kicks (virtio 2.7.10; kick() then completes it).

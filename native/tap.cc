@@ -60,13 +60,6 @@ std::string quote(const std::string& s) {
   return out + "'";
 }
 
-std::string mac_string(const uint8_t mac[6]) {
-  char buf[18];
-  std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
-                mac[4], mac[5]);
-  return buf;
-}
-
 // The kernel's dev_valid_name() plus dev_alloc_name()'s "%d" rule, plus no control characters.
 // JS validates too (lib/device/options.ts); this does not trust it.
 Error validate_name(const std::string& name) {
@@ -101,9 +94,9 @@ Error validate_name(const std::string& name) {
   return Error{};
 }
 
-Error validate_mac(const uint8_t mac[6]) {
+Error validate_mac(const uint8_t mac[kEthAddrLen]) {
   bool all_zero = true;
-  for (int i = 0; i < 6; ++i) all_zero = all_zero && mac[i] == 0;
+  for (uint32_t i = 0; i < kEthAddrLen; ++i) all_zero = all_zero && mac[i] == 0;
   if (all_zero) return invalid_arg("MAC address 00:00:00:00:00:00 is not a valid unicast address");
   if (mac[0] & 0x01) {
     return invalid_arg("MAC address " + mac_string(mac) +
@@ -276,6 +269,13 @@ void current_ifreq(int fd, const std::string& fallback, ifreq* ifr) {
 }
 
 }  // namespace
+
+std::string mac_string(const uint8_t mac[kEthAddrLen]) {
+  char buf[3 * kEthAddrLen];  // "xx:" per byte, the last ':' is the NUL
+  std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+                mac[4], mac[5]);
+  return buf;
+}
 
 Tap::~Tap() { close(); }
 
@@ -450,15 +450,15 @@ Error Tap::set_mtu(uint32_t mtu) {
   return Error{};
 }
 
-Error Tap::set_mac(const uint8_t mac[6]) {
+Error Tap::set_mac(const uint8_t mac[kEthAddrLen]) {
   if (Error e = validate_mac(mac)) return e;
   if (fd_ < 0) return not_open("set the MAC address");
   ifreq ifr;
   current_ifreq(fd_, name_, &ifr);
   const std::string name = name_of(ifr);
   ifr.ifr_hwaddr.sa_family = ARPHRD_ETHER;
-  // SAFETY: sa_data is 14 bytes; 6 are written.
-  std::memcpy(ifr.ifr_hwaddr.sa_data, mac, 6);
+  // SAFETY: sa_data is 14 bytes; kEthAddrLen (6) are written.
+  std::memcpy(ifr.ifr_hwaddr.sa_data, mac, kEthAddrLen);
   if (ioctl(ctl_, SIOCSIFHWADDR, &ifr) < 0) {
     const int err = errno;
     if (err == EADDRNOTAVAIL || err == EINVAL) {
@@ -483,12 +483,12 @@ Error Tap::sioc_get(unsigned long req, const char* syscall, const char* what, if
   return Error{};
 }
 
-Error Tap::get_mac(uint8_t mac[6]) const {
+Error Tap::get_mac(uint8_t mac[kEthAddrLen]) const {
   ifreq ifr;
   Error e = sioc_get(SIOCGIFHWADDR, "ioctl(SIOCGIFHWADDR)", "read the MAC address", &ifr);
   if (e) return e;
-  // SAFETY: sa_data is 14 bytes; the first 6 are the Ethernet address.
-  std::memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+  // SAFETY: sa_data is 14 bytes; the first kEthAddrLen (6) are the Ethernet address.
+  std::memcpy(mac, ifr.ifr_hwaddr.sa_data, kEthAddrLen);
   return Error{};
 }
 

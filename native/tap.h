@@ -13,8 +13,12 @@
 #include <string>
 
 #include "errors.h"
+#include "ether.h"
 
 namespace condis {
+
+// A MAC address as text, aa:bb:cc:dd:ee:ff (error messages; DeviceWrap's info()).
+std::string mac_string(const uint8_t mac[kEthAddrLen]);
 
 struct TapOptions {
   std::string name;          // "" = let the kernel pick ("tap%d"); 1..15 bytes, one "%d" allowed
@@ -25,7 +29,7 @@ struct TapOptions {
                              // TAP's flag with set_persist(false))
   uint32_t mtu = 0;          // 0 = leave the kernel's default
   bool has_mac = false;
-  uint8_t mac[6] = {0, 0, 0, 0, 0, 0};
+  uint8_t mac[kEthAddrLen] = {0, 0, 0, 0, 0, 0};
   bool up = true;            // bring the link up after configuring it (false: leave it as found)
 };
 
@@ -51,8 +55,8 @@ class Tap {
 
   Error set_link(bool up);
   Error set_mtu(uint32_t mtu);
-  Error set_mac(const uint8_t mac[6]);
-  Error get_mac(uint8_t mac[6]) const;
+  Error set_mac(const uint8_t mac[kEthAddrLen]);
+  Error get_mac(uint8_t mac[kEthAddrLen]) const;
   Error get_mtu(uint32_t* mtu) const;
   Error get_link(bool* up) const;
   Error set_persist(bool persist);

@@ -100,8 +100,10 @@ uint16_t DeviceQueue::avail_idx_acquire() const { return load_u16_acquire(avail_
 
 void DeviceQueue::fail(RingError err, uint32_t detail) {
   if (state() == kQueueNeedsReset) return;
-  status_->error = err;
-  status_->detail = detail;
+  // ORDERING: relaxed stores (JS reads these words with Atomics from another thread: plain
+  // stores would be a data race), ordered before the state by the release below.
+  __atomic_store_n(&status_->error, static_cast<uint32_t>(err), __ATOMIC_RELAXED);
+  __atomic_store_n(&status_->detail, detail, __ATOMIC_RELAXED);
   // ORDERING: release so JS sees error/detail once it sees the state (it reads state first).
   __atomic_store_n(&status_->state, static_cast<uint32_t>(kQueueNeedsReset), __ATOMIC_RELEASE);
   // ORDERING: seq_cst bump; JS compares generations after an interrupt to find changed queues.
@@ -251,8 +253,9 @@ void DeviceQueue::reset(bool enable) {
   // The avail index belongs to the driver, but after a reset both sides start from 0 (2.6.1.3.2);
   // zeroing it here lets the driver re-add buffers as soon as this call returns.
   store_u16_release(avail_ + kAvailIdxOff, 0);
-  status_->error = kRingOk;
-  status_->detail = 0;
+  // ORDERING: relaxed, as in fail(); published by the release store of the state below.
+  __atomic_store_n(&status_->error, static_cast<uint32_t>(kRingOk), __ATOMIC_RELAXED);
+  __atomic_store_n(&status_->detail, 0u, __ATOMIC_RELAXED);
   // ORDERING: release: JS reading state==READY sees the zeroed indices.
   __atomic_store_n(&status_->state, static_cast<uint32_t>(enable ? kQueueReady : kQueueDisabled),
                    __ATOMIC_RELEASE);

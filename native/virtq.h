@@ -186,6 +186,12 @@ constexpr uint32_t pool_offset_for(uint32_t num_queues, uint32_t q) {
   return align_up(kHeaderBytes + num_queues * queue_layout(q).stride, 4096);
 }
 
+// virtio-net queue numbering (5.1.2): queue pair k = receiveq k (queue 2k) + transmitq k (2k+1).
+constexpr uint32_t rx_queue_of(uint32_t pair) { return 2 * pair; }
+constexpr uint32_t tx_queue_of(uint32_t pair) { return 2 * pair + 1; }
+constexpr uint32_t pair_of(uint32_t queue) { return queue / 2; }
+constexpr bool is_tx_queue(uint32_t queue) { return (queue & 1) != 0; }
+
 inline bool is_pow2(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 // vring_need_event (virtio 2.7.10): true if new_idx has passed event_idx since old_idx.

@@ -115,7 +115,12 @@ TEST(create_rejects_bad_entries_without_aborting) {
   CHECK(v == nullptr);
 }
 
+#if defined(__x86_64__) || defined(__aarch64__)
 #if defined(__x86_64__)
+constexpr uint32_t kAuditArch = AUDIT_ARCH_X86_64;
+#else
+constexpr uint32_t kAuditArch = AUDIT_ARCH_AARCH64;
+#endif
 // In a child with a seccomp filter making io_uring_setup fail with `e` (as Docker's default
 // profile or a kernel without io_uring would), create() must return nullptr with that errno.
 static int create_under_seccomp(int e) {
@@ -124,7 +129,7 @@ static int create_under_seccomp(int e) {
   if (pid == 0) {
     sock_filter filter[] = {
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kAuditArch, 1, 0),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
         BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
         BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
