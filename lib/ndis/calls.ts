@@ -1,29 +1,42 @@
 /**
- * The call axis of a VC (spec §1.2 rows E-H, §2.5): an outgoing call (NdisClMakeCall,
+ * The call axis of a VC (spec §1.2 rows E-H, §2.5, K1-K15): an outgoing call (NdisClMakeCall,
  * Ndis(M)CmMakeCallComplete), an incoming one (Ndis(M)CmDispatchIncomingCall,
  * NdisClIncomingCallComplete, Ndis(M)CmDispatchCallConnected), closing (NdisClCloseCall,
  * Ndis(M)CmCloseCallComplete, Ndis(M)CmDispatchIncomingCloseCall) and QoS
  * (NdisClModifyCallQoS, Ndis(M)CmModifyCallQoSComplete, Ndis(M)CmDispatchIncomingCallQoSChange).
  *
- * Functions over the NdisCore (core.ts); transitions go through interpreter.ts.
+ * Each request is a descriptor run by request.ts (the Cm/MCm twins are one descriptor with a
+ * variant); each finishX ends a request, now or from its completion. Over the NdisCore (core.ts).
  */
 import type { NdisSapHandle, NdisVcHandle } from './actors';
 import type { CoCallParameters } from './call-parameters';
 import type { NdisCore } from './core';
 import { CondisErrorCode, ruleCode } from './errors';
-import { applyC, callOutcome } from './interpreter';
-import { type CloseReq, type MakeReq, type OfferReq, partyOf, type QosReq, type VcRec } from './registry';
+import { applyC, applyCIfAny } from './interpreter';
+import {
+  type CloseReq,
+  type MakeReq,
+  type OfferReq,
+  partyOf,
+  type QosReq,
+  type SapRec,
+  type VcRec,
+} from './registry';
+import { type CompletionSpec, type RequestSpec, request, twins } from './request';
 import {
   NDIS_STATUS_FAILURE,
-  NDIS_STATUS_INVALID_PARAMETER,
   NDIS_STATUS_NOT_ACCEPTED,
   NDIS_STATUS_NOT_SUPPORTED,
-  NDIS_STATUS_PENDING,
   NDIS_STATUS_SUCCESS,
   NDIS_STATUS_VC_NOT_ACTIVATED,
   type NdisStatus,
 } from './status';
-import { callTransition } from './vc-states';
+
+/** A completion that may carry the CallParameters the CM settled on (copied into the request's). */
+type WithParams = CoCallParameters | undefined;
+
+// ---------------------------------------------------------------------------------------------
+// E. Outgoing call
 
 /**
  * NdisClMakeCall: the client, on a VC it created. NDIS calls the CM's ProtocolCmMakeCall; a
@@ -31,109 +44,49 @@ import { callTransition } from './vc-states';
  * same CallParameters object (E24). Refused while a call is in progress; E36 if the VC must be
  * deleted instead.
  */
-export function clMakeCall(
-  core: NdisCore,
-  vcHandle: NdisVcHandle,
-  callParameters: CoCallParameters,
-  protocolPartyContext?: unknown,
-): NdisStatus {
-  const name = 'NdisClMakeCall';
-  const resolve = core.takeArmed();
-  const vc = core.vcOf(vcHandle, name, 'client');
-  if (!vc) return NDIS_STATUS_INVALID_PARAMETER;
-  core.tr('call', 'Client', 'NDIS', name, vc);
-  if (vc.creator !== 'client' || vc.mustDelete) {
+export const CL_MAKE_CALL: RequestSpec<CoCallParameters> = {
+  name: 'NdisClMakeCall',
+  role: 'client',
+  caller: 'client',
+  admit: (core, vc, cx) => {
+    if (vc.creator === 'client' && !vc.mustDelete) return undefined;
     core.ret('Client', NDIS_STATUS_NOT_ACCEPTED, vc);
     if (vc.mustDelete)
-      core.verifier.flag(
-        ruleCode(36),
-        `${name} on a VC closed with a failure CloseStatus: delete it`,
-        core.snap(vc),
-      );
-    else
-      core.verifier.flag(
-        CondisErrorCode.WRONG_CALLER,
-        `${name} on a VC the client did not create`,
-        core.snap(vc),
-      );
+      core.flag(ruleCode(36), `${cx.name} on a VC closed with a failure CloseStatus: delete it`, vc);
+    else core.flag(CondisErrorCode.WRONG_CALLER, `${cx.name} on a VC the client did not create`, vc);
     return NDIS_STATUS_NOT_ACCEPTED;
-  }
-  void protocolPartyContext;
-  return vc.mailbox.hold(() => {
-    const out = callOutcome(core, vc, 'MAKE_CALL', name);
-    if (out !== undefined) return core.ret('Client', out, vc);
-    const req: MakeReq = { params: callParameters, pended: false, resolve };
+  },
+  axis: 'call',
+  event: 'MAKE_CALL',
+  open: (_core, vc, cx) => {
+    const req: MakeReq = { params: cx.args, pended: false, resolve: cx.resolve };
     vc.make = req;
-    const st = core.handler(partyOf(vc, 'cm'), 'ProtocolCmMakeCall', vc, () =>
+    return req;
+  },
+  peer: (core, vc, cx) =>
+    core.handler(partyOf(vc, 'cm'), 'ProtocolCmMakeCall', vc, () =>
       vc.reg.handlers.cmMakeCall
-        ? vc.reg.handlers.cmMakeCall(vc.ctx.cm, callParameters, undefined)
+        ? vc.reg.handlers.cmMakeCall(vc.ctx.cm, cx.args, undefined)
         : NDIS_STATUS_NOT_SUPPORTED,
-    );
-    if (st === NDIS_STATUS_PENDING) {
-      req.pended = true;
-      return core.ret('Client', st, vc);
-    }
-    return core.ret('Client', finishMakeCall(core, vc, st, undefined), vc);
-  });
-}
+    ),
+  finish: (core, vc, _cx, st) => finishMakeCall(core, vc, st, undefined),
+};
 
-/** NdisCmMakeCallComplete: SUCCESS only once the VC is active (E21). */
-export function cmMakeCallComplete(
-  core: NdisCore,
-  status: NdisStatus,
-  vcHandle: NdisVcHandle,
-  ndisPartyHandle?: unknown,
-  callMgrPartyContext?: unknown,
-  callParameters?: CoCallParameters,
-): void {
-  void ndisPartyHandle;
-  void callMgrPartyContext;
-  makeCallComplete(core, status, vcHandle, callParameters, 'NdisCmMakeCallComplete', false);
-}
+/** Ndis(M)CmMakeCallComplete: SUCCESS only once the VC is active (E21). */
+export const MAKE_CALL_COMPLETE = twins<CompletionSpec<WithParams>>(
+  {
+    role: 'cm',
+    caller: 'cm',
+    pendingText: 'with PENDING',
+    pending: (vc) => (vc.make?.pended ? vc.make : undefined),
+    without: 'without a pended ProtocolCmMakeCall',
+    finish: (core, vc, status, params) => void finishMakeCall(core, vc, status, params),
+  },
+  'NdisCmMakeCallComplete',
+  'NdisMCmMakeCallComplete',
+);
 
-/** NdisMCmMakeCallComplete */
-export function mCmMakeCallComplete(
-  core: NdisCore,
-  status: NdisStatus,
-  vcHandle: NdisVcHandle,
-  ndisPartyHandle?: unknown,
-  callMgrPartyContext?: unknown,
-  callParameters?: CoCallParameters,
-): void {
-  void ndisPartyHandle;
-  void callMgrPartyContext;
-  makeCallComplete(core, status, vcHandle, callParameters, 'NdisMCmMakeCallComplete', true);
-}
-
-function makeCallComplete(
-  core: NdisCore,
-  status: NdisStatus,
-  vcHandle: NdisVcHandle,
-  params: CoCallParameters | undefined,
-  name: string,
-  mcm: boolean,
-): void {
-  const vc = core.vcOf(vcHandle, name, 'cm');
-  if (!vc) return;
-  core.tr('complete-call', partyOf(vc, 'cm'), 'NDIS', name, vc, status);
-  if (vc.mcm !== mcm) core.wrongVariant(vc, name);
-  if (status === NDIS_STATUS_PENDING) {
-    core.verifier.flag(ruleCode(19), `${name} with PENDING`, core.snap(vc));
-    return;
-  }
-  vc.mailbox.post(() => {
-    if (!vc.make?.pended)
-      return core.verifier.flag(ruleCode(20), `${name} without a pended ProtocolCmMakeCall`, core.snap(vc));
-    finishMakeCall(core, vc, status, params);
-  });
-}
-
-function finishMakeCall(
-  core: NdisCore,
-  vc: VcRec,
-  status: NdisStatus,
-  params: CoCallParameters | undefined,
-): NdisStatus {
+function finishMakeCall(core: NdisCore, vc: VcRec, status: NdisStatus, params: WithParams): NdisStatus {
   const req = vc.make!;
   vc.make = undefined;
   if (params && params !== req.params) Object.assign(req.params, params);
@@ -149,103 +102,93 @@ function finishMakeCall(
     }, vc);
   }
   if (final !== status)
-    core.verifier.flag(
-      ruleCode(21),
-      'make-call completed with SUCCESS on a VC that is not active',
-      core.snap(vc),
-    );
+    core.flag(ruleCode(21), 'make-call completed with SUCCESS on a VC that is not active', vc);
   return final;
 }
 
+// ---------------------------------------------------------------------------------------------
+// F. Incoming call
+
+export interface IncomingCallArgs {
+  readonly sap: SapRec | undefined;
+  readonly params: CoCallParameters;
+}
+
+const INCOMING_CALL_SPEC: Omit<RequestSpec<IncomingCallArgs>, 'name' | 'variant'> = {
+  role: 'cm',
+  caller: 'cm',
+  admit: (core, vc, cx) => {
+    const sap = cx.args.sap;
+    if (sap?.state !== 'open' || sap.af !== vc.af) return core.ret(cx.party, NDIS_STATUS_FAILURE, vc);
+    if (vc.a === 'ACTIVE') return undefined;
+    core.ret(cx.party, NDIS_STATUS_VC_NOT_ACTIVATED, vc);
+    core.flag(ruleCode(25), `${cx.name} on a VC that is not active`, vc);
+    return NDIS_STATUS_VC_NOT_ACTIVATED;
+  },
+  axis: 'call',
+  event: 'INCOMING_CALL',
+  open: (_core, vc, cx) => {
+    vc.clientDetached = false;
+    const req: OfferReq = { params: cx.args.params, pended: false, resolve: cx.resolve };
+    vc.offer = req;
+    return req;
+  },
+  peer: (core, vc, cx) => {
+    const sap = cx.args.sap!;
+    const client = sap.af.clientHandlers;
+    return core.handler('Client', 'ProtocolClIncomingCall', vc, () =>
+      client.clIncomingCall
+        ? client.clIncomingCall(sap.clientSapContext, vc.ctx.client, cx.args.params)
+        : NDIS_STATUS_NOT_SUPPORTED,
+    );
+  },
+  finish: (core, vc, _cx, st) => {
+    finishOffer(core, vc, st);
+    return st;
+  },
+};
+
 /**
- * NdisCmDispatchIncomingCall: the CM offers a call on a VC it created and activated (E25).
+ * Ndis(M)CmDispatchIncomingCall: the CM offers a call on a VC it created and activated (E25).
  * NDIS calls the SAP owner's ProtocolClIncomingCall: SUCCESS accepts, PENDING ends in
  * ProtocolCmIncomingCallComplete, anything else rejects (the CM then deactivates).
  */
-export function cmDispatchIncomingCall(
-  core: NdisCore,
-  sapHandle: NdisSapHandle,
-  vcHandle: NdisVcHandle,
-  callParameters: CoCallParameters,
-): NdisStatus {
-  return dispatchIncomingCall(core, sapHandle, vcHandle, callParameters, 'NdisCmDispatchIncomingCall', false);
-}
-
-/** NdisMCmDispatchIncomingCall */
-export function mCmDispatchIncomingCall(
-  core: NdisCore,
-  sapHandle: NdisSapHandle,
-  vcHandle: NdisVcHandle,
-  callParameters: CoCallParameters,
-): NdisStatus {
-  return dispatchIncomingCall(core, sapHandle, vcHandle, callParameters, 'NdisMCmDispatchIncomingCall', true);
-}
-
+export const DISPATCH_INCOMING_CALL = twins<RequestSpec<IncomingCallArgs>>(
+  INCOMING_CALL_SPEC,
+  'NdisCmDispatchIncomingCall',
+  'NdisMCmDispatchIncomingCall',
+);
+/** Run an incoming-call descriptor: the SAP is resolved here, checked by the descriptor. */
 export function dispatchIncomingCall(
   core: NdisCore,
+  spec: RequestSpec<IncomingCallArgs>,
   sapHandle: NdisSapHandle,
   vcHandle: NdisVcHandle,
   params: CoCallParameters,
-  name: string,
-  mcm: boolean,
 ): NdisStatus {
-  const resolve = core.takeArmed();
-  const vc = core.vcOf(vcHandle, name, 'cm');
-  if (!vc) return NDIS_STATUS_INVALID_PARAMETER;
-  const party = partyOf(vc, 'cm');
-  core.tr('call', party, 'NDIS', name, vc);
-  if (vc.mcm !== mcm) core.wrongVariant(vc, name);
-  const sap = core.saps.get(sapHandle);
-  if (sap?.state !== 'open' || sap.af !== vc.af) return core.ret(party, NDIS_STATUS_FAILURE, vc);
-  if (vc.a !== 'ACTIVE') {
-    core.ret(party, NDIS_STATUS_VC_NOT_ACTIVATED, vc);
-    core.verifier.flag(ruleCode(25), `${name} on a VC that is not active`, core.snap(vc));
-    return NDIS_STATUS_VC_NOT_ACTIVATED;
-  }
-  return vc.mailbox.hold(() => {
-    const out = callOutcome(core, vc, 'INCOMING_CALL', name);
-    if (out !== undefined) return core.ret(party, out, vc);
-    vc.clientDetached = false;
-    const req: OfferReq = { params, pended: false, resolve };
-    vc.offer = req;
-    const client = sap.af.clientHandlers;
-    const st = core.handler('Client', 'ProtocolClIncomingCall', vc, () =>
-      client.clIncomingCall
-        ? client.clIncomingCall(sap.clientSapContext, vc.ctx.client, params)
-        : NDIS_STATUS_NOT_SUPPORTED,
-    );
-    if (st === NDIS_STATUS_PENDING) {
-      req.pended = true;
-      return core.ret(party, st, vc);
-    }
-    finishOffer(core, vc, st);
-    return core.ret(party, st, vc);
-  });
+  return request(core, spec, vcHandle, { sap: core.saps.get(sapHandle), params });
 }
 
+/** dispatchIncomingCallAsync: either variant, under the stand-alone name. */
+export const DISPATCH_INCOMING_CALL_EITHER: RequestSpec<IncomingCallArgs> = {
+  ...INCOMING_CALL_SPEC,
+  name: 'NdisCmDispatchIncomingCall',
+};
+
 /** NdisClIncomingCallComplete: the client's answer to an offer it pended. */
-export function clIncomingCallComplete(
-  core: NdisCore,
-  status: NdisStatus,
-  vcHandle: NdisVcHandle,
-  callParameters?: CoCallParameters,
-): void {
-  const name = 'NdisClIncomingCallComplete';
-  const vc = core.vcOf(vcHandle, name, 'client');
-  if (!vc) return;
-  core.tr('complete-call', 'Client', 'NDIS', name, vc, status);
-  if (status === NDIS_STATUS_PENDING) {
-    core.verifier.flag(ruleCode(19), `${name} with PENDING`, core.snap(vc));
-    return;
-  }
-  vc.mailbox.post(() => {
-    const req = vc.offer;
-    if (!req?.pended)
-      return core.verifier.flag(ruleCode(20), `${name} without a pended offer`, core.snap(vc));
-    if (callParameters && callParameters !== req.params) Object.assign(req.params, callParameters);
+export const CL_INCOMING_CALL_COMPLETE: CompletionSpec<WithParams> = {
+  name: 'NdisClIncomingCallComplete',
+  role: 'client',
+  caller: 'client',
+  pendingText: 'with PENDING',
+  pending: (vc) => (vc.offer?.pended ? vc.offer : undefined),
+  without: 'without a pended offer',
+  finish: (core, vc, status, params) => {
+    const req = vc.offer!;
+    if (params && params !== req.params) Object.assign(req.params, params);
     finishOffer(core, vc, status);
-  });
-}
+  },
+};
 
 function finishOffer(core: NdisCore, vc: VcRec, status: NdisStatus): void {
   const req = vc.offer!;
@@ -259,32 +202,30 @@ function finishOffer(core: NdisCore, vc: VcRec, status: NdisStatus): void {
   }, vc);
 }
 
-/** NdisCmDispatchCallConnected: only after the client accepted, never after an incoming close (E29). */
-export function cmDispatchCallConnected(core: NdisCore, vcHandle: NdisVcHandle): void {
-  dispatchCallConnected(core, vcHandle, 'NdisCmDispatchCallConnected', false);
-}
+/** Ndis(M)CmDispatchCallConnected: only after the client accepted, never after an incoming close (E29). */
+export const DISPATCH_CALL_CONNECTED = twins<RequestSpec<undefined>>(
+  {
+    role: 'cm',
+    caller: 'cm',
+    axis: 'call',
+    event: 'CALL_CONNECTED',
+    quiet: true,
+    refused: (core, vc, cx) => core.flag(ruleCode(29), `${cx.name} in call state ${vc.c} (not ACCEPTED)`, vc),
+    peer: (core, vc) =>
+      core.handler('Client', 'ProtocolClCallConnected', vc, () => {
+        vc.af?.clientHandlers.clCallConnected?.(vc.ctx.client);
+        return undefined;
+      }),
+  },
+  'NdisCmDispatchCallConnected',
+  'NdisMCmDispatchCallConnected',
+);
 
-/** NdisMCmDispatchCallConnected */
-export function mCmDispatchCallConnected(core: NdisCore, vcHandle: NdisVcHandle): void {
-  dispatchCallConnected(core, vcHandle, 'NdisMCmDispatchCallConnected', true);
-}
+// ---------------------------------------------------------------------------------------------
+// G. Closing a call
 
-function dispatchCallConnected(core: NdisCore, vcHandle: NdisVcHandle, name: string, mcm: boolean): void {
-  const vc = core.vcOf(vcHandle, name, 'cm');
-  if (!vc) return;
-  core.tr('call', partyOf(vc, 'cm'), 'NDIS', name, vc);
-  if (vc.mcm !== mcm) core.wrongVariant(vc, name);
-  vc.mailbox.hold(() => {
-    const out = callTransition(vc.c, 'CALL_CONNECTED');
-    if (!out || out.refuse !== undefined) {
-      return core.verifier.flag(ruleCode(29), `${name} in call state ${vc.c} (not ACCEPTED)`, core.snap(vc));
-    }
-    core.setC(vc, out.next);
-    core.handler('Client', 'ProtocolClCallConnected', vc, () => {
-      vc.af?.clientHandlers.clCallConnected?.(vc.ctx.client);
-      return undefined;
-    });
-  });
+export interface CloseArgs {
+  readonly closeData: Uint8Array | undefined;
 }
 
 /**
@@ -293,99 +234,59 @@ function dispatchCallConnected(core: NdisCore, vcHandle: NdisVcHandle, name: str
  * handle; PENDING ends in ProtocolClCloseCallComplete, whose SUCCESS means the VC is inactive
  * (E34). Refused while the make-call is pending (U6). Sends still in the miniport are E31.
  */
-export function clCloseCall(
-  core: NdisCore,
-  vcHandle: NdisVcHandle,
-  ndisPartyHandle?: unknown,
-  closeData?: Uint8Array,
-): NdisStatus {
-  const name = 'NdisClCloseCall';
-  const resolve = core.takeArmed();
-  const vc = core.vcOf(vcHandle, name, 'client');
-  if (!vc) return NDIS_STATUS_INVALID_PARAMETER;
-  core.tr('call', 'Client', 'NDIS', name, vc);
-  void ndisPartyHandle;
-  if (vc.clientDetached) return core.detached(vc, name);
-  return vc.mailbox.hold(() => {
-    const out = callOutcome(core, vc, 'CLOSE_CALL', name);
-    if (out !== undefined) return core.ret('Client', out, vc);
-    const sendsOut = vc.drain.txInMiniport;
-    const req: CloseReq = { pended: false, resolve, partyContext: undefined };
+export const CL_CLOSE_CALL: RequestSpec<CloseArgs> = {
+  name: 'NdisClCloseCall',
+  role: 'client',
+  caller: 'client',
+  admit: (core, vc, cx) => (vc.clientDetached ? core.detached(vc, cx.name) : undefined),
+  axis: 'call',
+  event: 'CLOSE_CALL',
+  open: (_core, vc, cx) => {
+    const req: CloseReq = {
+      pended: false,
+      resolve: cx.resolve,
+      partyContext: undefined,
+      sendsAtClose: vc.drain.txInMiniport,
+    };
     vc.close = req;
-    const st = core.handler(partyOf(vc, 'cm'), 'ProtocolCmCloseCall', vc, () =>
+    return req;
+  },
+  peer: (core, vc, cx) =>
+    core.handler(partyOf(vc, 'cm'), 'ProtocolCmCloseCall', vc, () =>
       vc.reg.handlers.cmCloseCall
-        ? vc.reg.handlers.cmCloseCall(vc.ctx.cm, undefined, closeData)
+        ? vc.reg.handlers.cmCloseCall(vc.ctx.cm, undefined, cx.args.closeData)
         : NDIS_STATUS_SUCCESS,
-    );
-    let final = st;
-    if (st === NDIS_STATUS_PENDING) req.pended = true;
-    else final = finishClose(core, vc, st, req);
-    const r = core.ret('Client', final, vc);
-    if (sendsOut > 0) {
-      core.verifier.flag(
-        ruleCode(31),
-        `${name} with ${sendsOut} send(s) still in the miniport`,
-        core.snap(vc),
-      );
-    }
-    return r;
-  });
-}
+    ),
+  finish: (core, vc, cx, st) => finishClose(core, vc, st, cx.req as CloseReq),
+  after: (core, vc, cx) => {
+    const n = (cx.req as CloseReq).sendsAtClose;
+    if (n > 0) core.flag(ruleCode(31), `${cx.name} with ${n} send(s) still in the miniport`, vc);
+  },
+};
 
-/** NdisCmCloseCallComplete: SUCCESS only once the VC's deactivation has completed (E34, spec §5 C1). */
-export function cmCloseCallComplete(
-  core: NdisCore,
-  status: NdisStatus,
-  vcHandle: NdisVcHandle,
-  ndisPartyHandle?: unknown,
-): void {
-  void ndisPartyHandle;
-  closeCallComplete(core, status, vcHandle, 'NdisCmCloseCallComplete', false);
-}
-
-/** NdisMCmCloseCallComplete */
-export function mCmCloseCallComplete(
-  core: NdisCore,
-  status: NdisStatus,
-  vcHandle: NdisVcHandle,
-  ndisPartyHandle?: unknown,
-): void {
-  void ndisPartyHandle;
-  closeCallComplete(core, status, vcHandle, 'NdisMCmCloseCallComplete', true);
-}
-
-function closeCallComplete(
-  core: NdisCore,
-  status: NdisStatus,
-  vcHandle: NdisVcHandle,
-  name: string,
-  mcm: boolean,
-): void {
-  const vc = core.vcOf(vcHandle, name, 'cm');
-  if (!vc) return;
-  core.tr('complete-call', partyOf(vc, 'cm'), 'NDIS', name, vc, status);
-  if (vc.mcm !== mcm) core.wrongVariant(vc, name);
-  if (status === NDIS_STATUS_PENDING) {
-    core.verifier.flag(ruleCode(19), `${name} with PENDING`, core.snap(vc));
-    return;
-  }
-  vc.mailbox.post(() => {
-    const req = vc.close;
-    if (!req?.pended)
-      return core.verifier.flag(ruleCode(20), `${name} without a pended ProtocolCmCloseCall`, core.snap(vc));
-    if (status === NDIS_STATUS_SUCCESS && vc.a === 'DEACTIVATING') {
-      // E34: hold the close completion until the deactivation has completed.
-      vc.close = undefined;
-      vc.heldClose = { status, req };
-      return core.verifier.flag(
-        ruleCode(34),
-        `${name}(SUCCESS) while the deactivation is pending`,
-        core.snap(vc),
-      );
-    }
-    finishClose(core, vc, status, req);
-  });
-}
+/** Ndis(M)CmCloseCallComplete: SUCCESS only once the VC's deactivation has completed (E34, spec §5 C1). */
+export const CLOSE_CALL_COMPLETE = twins<CompletionSpec<undefined>>(
+  {
+    role: 'cm',
+    caller: 'cm',
+    pendingText: 'with PENDING',
+    pending: (vc) => (vc.close?.pended ? vc.close : undefined),
+    without: 'without a pended ProtocolCmCloseCall',
+    finish: (core, vc, status, _args, name) => {
+      const req = vc.close!;
+      if (status === NDIS_STATUS_SUCCESS && vc.a === 'DEACTIVATING') {
+        // E34: hold the close completion until the deactivation has completed.
+        vc.close = undefined;
+        vc.heldClose = { status, req };
+        core.flag(ruleCode(34), `${name}(SUCCESS) while the deactivation is pending`, vc);
+        return;
+      }
+      finishClose(core, vc, status, req);
+    },
+  },
+  'NdisCmCloseCallComplete',
+  'NdisMCmCloseCallComplete',
+);
 
 export function finishClose(core: NdisCore, vc: VcRec, status: NdisStatus, req: CloseReq): NdisStatus {
   if (vc.close === req) vc.close = undefined;
@@ -399,157 +300,96 @@ export function finishClose(core: NdisCore, vc: VcRec, status: NdisStatus, req: 
       req.resolve?.(status);
     }, vc);
   }
-  if (status === NDIS_STATUS_SUCCESS && !inactive) {
-    core.verifier.flag(
-      ruleCode(34),
-      'close completed with SUCCESS on a VC that is not inactive',
-      core.snap(vc),
-    );
-  }
+  if (status === NDIS_STATUS_SUCCESS && !inactive)
+    core.flag(ruleCode(34), 'close completed with SUCCESS on a VC that is not inactive', vc);
   return status;
 }
 
+export interface IncomingCloseArgs {
+  readonly closeStatus: NdisStatus;
+  readonly closeData: Uint8Array | undefined;
+}
+
 /**
- * NdisCmDispatchIncomingCloseCall: remote hang-up, network failure, or unacceptable client
+ * Ndis(M)CmDispatchIncomingCloseCall: remote hang-up, network failure, or unacceptable client
  * parameters. Calls ProtocolClIncomingCloseCall; changes nothing on the activation axis (E35).
  * On a client-created VC a failure CloseStatus means the client must delete the VC (E36).
  */
-export function cmDispatchIncomingCloseCall(
-  core: NdisCore,
-  closeStatus: NdisStatus,
-  vcHandle: NdisVcHandle,
-  closeData?: Uint8Array,
-): void {
-  dispatchIncomingClose(core, closeStatus, vcHandle, closeData, 'NdisCmDispatchIncomingCloseCall', false);
-}
+export const DISPATCH_INCOMING_CLOSE = twins<RequestSpec<IncomingCloseArgs>>(
+  {
+    role: 'cm',
+    caller: 'cm',
+    traceStatus: (a) => a.closeStatus,
+    axis: 'call',
+    event: 'INCOMING_CLOSE',
+    quiet: true,
+    refused: (core, vc, cx, event) => void core.badTransition(vc, event, cx.name),
+    peer: (core, vc, cx) => {
+      const { closeStatus, closeData } = cx.args;
+      if (vc.creator === 'client' && closeStatus !== NDIS_STATUS_SUCCESS) vc.mustDelete = true;
+      return core.handler('Client', 'ProtocolClIncomingCloseCall', vc, () => {
+        vc.af?.clientHandlers.clIncomingCloseCall?.(closeStatus, vc.ctx.client, closeData);
+        return undefined;
+      });
+    },
+  },
+  'NdisCmDispatchIncomingCloseCall',
+  'NdisMCmDispatchIncomingCloseCall',
+);
 
-/** NdisMCmDispatchIncomingCloseCall */
-export function mCmDispatchIncomingCloseCall(
-  core: NdisCore,
-  closeStatus: NdisStatus,
-  vcHandle: NdisVcHandle,
-  closeData?: Uint8Array,
-): void {
-  dispatchIncomingClose(core, closeStatus, vcHandle, closeData, 'NdisMCmDispatchIncomingCloseCall', true);
-}
-
-function dispatchIncomingClose(
-  core: NdisCore,
-  closeStatus: NdisStatus,
-  vcHandle: NdisVcHandle,
-  closeData: Uint8Array | undefined,
-  name: string,
-  mcm: boolean,
-): void {
-  const vc = core.vcOf(vcHandle, name, 'cm');
-  if (!vc) return;
-  core.tr('call', partyOf(vc, 'cm'), 'NDIS', name, vc, closeStatus);
-  if (vc.mcm !== mcm) core.wrongVariant(vc, name);
-  vc.mailbox.hold(() => {
-    const out = callTransition(vc.c, 'INCOMING_CLOSE');
-    if (!out || out.refuse !== undefined) return void core.badTransition(vc, 'INCOMING_CLOSE', name);
-    core.setC(vc, out.next);
-    if (vc.creator === 'client' && closeStatus !== NDIS_STATUS_SUCCESS) vc.mustDelete = true;
-    core.handler('Client', 'ProtocolClIncomingCloseCall', vc, () => {
-      vc.af?.clientHandlers.clIncomingCloseCall?.(closeStatus, vc.ctx.client, closeData);
-      return undefined;
-    });
-  });
-}
+// ---------------------------------------------------------------------------------------------
+// H. QoS
 
 /**
  * NdisClModifyCallQoS: on a connected call, or on an offered call before answering it (E27).
  * NDIS calls ProtocolCmModifyCallQoS; PENDING ends in ProtocolClModifyCallQoSComplete. One at a time.
  */
-export function clModifyCallQoS(
-  core: NdisCore,
-  vcHandle: NdisVcHandle,
-  callParameters: CoCallParameters,
-): NdisStatus {
-  const name = 'NdisClModifyCallQoS';
-  const resolve = core.takeArmed();
-  const vc = core.vcOf(vcHandle, name, 'client');
-  if (!vc) return NDIS_STATUS_INVALID_PARAMETER;
-  core.tr('call', 'Client', 'NDIS', name, vc);
-  if (vc.clientDetached) return core.detached(vc, name);
-  return vc.mailbox.hold(() => {
-    if (vc.qos) return core.ret('Client', NDIS_STATUS_NOT_ACCEPTED, vc);
-    const out = callOutcome(core, vc, 'MODIFY_QOS', name);
-    if (out !== undefined) return core.ret('Client', out, vc);
+export const CL_MODIFY_CALL_QOS: RequestSpec<CoCallParameters> = {
+  name: 'NdisClModifyCallQoS',
+  role: 'client',
+  caller: 'client',
+  admit: (core, vc, cx) => (vc.clientDetached ? core.detached(vc, cx.name) : undefined),
+  busy: (vc) => vc.qos !== undefined,
+  axis: 'call',
+  event: 'MODIFY_QOS',
+  open: (_core, vc, cx) => {
     const req: QosReq = {
-      params: callParameters,
+      params: cx.args,
       pended: false,
-      resolve,
+      resolve: cx.resolve,
       activationsAtStart: vc.activationsOk,
     };
     vc.qos = req;
-    const st = core.handler(partyOf(vc, 'cm'), 'ProtocolCmModifyCallQoS', vc, () =>
+    return req;
+  },
+  peer: (core, vc, cx) =>
+    core.handler(partyOf(vc, 'cm'), 'ProtocolCmModifyCallQoS', vc, () =>
       vc.reg.handlers.cmModifyCallQoS
-        ? vc.reg.handlers.cmModifyCallQoS(vc.ctx.cm, callParameters)
+        ? vc.reg.handlers.cmModifyCallQoS(vc.ctx.cm, cx.args)
         : NDIS_STATUS_NOT_SUPPORTED,
-    );
-    if (st === NDIS_STATUS_PENDING) {
-      req.pended = true;
-      return core.ret('Client', st, vc);
-    }
-    return core.ret('Client', finishQos(core, vc, st, undefined), vc);
-  });
-}
+    ),
+  finish: (core, vc, _cx, st) => finishQos(core, vc, st, undefined),
+};
 
-/** NdisCmModifyCallQoSComplete: SUCCESS must follow a successful re-activation (E63). */
-export function cmModifyCallQoSComplete(
-  core: NdisCore,
-  status: NdisStatus,
-  vcHandle: NdisVcHandle,
-  callParameters?: CoCallParameters,
-): void {
-  modifyQosComplete(core, status, vcHandle, callParameters, 'NdisCmModifyCallQoSComplete', false);
-}
+/** Ndis(M)CmModifyCallQoSComplete: SUCCESS must follow a successful re-activation (E63). */
+export const MODIFY_QOS_COMPLETE = twins<CompletionSpec<WithParams>>(
+  {
+    role: 'cm',
+    caller: 'cm',
+    pendingText: 'with PENDING',
+    pending: (vc) => (vc.qos?.pended ? vc.qos : undefined),
+    without: 'without a pended QoS change',
+    finish: (core, vc, status, params) => void finishQos(core, vc, status, params),
+  },
+  'NdisCmModifyCallQoSComplete',
+  'NdisMCmModifyCallQoSComplete',
+);
 
-/** NdisMCmModifyCallQoSComplete */
-export function mCmModifyCallQoSComplete(
-  core: NdisCore,
-  status: NdisStatus,
-  vcHandle: NdisVcHandle,
-  callParameters?: CoCallParameters,
-): void {
-  modifyQosComplete(core, status, vcHandle, callParameters, 'NdisMCmModifyCallQoSComplete', true);
-}
-
-function modifyQosComplete(
-  core: NdisCore,
-  status: NdisStatus,
-  vcHandle: NdisVcHandle,
-  params: CoCallParameters | undefined,
-  name: string,
-  mcm: boolean,
-): void {
-  const vc = core.vcOf(vcHandle, name, 'cm');
-  if (!vc) return;
-  core.tr('complete-call', partyOf(vc, 'cm'), 'NDIS', name, vc, status);
-  if (vc.mcm !== mcm) core.wrongVariant(vc, name);
-  if (status === NDIS_STATUS_PENDING) {
-    core.verifier.flag(ruleCode(19), `${name} with PENDING`, core.snap(vc));
-    return;
-  }
-  vc.mailbox.post(() => {
-    if (!vc.qos?.pended)
-      return core.verifier.flag(ruleCode(20), `${name} without a pended QoS change`, core.snap(vc));
-    finishQos(core, vc, status, params);
-  });
-}
-
-function finishQos(
-  core: NdisCore,
-  vc: VcRec,
-  status: NdisStatus,
-  params: CoCallParameters | undefined,
-): NdisStatus {
+function finishQos(core: NdisCore, vc: VcRec, status: NdisStatus, params: WithParams): NdisStatus {
   const req = vc.qos!;
   vc.qos = undefined;
   if (params && params !== req.params) Object.assign(req.params, params);
-  const out = callTransition(vc.c, 'MODIFY_QOS_DONE');
-  if (out && out.refuse === undefined) core.setC(vc, out.next);
+  applyCIfAny(core, vc, 'MODIFY_QOS_DONE');
   const unactivated = status === NDIS_STATUS_SUCCESS && vc.activationsOk === req.activationsAtStart;
   if (req.pended) {
     core.delivery.deliver(() => {
@@ -558,62 +398,34 @@ function finishQos(
       req.resolve?.(status);
     }, vc);
   }
-  if (unactivated) {
-    core.verifier.flag(
-      ruleCode(63),
-      'QoS change completed with SUCCESS without a successful re-activation',
-      core.snap(vc),
-    );
-  }
+  if (unactivated)
+    core.flag(ruleCode(63), 'QoS change completed with SUCCESS without a successful re-activation', vc);
   return status;
 }
 
 /**
- * NdisCmDispatchIncomingCallQoSChange: only after the miniport accepted the new parameters, i.e.
- * the VC's last successful activation carried this very parameter set (E64).
+ * Ndis(M)CmDispatchIncomingCallQoSChange: only after the miniport accepted the new parameters,
+ * i.e. the VC's last successful activation carried this very parameter set (E64).
  */
-export function cmDispatchIncomingCallQoSChange(
-  core: NdisCore,
-  vcHandle: NdisVcHandle,
-  callParameters: CoCallParameters,
-): void {
-  dispatchQosChange(core, vcHandle, callParameters, 'NdisCmDispatchIncomingCallQoSChange', false);
-}
-
-/** NdisMCmDispatchIncomingCallQoSChange */
-export function mCmDispatchIncomingCallQoSChange(
-  core: NdisCore,
-  vcHandle: NdisVcHandle,
-  callParameters: CoCallParameters,
-): void {
-  dispatchQosChange(core, vcHandle, callParameters, 'NdisMCmDispatchIncomingCallQoSChange', true);
-}
-
-function dispatchQosChange(
-  core: NdisCore,
-  vcHandle: NdisVcHandle,
-  params: CoCallParameters,
-  name: string,
-  mcm: boolean,
-): void {
-  const vc = core.vcOf(vcHandle, name, 'cm');
-  if (!vc) return;
-  core.tr('call', partyOf(vc, 'cm'), 'NDIS', name, vc);
-  if (vc.mcm !== mcm) core.wrongVariant(vc, name);
-  vc.mailbox.hold(() => {
-    const out = callTransition(vc.c, 'QOS_CHANGE_INDICATED');
-    if (!out || out.refuse !== undefined) return void core.badTransition(vc, 'QOS_CHANGE_INDICATED', name);
-    if (vc.a !== 'ACTIVE' || vc.lastActivated !== params) {
-      return core.verifier.flag(
-        ruleCode(64),
-        `${name} before the miniport accepted these parameters`,
-        core.snap(vc),
-      );
-    }
-    core.setC(vc, out.next);
-    core.handler('Client', 'ProtocolClIncomingCallQoSChange', vc, () => {
-      vc.af?.clientHandlers.clIncomingCallQoSChange?.(vc.ctx.client, params);
-      return undefined;
-    });
-  });
-}
+export const DISPATCH_QOS_CHANGE = twins<RequestSpec<CoCallParameters>>(
+  {
+    role: 'cm',
+    caller: 'cm',
+    axis: 'call',
+    event: 'QOS_CHANGE_INDICATED',
+    quiet: true,
+    refused: (core, vc, cx, event) => void core.badTransition(vc, event, cx.name),
+    guard: (core, vc, cx) => {
+      if (vc.a === 'ACTIVE' && vc.lastActivated === cx.args) return undefined;
+      core.flag(ruleCode(64), `${cx.name} before the miniport accepted these parameters`, vc);
+      return NDIS_STATUS_NOT_ACCEPTED;
+    },
+    peer: (core, vc, cx) =>
+      core.handler('Client', 'ProtocolClIncomingCallQoSChange', vc, () => {
+        vc.af?.clientHandlers.clIncomingCallQoSChange?.(vc.ctx.client, cx.args);
+        return undefined;
+      }),
+  },
+  'NdisCmDispatchIncomingCallQoSChange',
+  'NdisMCmDispatchIncomingCallQoSChange',
+);

@@ -99,11 +99,7 @@ export class NdisCore {
       return undefined;
     }
     if (role && roleOf(h) !== role && !(vc.mcm && role === 'cm' && roleOf(h) === 'miniport')) {
-      this.verifier.flag(
-        CondisErrorCode.WRONG_CALLER,
-        `${name} called with the ${roleOf(h)}'s handle`,
-        this.snap(vc),
-      );
+      this.flag(CondisErrorCode.WRONG_CALLER, `${name} called with the ${roleOf(h)}'s handle`, vc);
     }
     return vc;
   }
@@ -143,28 +139,37 @@ export class NdisCore {
   // ---------------------------------------------------------------------------------------------
   // Verifier
 
+  /**
+   * Flag a break about `vc` in one call: the snapshot is taken only when the verifier records
+   * (never in 'off' mode). Throws in 'throw' mode; call it last, once state is consistent.
+   */
+  flag(code: string, message: string, vc?: VcRec): void {
+    if (this.verifier.mode === 'off') return;
+    this.verifier.flag(code, message, vc && this.snap(vc));
+  }
+
   badTransition(vc: VcRec, event: string, name: string): NdisStatus {
-    this.verifier.flag(
+    this.flag(
       CondisErrorCode.BAD_TRANSITION,
       `${name}: event ${event} has no transition from A=${vc.a} C=${vc.c}`,
-      this.snap(vc),
+      vc,
     );
     return NDIS_STATUS_NOT_ACCEPTED;
   }
 
   wrongVariant(vc: VcRec, name: string): void {
-    this.verifier.flag(
+    this.flag(
       CondisErrorCode.WRONG_VARIANT,
       vc.mcm
         ? `${name} on an MCM VC (use the NdisMCm* variant)`
         : `${name} on a stand-alone VC (NdisMCm* is for MCMs)`,
-      this.snap(vc),
+      vc,
     );
   }
 
   detached(vc: VcRec, name: string): NdisStatus {
     this.ret('Client', NDIS_STATUS_NOT_ACCEPTED, vc);
-    this.verifier.flag(ruleCode(37), `${name} on a CM-created VC after its close completed`, this.snap(vc));
+    this.flag(ruleCode(37), `${name} on a CM-created VC after its close completed`, vc);
     return NDIS_STATUS_NOT_ACCEPTED;
   }
 

@@ -35,10 +35,10 @@ export function coSendNetBufferLists(
   let n = 0;
   for (let p: NetBufferList | null = nbls; p; p = p.next) {
     if (p.ndisOwner !== NblOwner.Owner) {
-      core.verifier.flag(ruleCode(59), `${name}: an NBL NDIS still holds was sent again`, core.snap(vc));
+      core.flag(ruleCode(59), `${name}: an NBL NDIS still holds was sent again`, vc);
     }
     if (slotOf(p.sourceHandle) !== vc.slot) {
-      core.verifier.flag(ruleCode(61), `${name}: NBL SourceHandle is not the VC's handle`, core.snap(vc));
+      core.flag(ruleCode(61), `${name}: NBL SourceHandle is not the VC's handle`, vc);
     }
     n++;
   }
@@ -47,10 +47,10 @@ export function coSendNetBufferLists(
   if (role !== vc.dataRole || (role === 'client' && vc.clientDetached)) {
     verdict = NDIS_STATUS_VC_NOT_ACTIVATED;
     const detached = role === 'client' && vc.clientDetached;
-    core.verifier.flag(
+    core.flag(
       detached ? ruleCode(37) : CondisErrorCode.WRONG_CALLER,
       detached ? `${name} on a CM-created VC after the close completed` : `${name} by the ${role} on this VC`,
-      core.snap(vc),
+      vc,
     );
   }
   if (verdict === NDIS_STATUS_SUCCESS) {
@@ -116,7 +116,7 @@ export function mCoSendNetBufferListsComplete(
   while (head) {
     let runVc = core.vcs.bySource(head.sourceHandle);
     if (!runVc) {
-      core.verifier.flag(ruleCode(61), `${name}: NBL SourceHandle names no live VC`, core.snap(vc));
+      core.flag(ruleCode(61), `${name}: NBL SourceHandle names no live VC`, vc);
       runVc = vc;
     }
     let n = 0;
@@ -126,7 +126,7 @@ export function mCoSendNetBufferListsComplete(
     while (p && (p === head || core.vcs.bySource(p.sourceHandle) === runVc)) {
       const next: NetBufferList | null = p.next;
       if (p.ndisOwner !== NblOwner.InMiniport) {
-        core.verifier.flag(ruleCode(59), `${name}: NBL completed twice or never sent`, core.snap(runVc));
+        core.flag(ruleCode(59), `${name}: NBL completed twice or never sent`, runVc);
       } else {
         p.ndisOwner = NblOwner.Owner;
         p.next = null;
@@ -181,14 +181,10 @@ export function mCoIndicateReceiveNetBufferLists(
   for (let p: NetBufferList | null = nbls; p; p = p.next) {
     if (p.sourceHandle === 0) p.sourceHandle = vcHandle;
     else if (slotOf(p.sourceHandle) !== vc.slot) {
-      core.verifier.flag(ruleCode(61), `${name}: NBL SourceHandle is not the VC's handle`, core.snap(vc));
+      core.flag(ruleCode(61), `${name}: NBL SourceHandle is not the VC's handle`, vc);
     }
     if (p.ndisOwner !== NblOwner.Owner) {
-      core.verifier.flag(
-        ruleCode(62),
-        `${name}: an NBL the protocol still holds was indicated again`,
-        core.snap(vc),
-      );
+      core.flag(ruleCode(62), `${name}: an NBL the protocol still holds was indicated again`, vc);
     }
     if (!resources) p.ndisOwner = NblOwner.HeldByProtocol;
     n++;
@@ -227,7 +223,7 @@ export function mCoIndicateReceiveNetBufferLists(
   }
   // Not delivered: straight back to the miniport (in a later turn, never re-entrantly).
   if (!resources) core.delivery.returnToMiniport(vc, nbls);
-  if (!activeEnough) core.verifier.flag(ruleCode(48), `${name} on a VC that is ${vc.a}`, core.snap(vc));
+  if (!activeEnough) core.flag(ruleCode(48), `${name} on a VC that is ${vc.a}`, vc);
 }
 
 /**

@@ -52,25 +52,19 @@ import {
 } from './bindings';
 import type { CoCallParameters } from './call-parameters';
 import {
-  clCloseCall,
-  clIncomingCallComplete,
-  clMakeCall,
-  clModifyCallQoS,
-  cmCloseCallComplete,
-  cmDispatchCallConnected,
-  cmDispatchIncomingCall,
-  cmDispatchIncomingCallQoSChange,
-  cmDispatchIncomingCloseCall,
-  cmMakeCallComplete,
-  cmModifyCallQoSComplete,
+  CL_CLOSE_CALL,
+  CL_INCOMING_CALL_COMPLETE,
+  CL_MAKE_CALL,
+  CL_MODIFY_CALL_QOS,
+  CLOSE_CALL_COMPLETE,
+  DISPATCH_CALL_CONNECTED,
+  DISPATCH_INCOMING_CALL,
+  DISPATCH_INCOMING_CALL_EITHER,
+  DISPATCH_INCOMING_CLOSE,
+  DISPATCH_QOS_CHANGE,
   dispatchIncomingCall,
-  mCmCloseCallComplete,
-  mCmDispatchCallConnected,
-  mCmDispatchIncomingCall,
-  mCmDispatchIncomingCallQoSChange,
-  mCmDispatchIncomingCloseCall,
-  mCmMakeCallComplete,
-  mCmModifyCallQoSComplete,
+  MAKE_CALL_COMPLETE,
+  MODIFY_QOS_COMPLETE,
 } from './calls';
 import { type Clock, systemClock } from './clock';
 import { NdisCore } from './core';
@@ -82,22 +76,21 @@ import {
 } from './data-path';
 import type { CondisError } from './errors';
 import type { NetBufferList } from './nbl';
-import { slotOf } from './registry';
+import { complete, request } from './request';
 import { microtaskScheduler, type Scheduler } from './scheduler';
-import type { NdisStatus } from './status';
+import { NDIS_STATUS_SUCCESS, type NdisStatus } from './status';
 import { Trace } from './trace';
 import {
-  cmActivateVc,
-  cmDeactivateVc,
+  CM_ACTIVATE_VC,
+  CM_DEACTIVATE_VC,
   coCreateVc,
   coDeleteVc,
-  mCmActivateVc,
+  MCM_ACTIVATE_VC,
+  MCM_DEACTIVATE_VC,
+  MCO_ACTIVATE_VC_COMPLETE,
+  MCO_DEACTIVATE_VC_COMPLETE,
+  MCO_DEACTIVATE_VC_COMPLETE_WHEN_DRAINED,
   mCmCreateVc,
-  mCmDeactivateVc,
-  mCmDeleteVc,
-  mCoActivateVcComplete,
-  mCoDeactivateVcComplete,
-  mCoDeactivateVcCompleteWhenDrained,
 } from './vc-lifecycle';
 import type { ActivationState, CallState, SendPolicy } from './vc-states';
 import { Verifier, type VerifierMode } from './verifier';
@@ -327,12 +320,12 @@ export class Ndis {
    * MiniportCoDeleteVc (not over an MCM). The handle is dead on return.
    */
   coDeleteVc(vcHandle: NdisVcHandle): NdisStatus {
-    return coDeleteVc(this.core, vcHandle);
+    return coDeleteVc(this.core, vcHandle, false);
   }
 
   /** NdisMCmDeleteVc: an MCM deletes a VC it created; NDIS calls the client's ProtocolCoDeleteVc only. */
   mCmDeleteVc(vcHandle: NdisVcHandle): NdisStatus {
-    return mCmDeleteVc(this.core, vcHandle);
+    return coDeleteVc(this.core, vcHandle, true);
   }
 
   /**
@@ -342,7 +335,7 @@ export class Ndis {
    * CM completes for itself), PENDING ends in ProtocolCmActivateVcComplete.
    */
   cmActivateVc(vcHandle: NdisVcHandle, callParameters: CoCallParameters): NdisStatus {
-    return cmActivateVc(this.core, vcHandle, callParameters);
+    return request(this.core, CM_ACTIVATE_VC, vcHandle, callParameters);
   }
 
   /** Promise form of cmActivateVc. */
@@ -355,7 +348,7 @@ export class Ndis {
    * (E19); completing an activation that did not pend is a contract break (E20).
    */
   mCoActivateVcComplete(status: NdisStatus, vcHandle: NdisVcHandle, callParameters?: CoCallParameters): void {
-    mCoActivateVcComplete(this.core, status, vcHandle, callParameters);
+    complete(this.core, MCO_ACTIVATE_VC_COMPLETE, status, vcHandle, callParameters);
   }
 
   /**
@@ -363,7 +356,7 @@ export class Ndis {
    * force (A15; spec §5 C7: no miniport handler is called). Always a final status here.
    */
   mCmActivateVc(vcHandle: NdisVcHandle, callParameters: CoCallParameters): NdisStatus {
-    return mCmActivateVc(this.core, vcHandle, callParameters);
+    return request(this.core, MCM_ACTIVATE_VC, vcHandle, callParameters);
   }
 
   /** Promise form of mCmActivateVc. */
@@ -379,7 +372,7 @@ export class Ndis {
    * zero (every send in the miniport completed, every non-RESOURCES receive returned).
    */
   cmDeactivateVc(vcHandle: NdisVcHandle): NdisStatus {
-    return cmDeactivateVc(this.core, vcHandle);
+    return request(this.core, CM_DEACTIVATE_VC, vcHandle, undefined);
   }
 
   /** Promise form of cmDeactivateVc. */
@@ -394,7 +387,7 @@ export class Ndis {
    * second completion, is E20.
    */
   mCoDeactivateVcComplete(status: NdisStatus, vcHandle: NdisVcHandle): void {
-    mCoDeactivateVcComplete(this.core, status, vcHandle);
+    complete(this.core, MCO_DEACTIVATE_VC_COMPLETE, status, vcHandle, undefined);
   }
 
   /**
@@ -404,7 +397,7 @@ export class Ndis {
    * so a miniport over a device needs no counting of its own. Completes at once if already drained.
    */
   mCoDeactivateVcCompleteWhenDrained(vcHandle: NdisVcHandle): void {
-    mCoDeactivateVcCompleteWhenDrained(this.core, vcHandle);
+    complete(this.core, MCO_DEACTIVATE_VC_COMPLETE_WHEN_DRAINED, NDIS_STATUS_SUCCESS, vcHandle, undefined);
   }
 
   /**
@@ -414,7 +407,7 @@ export class Ndis {
    * ProtocolCmDeactivateVcComplete, as C3 prescribes for a pending return.
    */
   mCmDeactivateVc(vcHandle: NdisVcHandle): NdisStatus {
-    return mCmDeactivateVc(this.core, vcHandle);
+    return request(this.core, MCM_DEACTIVATE_VC, vcHandle, undefined);
   }
 
   /** Promise form of mCmDeactivateVc. */
@@ -431,9 +424,9 @@ export class Ndis {
   clMakeCall(
     vcHandle: NdisVcHandle,
     callParameters: CoCallParameters,
-    protocolPartyContext?: unknown,
+    _protocolPartyContext?: unknown,
   ): NdisStatus {
-    return clMakeCall(this.core, vcHandle, callParameters, protocolPartyContext);
+    return request(this.core, CL_MAKE_CALL, vcHandle, callParameters);
   }
 
   /** Promise form of clMakeCall. */
@@ -445,22 +438,22 @@ export class Ndis {
   cmMakeCallComplete(
     status: NdisStatus,
     vcHandle: NdisVcHandle,
-    ndisPartyHandle?: unknown,
-    callMgrPartyContext?: unknown,
+    _ndisPartyHandle?: unknown,
+    _callMgrPartyContext?: unknown,
     callParameters?: CoCallParameters,
   ): void {
-    cmMakeCallComplete(this.core, status, vcHandle, ndisPartyHandle, callMgrPartyContext, callParameters);
+    complete(this.core, MAKE_CALL_COMPLETE.cm, status, vcHandle, callParameters);
   }
 
   /** NdisMCmMakeCallComplete */
   mCmMakeCallComplete(
     status: NdisStatus,
     vcHandle: NdisVcHandle,
-    ndisPartyHandle?: unknown,
-    callMgrPartyContext?: unknown,
+    _ndisPartyHandle?: unknown,
+    _callMgrPartyContext?: unknown,
     callParameters?: CoCallParameters,
   ): void {
-    mCmMakeCallComplete(this.core, status, vcHandle, ndisPartyHandle, callMgrPartyContext, callParameters);
+    complete(this.core, MAKE_CALL_COMPLETE.mcm, status, vcHandle, callParameters);
   }
 
   /**
@@ -473,7 +466,7 @@ export class Ndis {
     vcHandle: NdisVcHandle,
     callParameters: CoCallParameters,
   ): NdisStatus {
-    return cmDispatchIncomingCall(this.core, sapHandle, vcHandle, callParameters);
+    return dispatchIncomingCall(this.core, DISPATCH_INCOMING_CALL.cm, sapHandle, vcHandle, callParameters);
   }
 
   /** NdisMCmDispatchIncomingCall */
@@ -482,7 +475,7 @@ export class Ndis {
     vcHandle: NdisVcHandle,
     callParameters: CoCallParameters,
   ): NdisStatus {
-    return mCmDispatchIncomingCall(this.core, sapHandle, vcHandle, callParameters);
+    return dispatchIncomingCall(this.core, DISPATCH_INCOMING_CALL.mcm, sapHandle, vcHandle, callParameters);
   }
 
   /** Promise form of cmDispatchIncomingCall / mCmDispatchIncomingCall. */
@@ -492,14 +485,7 @@ export class Ndis {
     callParameters: CoCallParameters,
   ): Promise<NdisStatus> {
     return this.core.arm(() =>
-      dispatchIncomingCall(
-        this.core,
-        sapHandle,
-        vcHandle,
-        callParameters,
-        'NdisCmDispatchIncomingCall',
-        this.core.vcs.inSlot(slotOf(vcHandle))?.mcm ?? false,
-      ),
+      dispatchIncomingCall(this.core, DISPATCH_INCOMING_CALL_EITHER, sapHandle, vcHandle, callParameters),
     );
   }
 
@@ -509,17 +495,17 @@ export class Ndis {
     vcHandle: NdisVcHandle,
     callParameters?: CoCallParameters,
   ): void {
-    clIncomingCallComplete(this.core, status, vcHandle, callParameters);
+    complete(this.core, CL_INCOMING_CALL_COMPLETE, status, vcHandle, callParameters);
   }
 
   /** NdisCmDispatchCallConnected: only after the client accepted, never after an incoming close (E29). */
   cmDispatchCallConnected(vcHandle: NdisVcHandle): void {
-    cmDispatchCallConnected(this.core, vcHandle);
+    request(this.core, DISPATCH_CALL_CONNECTED.cm, vcHandle, undefined);
   }
 
   /** NdisMCmDispatchCallConnected */
   mCmDispatchCallConnected(vcHandle: NdisVcHandle): void {
-    mCmDispatchCallConnected(this.core, vcHandle);
+    request(this.core, DISPATCH_CALL_CONNECTED.mcm, vcHandle, undefined);
   }
 
   /**
@@ -528,8 +514,8 @@ export class Ndis {
    * handle; PENDING ends in ProtocolClCloseCallComplete, whose SUCCESS means the VC is inactive
    * (E34). Refused while the make-call is pending (U6). Sends still in the miniport are E31.
    */
-  clCloseCall(vcHandle: NdisVcHandle, ndisPartyHandle?: unknown, closeData?: Uint8Array): NdisStatus {
-    return clCloseCall(this.core, vcHandle, ndisPartyHandle, closeData);
+  clCloseCall(vcHandle: NdisVcHandle, _ndisPartyHandle?: unknown, closeData?: Uint8Array): NdisStatus {
+    return request(this.core, CL_CLOSE_CALL, vcHandle, { closeData });
   }
 
   /** Promise form of clCloseCall. */
@@ -538,13 +524,13 @@ export class Ndis {
   }
 
   /** NdisCmCloseCallComplete: SUCCESS only once the VC's deactivation has completed (E34, spec §5 C1). */
-  cmCloseCallComplete(status: NdisStatus, vcHandle: NdisVcHandle, ndisPartyHandle?: unknown): void {
-    cmCloseCallComplete(this.core, status, vcHandle, ndisPartyHandle);
+  cmCloseCallComplete(status: NdisStatus, vcHandle: NdisVcHandle, _ndisPartyHandle?: unknown): void {
+    complete(this.core, CLOSE_CALL_COMPLETE.cm, status, vcHandle, undefined);
   }
 
   /** NdisMCmCloseCallComplete */
-  mCmCloseCallComplete(status: NdisStatus, vcHandle: NdisVcHandle, ndisPartyHandle?: unknown): void {
-    mCmCloseCallComplete(this.core, status, vcHandle, ndisPartyHandle);
+  mCmCloseCallComplete(status: NdisStatus, vcHandle: NdisVcHandle, _ndisPartyHandle?: unknown): void {
+    complete(this.core, CLOSE_CALL_COMPLETE.mcm, status, vcHandle, undefined);
   }
 
   /**
@@ -553,7 +539,7 @@ export class Ndis {
    * On a client-created VC a failure CloseStatus means the client must delete the VC (E36).
    */
   cmDispatchIncomingCloseCall(closeStatus: NdisStatus, vcHandle: NdisVcHandle, closeData?: Uint8Array): void {
-    cmDispatchIncomingCloseCall(this.core, closeStatus, vcHandle, closeData);
+    request(this.core, DISPATCH_INCOMING_CLOSE.cm, vcHandle, { closeStatus, closeData });
   }
 
   /** NdisMCmDispatchIncomingCloseCall */
@@ -562,7 +548,7 @@ export class Ndis {
     vcHandle: NdisVcHandle,
     closeData?: Uint8Array,
   ): void {
-    mCmDispatchIncomingCloseCall(this.core, closeStatus, vcHandle, closeData);
+    request(this.core, DISPATCH_INCOMING_CLOSE.mcm, vcHandle, { closeStatus, closeData });
   }
 
   /**
@@ -570,7 +556,7 @@ export class Ndis {
    * NDIS calls ProtocolCmModifyCallQoS; PENDING ends in ProtocolClModifyCallQoSComplete. One at a time.
    */
   clModifyCallQoS(vcHandle: NdisVcHandle, callParameters: CoCallParameters): NdisStatus {
-    return clModifyCallQoS(this.core, vcHandle, callParameters);
+    return request(this.core, CL_MODIFY_CALL_QOS, vcHandle, callParameters);
   }
 
   /** Promise form of clModifyCallQoS. */
@@ -584,7 +570,7 @@ export class Ndis {
     vcHandle: NdisVcHandle,
     callParameters?: CoCallParameters,
   ): void {
-    cmModifyCallQoSComplete(this.core, status, vcHandle, callParameters);
+    complete(this.core, MODIFY_QOS_COMPLETE.cm, status, vcHandle, callParameters);
   }
 
   /** NdisMCmModifyCallQoSComplete */
@@ -593,7 +579,7 @@ export class Ndis {
     vcHandle: NdisVcHandle,
     callParameters?: CoCallParameters,
   ): void {
-    mCmModifyCallQoSComplete(this.core, status, vcHandle, callParameters);
+    complete(this.core, MODIFY_QOS_COMPLETE.mcm, status, vcHandle, callParameters);
   }
 
   /**
@@ -601,12 +587,12 @@ export class Ndis {
    * the VC's last successful activation carried this very parameter set (E64).
    */
   cmDispatchIncomingCallQoSChange(vcHandle: NdisVcHandle, callParameters: CoCallParameters): void {
-    cmDispatchIncomingCallQoSChange(this.core, vcHandle, callParameters);
+    request(this.core, DISPATCH_QOS_CHANGE.cm, vcHandle, callParameters);
   }
 
   /** NdisMCmDispatchIncomingCallQoSChange */
   mCmDispatchIncomingCallQoSChange(vcHandle: NdisVcHandle, callParameters: CoCallParameters): void {
-    mCmDispatchIncomingCallQoSChange(this.core, vcHandle, callParameters);
+    request(this.core, DISPATCH_QOS_CHANGE.mcm, vcHandle, callParameters);
   }
 
   /**

@@ -138,6 +138,8 @@ export interface MakeReq extends Req {
 }
 export interface CloseReq extends Req {
   partyContext: unknown;
+  /** Sends still in the miniport when the client closed (E31). */
+  sendsAtClose: number;
 }
 export interface QosReq extends Req {
   params: CoCallParameters;

@@ -22,12 +22,11 @@ import {
   type MiniportRec,
   partyOf,
   type Role,
-  roleOf,
   type VcRec,
 } from './registry';
+import { type CompletionSpec, type RequestContext, type RequestSpec, request } from './request';
 import {
   NDIS_STATUS_FAILURE,
-  NDIS_STATUS_INVALID_PARAMETER,
   NDIS_STATUS_NOT_ACCEPTED,
   NDIS_STATUS_PENDING,
   NDIS_STATUS_REQUEST_ABORTED,
@@ -35,7 +34,6 @@ import {
   type NdisStatus,
 } from './status';
 import type { Party } from './trace';
-import { activationTransition } from './vc-states';
 
 /** A new VC record (INACTIVE, IDLE) whose drain, once stopped and empty, completes its deactivation. */
 function allocVc(
@@ -177,163 +175,125 @@ function mCreateVc(
   return { status: NDIS_STATUS_SUCCESS, vcHandle: handleOf(vc, 'cm') };
 }
 
+// ---------------------------------------------------------------------------------------------
+// D. Deletion
+
+/** NdisCoDeleteVc / NdisMCmDeleteVc (the facade picks the name; deletion is one request). */
+function deleteSpec(name: string, mcmCall: boolean): RequestSpec<undefined> {
+  return {
+    name,
+    role: undefined,
+    caller: undefined,
+    axis: 'activation',
+    event: 'DELETE',
+    catchUp: true,
+    admit: (core, vc, cx) => {
+      const role = cx.role;
+      if (role !== vc.creator) {
+        core.ret(cx.party, NDIS_STATUS_NOT_ACCEPTED, vc);
+        core.flag(ruleCode(56), `${name} by the ${role}, which did not create the VC`, vc);
+        return NDIS_STATUS_NOT_ACCEPTED;
+      }
+      if (mcmCall !== (vc.mcm && vc.creator === 'cm')) core.wrongVariant(vc, name);
+      return undefined;
+    },
+    // [POLICY] a call outstanding: the client closes it first.
+    guard: (core, vc, cx) => (vc.c !== 'IDLE' ? core.ret(cx.party, NDIS_STATUS_NOT_ACCEPTED, vc) : undefined),
+  };
+}
+
 /**
  * NdisCoDeleteVc, by the VC's creator only. Needs A=INACTIVE and C=IDLE: NOT_ACCEPTED while
  * active or activating (or with a call outstanding), CLOSING while deactivating, no handler
  * called. Then the sharing peer's ProtocolCoDeleteVc (it may refuse: the VC survives), then
  * MiniportCoDeleteVc (not over an MCM). The handle is dead on return.
  */
-export function coDeleteVc(core: NdisCore, vcHandle: NdisVcHandle): NdisStatus {
-  return deleteVc(core, vcHandle, 'NdisCoDeleteVc', false);
-}
-
+const CO_DELETE_VC = deleteSpec('NdisCoDeleteVc', false);
 /** NdisMCmDeleteVc: an MCM deletes a VC it created; NDIS calls the client's ProtocolCoDeleteVc only. */
-export function mCmDeleteVc(core: NdisCore, vcHandle: NdisVcHandle): NdisStatus {
-  return deleteVc(core, vcHandle, 'NdisMCmDeleteVc', true);
-}
+const MCM_DELETE_VC = deleteSpec('NdisMCmDeleteVc', true);
 
-function deleteVc(core: NdisCore, vcHandle: NdisVcHandle, name: string, mcmCall: boolean): NdisStatus {
+export function coDeleteVc(core: NdisCore, vcHandle: NdisVcHandle, mcmCall: boolean): NdisStatus {
   try {
-    return deleteVcInner(core, vcHandle, name, mcmCall);
+    return request(core, mcmCall ? MCM_DELETE_VC : CO_DELETE_VC, vcHandle, undefined);
   } finally {
     core.raiseFatal();
   }
 }
 
-function deleteVcInner(core: NdisCore, vcHandle: NdisVcHandle, name: string, mcmCall: boolean): NdisStatus {
-  const role = roleOf(vcHandle);
-  const vc = core.vcOf(vcHandle, name);
-  if (!vc) return NDIS_STATUS_INVALID_PARAMETER;
-  const party = partyOf(vc, role);
-  core.tr('call', party, 'NDIS', name, vc);
-  if (role !== vc.creator) {
-    core.ret(party, NDIS_STATUS_NOT_ACCEPTED, vc);
-    core.verifier.flag(ruleCode(56), `${name} by the ${role}, which did not create the VC`, core.snap(vc));
-    return NDIS_STATUS_NOT_ACCEPTED;
-  }
-  if (mcmCall !== (vc.mcm && vc.creator === 'cm')) core.wrongVariant(vc, name);
-  core.delivery.catchUp(vc);
-  return vc.mailbox.hold(() => {
-    const out = activationTransition(vc.a, 'DELETE');
-    if (!out) return core.ret(party, core.badTransition(vc, 'DELETE', name), vc);
-    if (out.refuse !== undefined) return core.ret(party, out.refuse, vc);
-    if (vc.c !== 'IDLE') return core.ret(party, NDIS_STATUS_NOT_ACCEPTED, vc); // [POLICY] call outstanding
-    if (vc.af) {
-      const peer: Role = vc.creator === 'client' ? 'cm' : 'client';
-      const st = core.callDelete(vc, peer, 'ProtocolCoDeleteVc');
-      if (st !== NDIS_STATUS_SUCCESS) return core.ret(party, st, vc); // E57: the VC survives
-    }
-    if (!vc.mcm) core.callDelete(vc, 'miniport', 'MiniportCoDeleteVc');
-    core.setA(vc, out.next);
-    core.vcs.free(vc);
-    return core.ret(party, NDIS_STATUS_SUCCESS);
-  });
+// ---------------------------------------------------------------------------------------------
+// B. Activation
+
+/** E50: an activation that reuses the parameter set voided by the last deactivation. */
+function reusesVoided(vc: VcRec, cx: RequestContext<CoCallParameters>): boolean {
+  return cx.from === 'INACTIVE' && cx.args === vc.voidedParams;
 }
 
 /**
  * NdisCmActivateVc (stand-alone CM): activate, or re-activate an active VC with new parameters.
  * NOT_ACCEPTED while another activation is pending, CLOSING while deactivating, the miniport
- * not called. Otherwise NDIS calls MiniportCoActivateVc; its final status is returned (and the
- * CM completes for itself), PENDING ends in ProtocolCmActivateVcComplete.
+ * not called. Otherwise NDIS calls MiniportCoActivateVc (the table's callMiniportActivate); its
+ * final status is returned (and the CM completes for itself), PENDING ends in
+ * ProtocolCmActivateVcComplete.
  */
-export function cmActivateVc(
-  core: NdisCore,
-  vcHandle: NdisVcHandle,
-  callParameters: CoCallParameters,
-): NdisStatus {
-  const name = 'NdisCmActivateVc';
-  const resolve = core.takeArmed();
-  const vc = core.vcOf(vcHandle, name, 'cm');
-  if (!vc) return NDIS_STATUS_INVALID_PARAMETER;
-  const party = partyOf(vc, 'cm');
-  core.tr('call', party, 'NDIS', name, vc);
-  if (vc.mcm) core.wrongVariant(vc, name);
-  core.delivery.catchUp(vc);
-  return vc.mailbox.hold(() => {
-    const out = activationTransition(vc.a, 'ACTIVATE');
-    if (!out) return core.ret(party, core.badTransition(vc, 'ACTIVATE', name), vc);
-    if (out.refuse !== undefined) return core.ret(party, out.refuse, vc);
-    const reused = vc.a === 'INACTIVE' && callParameters === vc.voidedParams;
-    core.setA(vc, out.next);
-    const req: ActReq = { params: callParameters, pended: false, resolve };
+export const CM_ACTIVATE_VC: RequestSpec<CoCallParameters> = {
+  name: 'NdisCmActivateVc',
+  role: 'cm',
+  caller: 'cm',
+  variant: (vc) => !vc.mcm,
+  params: (p) => p,
+  catchUp: true,
+  axis: 'activation',
+  event: 'ACTIVATE',
+  open: (_core, vc, cx) => {
+    const req: ActReq = { params: cx.args, pended: false, resolve: cx.resolve };
     vc.act = req;
-    let st: NdisStatus = NDIS_STATUS_SUCCESS;
-    if (out.effects.includes('callMiniportActivate')) {
-      const mp = vc.miniport;
-      st = core.handler('Miniport', 'MiniportCoActivateVc', vc, () =>
-        mp.handlers.coActivateVc
-          ? mp.handlers.coActivateVc(vc.ctx.miniport, callParameters)
-          : NDIS_STATUS_SUCCESS,
-      );
-    }
-    if (st === NDIS_STATUS_PENDING) req.pended = true;
-    else finishActivate(core, vc, st);
-    const r = core.ret(party, st, vc);
-    if (reused)
-      core.verifier.flag(
-        ruleCode(50),
-        `${name} reuses the parameter set voided by the last deactivation`,
-        core.snap(vc),
-      );
-    return r;
-  });
-}
-
-/**
- * NdisMCoActivateVcComplete: the miniport finishes an activation it pended. PENDING is invalid
- * (E19); completing an activation that did not pend is a contract break (E20).
- */
-export function mCoActivateVcComplete(
-  core: NdisCore,
-  status: NdisStatus,
-  vcHandle: NdisVcHandle,
-  callParameters?: CoCallParameters,
-): void {
-  const name = 'NdisMCoActivateVcComplete';
-  const vc = core.vcOf(vcHandle, name);
-  if (!vc) return;
-  core.tr('complete-call', partyOf(vc, 'miniport'), 'NDIS', name, vc, status);
-  if (status === NDIS_STATUS_PENDING) {
-    core.verifier.flag(ruleCode(19), `${name} with NDIS_STATUS_PENDING`, core.snap(vc));
-    return;
-  }
-  vc.mailbox.post(() => {
-    const req = vc.act;
-    if (!req?.pended) {
-      core.verifier.flag(ruleCode(20), `${name} without a pended MiniportCoActivateVc`, core.snap(vc));
-      return;
-    }
-    if (callParameters && callParameters !== req.params) Object.assign(req.params, callParameters);
-    finishActivate(core, vc, status);
-  });
-}
+    return req;
+  },
+  finish: (core, vc, _cx, st) => {
+    finishActivate(core, vc, st);
+    return st;
+  },
+  after: (core, vc, cx) => {
+    if (reusesVoided(vc, cx))
+      core.flag(ruleCode(50), `${cx.name} reuses the parameter set voided by the last deactivation`, vc);
+  },
+};
 
 /**
  * NdisMCmActivateVc (MCM only): the MCM has programmed its NIC and tells NDIS the parameters in
  * force (A15; spec §5 C7: no miniport handler is called). Always a final status here.
  */
-export function mCmActivateVc(
-  core: NdisCore,
-  vcHandle: NdisVcHandle,
-  callParameters: CoCallParameters,
-): NdisStatus {
-  const name = 'NdisMCmActivateVc';
-  const vc = core.vcOf(vcHandle, name);
-  if (!vc) return NDIS_STATUS_INVALID_PARAMETER;
-  core.tr('call', 'MCM', 'NDIS', name, vc);
-  if (!vc.mcm) core.wrongVariant(vc, name);
-  core.delivery.catchUp(vc);
-  return vc.mailbox.hold(() => {
-    const out = activationTransition(vc.a, 'MCM_ACTIVATE');
-    if (!out) return core.ret('MCM', core.badTransition(vc, 'MCM_ACTIVATE', name), vc);
-    if (out.refuse !== undefined) return core.ret('MCM', out.refuse, vc);
-    const reused = vc.a === 'INACTIVE' && callParameters === vc.voidedParams;
-    applyA(core, vc, 'MCM_ACTIVATE', callParameters);
-    const r = core.ret('MCM', NDIS_STATUS_SUCCESS, vc);
-    if (reused) core.verifier.flag(ruleCode(50), `${name} reuses a voided parameter set`, core.snap(vc));
-    return r;
-  });
-}
+export const MCM_ACTIVATE_VC: RequestSpec<CoCallParameters> = {
+  name: 'NdisMCmActivateVc',
+  role: undefined,
+  caller: 'cm',
+  variant: (vc) => vc.mcm,
+  params: (p) => p,
+  catchUp: true,
+  axis: 'activation',
+  event: 'MCM_ACTIVATE',
+  after: (core, vc, cx) => {
+    if (reusesVoided(vc, cx)) core.flag(ruleCode(50), `${cx.name} reuses a voided parameter set`, vc);
+  },
+};
+
+/**
+ * NdisMCoActivateVcComplete: the miniport finishes an activation it pended. PENDING is invalid
+ * (E19); completing an activation that did not pend is a contract break (E20).
+ */
+export const MCO_ACTIVATE_VC_COMPLETE: CompletionSpec<CoCallParameters | undefined> = {
+  name: 'NdisMCoActivateVcComplete',
+  role: undefined,
+  caller: 'miniport',
+  pendingText: 'with NDIS_STATUS_PENDING',
+  pending: (vc) => (vc.act?.pended ? vc.act : undefined),
+  without: 'without a pended MiniportCoActivateVc',
+  finish: (core, vc, status, callParameters) => {
+    const req = vc.act!;
+    if (callParameters && callParameters !== req.params) Object.assign(req.params, callParameters);
+    finishActivate(core, vc, status);
+  },
+};
 
 function finishActivate(core: NdisCore, vc: VcRec, status: NdisStatus): void {
   const req = vc.act!;
@@ -347,59 +307,104 @@ function finishActivate(core: NdisCore, vc: VcRec, status: NdisStatus): void {
   }, vc);
 }
 
+// ---------------------------------------------------------------------------------------------
+// C. Deactivation and the drain
+
 /**
  * NdisCmDeactivateVc (stand-alone CM). NOT_ACCEPTED while an activation is pending or when the VC
  * is not active, CLOSING while a deactivation is pending, the miniport not called. Otherwise the
- * stop bit is set (new sends complete with CLOSING) and NDIS calls MiniportCoDeactivateVc once.
- * The deactivation completes when the miniport has completed it AND the VC's drain counter is
- * zero (every send in the miniport completed, every non-RESOURCES receive returned).
+ * stop bit is set (new sends complete with CLOSING) and NDIS calls MiniportCoDeactivateVc once
+ * (the table's stopSends, callMiniportDeactivate). The deactivation completes when the miniport
+ * has completed it AND the VC's drain counter is zero (every send in the miniport completed,
+ * every non-RESOURCES receive returned).
  */
-export function cmDeactivateVc(core: NdisCore, vcHandle: NdisVcHandle): NdisStatus {
-  const name = 'NdisCmDeactivateVc';
-  const resolve = core.takeArmed();
-  const vc = core.vcOf(vcHandle, name, 'cm');
-  if (!vc) return NDIS_STATUS_INVALID_PARAMETER;
-  const party = partyOf(vc, 'cm');
-  core.tr('call', party, 'NDIS', name, vc);
-  if (vc.mcm) core.wrongVariant(vc, name);
-  core.delivery.catchUp(vc);
-  return vc.mailbox.hold(() => {
-    const out = activationTransition(vc.a, 'DEACTIVATE');
-    if (!out) return core.ret(party, core.badTransition(vc, 'DEACTIVATE', name), vc);
-    if (out.refuse !== undefined) return core.ret(party, out.refuse, vc);
-    applyA(core, vc, 'DEACTIVATE');
-    const req: DeactReq = { pended: false, resolve, miniportDone: false, timer: undefined };
+export const CM_DEACTIVATE_VC: RequestSpec<undefined> = {
+  name: 'NdisCmDeactivateVc',
+  role: 'cm',
+  caller: 'cm',
+  variant: (vc) => !vc.mcm,
+  catchUp: true,
+  axis: 'activation',
+  event: 'DEACTIVATE',
+  open: (_core, vc, cx) => {
+    const req: DeactReq = { pended: false, resolve: cx.resolve, miniportDone: false, timer: undefined };
     vc.deact = req;
-    const mp = vc.miniport;
-    const st = core.handler('Miniport', 'MiniportCoDeactivateVc', vc, () =>
-      mp.handlers.coDeactivateVc ? mp.handlers.coDeactivateVc(vc.ctx.miniport) : NDIS_STATUS_SUCCESS,
-    );
-    if (st === NDIS_STATUS_PENDING) {
-      req.pended = true;
-      armDeadline(core, vc, req);
-      return core.ret(party, st, vc);
-    }
+    return req;
+  },
+  pended: (core, vc) => armDeadline(core, vc, vc.deact!),
+  finish: (core, vc, _cx, st) => {
+    const req = vc.deact!;
     if (st !== NDIS_STATUS_SUCCESS) {
       finishDeactivate(core, vc, st);
-      return core.ret(party, st, vc);
+      return st;
     }
     req.miniportDone = true;
     if (vc.drain.idle) {
       finishDeactivate(core, vc, NDIS_STATUS_SUCCESS);
-      return core.ret(party, NDIS_STATUS_SUCCESS, vc);
+      return NDIS_STATUS_SUCCESS;
     }
     // E43: SUCCESS with work outstanding. NDIS keeps the VC deactivating until the drain ends
     // and then completes through ProtocolCmDeactivateVcComplete, so the CM sees PENDING.
     req.pended = true;
     armDeadline(core, vc, req);
-    core.ret(party, NDIS_STATUS_PENDING, vc);
-    core.verifier.flag(
-      ruleCode(43),
-      'MiniportCoDeactivateVc returned SUCCESS with work outstanding',
-      core.snap(vc),
-    );
     return NDIS_STATUS_PENDING;
-  });
+  },
+  after: (core, vc, cx, final) => {
+    if (final === NDIS_STATUS_PENDING && cx.status === NDIS_STATUS_SUCCESS)
+      core.flag(ruleCode(43), 'MiniportCoDeactivateVc returned SUCCESS with work outstanding', vc);
+  },
+};
+
+/**
+ * NdisMCmDeactivateVc (MCM only): returns a final status (spec §5 C3): SUCCESS (VC inactive) or
+ * NOT_ACCEPTED (already inactive). The MCM must have drained the VC first (spec §2.4); if it has
+ * not (E43, the table's MCM_DEACTIVATE_UNDRAINED), NDIS returns PENDING, waits for the drain and
+ * then calls the MCM's ProtocolCmDeactivateVcComplete, as C3 prescribes for a pending return.
+ */
+export const MCM_DEACTIVATE_VC: RequestSpec<undefined> = {
+  name: 'NdisMCmDeactivateVc',
+  role: undefined,
+  caller: 'cm',
+  variant: (vc) => vc.mcm,
+  catchUp: true,
+  axis: 'activation',
+  event: (vc) => (vc.drain.idle ? 'MCM_DEACTIVATE' : 'MCM_DEACTIVATE_UNDRAINED'),
+  finish: (core, vc, cx) => {
+    if (vc.a === 'INACTIVE') {
+      afterDeactivated(core, vc);
+      return NDIS_STATUS_SUCCESS;
+    }
+    const req: DeactReq = { pended: true, resolve: cx.resolve, miniportDone: true, timer: undefined };
+    vc.deact = req;
+    armDeadline(core, vc, req);
+    return NDIS_STATUS_PENDING;
+  },
+  after: (core, vc, cx, final) => {
+    if (final === NDIS_STATUS_PENDING) core.flag(ruleCode(43), `${cx.name} with work outstanding`, vc);
+  },
+};
+
+/** NdisMCoDeactivateVcComplete(status) and its condis-tap "when drained" form. */
+function deactivateCompleteSpec(strict: boolean): CompletionSpec<undefined> {
+  return {
+    name: 'NdisMCoDeactivateVcComplete',
+    role: undefined,
+    caller: 'miniport',
+    ...(strict ? {} : { detail: 'when drained' }),
+    pendingText: 'with NDIS_STATUS_PENDING',
+    pending: (vc) => (vc.deact?.pended && !vc.deact.miniportDone ? vc.deact : undefined),
+    without: 'without a pended MiniportCoDeactivateVc (or twice)',
+    finish: (core, vc, status) => {
+      if (status !== NDIS_STATUS_SUCCESS) {
+        finishDeactivate(core, vc, status);
+        return;
+      }
+      vc.deact!.miniportDone = true;
+      if (vc.drain.idle) finishDeactivate(core, vc, NDIS_STATUS_SUCCESS);
+      else if (strict)
+        core.flag(ruleCode(43), 'NdisMCoDeactivateVcComplete(SUCCESS) with work outstanding', vc);
+    },
+  };
 }
 
 /**
@@ -408,96 +413,16 @@ export function cmDeactivateVc(core: NdisCore, vcHandle: NdisVcHandle): NdisStat
  * (NDIS then waits for the counter); PENDING is E19; a deactivation that did not pend, or a
  * second completion, is E20.
  */
-export function mCoDeactivateVcComplete(core: NdisCore, status: NdisStatus, vcHandle: NdisVcHandle): void {
-  completeDeactivation(core, status, vcHandle, 'NdisMCoDeactivateVcComplete', true);
-}
+export const MCO_DEACTIVATE_VC_COMPLETE = deactivateCompleteSpec(true);
 
 /**
  * condis-tap extension of NdisMCoDeactivateVcComplete(SUCCESS): "complete as soon as NDIS's drain
  * counter for this VC reaches zero". The miniport calls it once it has stopped placing new
- * receives for the VC (spec §2.4 condition 3); NDIS's counter then decides conditions 1 and 2,
- * so a miniport over a device needs no counting of its own. Completes at once if already drained.
+ * receives for the VC (spec §2.4 condition 3); NDIS's counter then decides conditions 1 and 2.
  */
-export function mCoDeactivateVcCompleteWhenDrained(core: NdisCore, vcHandle: NdisVcHandle): void {
-  completeDeactivation(core, NDIS_STATUS_SUCCESS, vcHandle, 'NdisMCoDeactivateVcComplete', false);
-}
+export const MCO_DEACTIVATE_VC_COMPLETE_WHEN_DRAINED = deactivateCompleteSpec(false);
 
-function completeDeactivation(
-  core: NdisCore,
-  status: NdisStatus,
-  vcHandle: NdisVcHandle,
-  name: string,
-  strict: boolean,
-): void {
-  const vc = core.vcOf(vcHandle, name);
-  if (!vc) return;
-  core.tr(
-    'complete-call',
-    partyOf(vc, 'miniport'),
-    'NDIS',
-    name,
-    vc,
-    status,
-    strict ? undefined : 'when drained',
-  );
-  if (status === NDIS_STATUS_PENDING) {
-    core.verifier.flag(ruleCode(19), `${name} with NDIS_STATUS_PENDING`, core.snap(vc));
-    return;
-  }
-  vc.mailbox.post(() => {
-    const req = vc.deact;
-    if (!req?.pended || req.miniportDone) {
-      core.verifier.flag(
-        ruleCode(20),
-        `${name} without a pended MiniportCoDeactivateVc (or twice)`,
-        core.snap(vc),
-      );
-      return;
-    }
-    if (status !== NDIS_STATUS_SUCCESS) {
-      finishDeactivate(core, vc, status);
-      return;
-    }
-    req.miniportDone = true;
-    if (vc.drain.idle) finishDeactivate(core, vc, NDIS_STATUS_SUCCESS);
-    else if (strict)
-      core.verifier.flag(ruleCode(43), `${name}(SUCCESS) with work outstanding`, core.snap(vc));
-  });
-}
-
-/**
- * NdisMCmDeactivateVc (MCM only): returns a final status (spec §5 C3): SUCCESS (VC inactive) or
- * NOT_ACCEPTED (already inactive). The MCM must have drained the VC first (spec §2.4); if it has
- * not (E43), NDIS returns PENDING, waits for the drain and then calls the MCM's
- * ProtocolCmDeactivateVcComplete, as C3 prescribes for a pending return.
- */
-export function mCmDeactivateVc(core: NdisCore, vcHandle: NdisVcHandle): NdisStatus {
-  const name = 'NdisMCmDeactivateVc';
-  const resolve = core.takeArmed();
-  const vc = core.vcOf(vcHandle, name);
-  if (!vc) return NDIS_STATUS_INVALID_PARAMETER;
-  core.tr('call', 'MCM', 'NDIS', name, vc);
-  if (!vc.mcm) core.wrongVariant(vc, name);
-  core.delivery.catchUp(vc);
-  return vc.mailbox.hold(() => {
-    const out = activationTransition(vc.a, 'MCM_DEACTIVATE');
-    if (!out) return core.ret('MCM', core.badTransition(vc, 'MCM_DEACTIVATE', name), vc);
-    if (out.refuse !== undefined) return core.ret('MCM', out.refuse, vc);
-    if (vc.drain.idle) {
-      applyA(core, vc, 'MCM_DEACTIVATE');
-      afterDeactivated(core, vc);
-      return core.ret('MCM', NDIS_STATUS_SUCCESS, vc);
-    }
-    applyA(core, vc, 'DEACTIVATE');
-    const req: DeactReq = { pended: true, resolve, miniportDone: true, timer: undefined };
-    vc.deact = req;
-    armDeadline(core, vc, req);
-    core.ret('MCM', NDIS_STATUS_PENDING, vc);
-    core.verifier.flag(ruleCode(43), `${name} with work outstanding`, core.snap(vc));
-    return NDIS_STATUS_PENDING;
-  });
-}
-
+/** The deactivation is over (drained and completed, failed, or aborted at its deadline). */
 function finishDeactivate(core: NdisCore, vc: VcRec, status: NdisStatus): void {
   const req = vc.deact!;
   vc.deact = undefined;
@@ -530,6 +455,11 @@ function onDrained(core: NdisCore, vc: VcRec): void {
   });
 }
 
+/**
+ * The drain deadline (NdisOptions.deactivationDeadlineMs): a deactivation still pending when it
+ * fires is reported (ERR_CONDIS_DRAIN_TIMEOUT), the miniport's MiniportCoAbortVc hook runs, and
+ * unless the hook finished the deactivation it fails with REQUEST_ABORTED (the VC back to ACTIVE, A11).
+ */
 function armDeadline(core: NdisCore, vc: VcRec, req: DeactReq): void {
   const ms = core.deactivationDeadlineMs;
   if (!ms || ms <= 0) return;
