@@ -47,7 +47,7 @@ import { type Party, type Trace, type TraceKind, traceEvent } from './trace';
 import type { ActivationState, CallState, SendPolicy } from './vc-states';
 import type { Verifier } from './verifier';
 
-/** The data-path watch hook (see NdisDataPathObserver in ndis.ts); structural here. */
+/** The data-path watch hook: NdisDataPathObserver (ndis.ts, the public name), restated here so core.ts imports no facade. */
 export interface DataPathObserver {
   onSend?(vcHandle: NdisVcHandle, nbls: NetBufferList): void;
   onIndicate?(vcHandle: NdisVcHandle, nbls: NetBufferList): void;

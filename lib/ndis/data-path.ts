@@ -29,6 +29,9 @@ export function coSendNetBufferLists(
   nbls: NetBufferList,
   sendFlags: number,
 ): void {
+  // The watch hook sees the chain as the protocol passed it; unset, this is one untaken branch.
+  const obs = core.observer;
+  if (obs !== undefined) obs.onSend?.(vcHandle, nbls);
   const name = 'NdisCoSendNetBufferLists';
   const vc = core.vcOf(vcHandle, name, undefined, true)!;
   const role = roleOf(vcHandle);
@@ -174,6 +177,9 @@ export function mCoIndicateReceiveNetBufferLists(
   numberOfNbls: number,
   coReceiveFlags: number,
 ): void {
+  // The watch hook sees every indication, delivered or handed back (U5, E48); one untaken branch unset.
+  const obs = core.observer;
+  if (obs !== undefined) obs.onIndicate?.(vcHandle, nbls);
   const name = 'NdisMCoIndicateReceiveNetBufferLists';
   const vc = core.vcOf(vcHandle, name, undefined, true)!;
   const resources = (coReceiveFlags & NDIS_RECEIVE_FLAGS_RESOURCES) !== 0;

@@ -118,6 +118,16 @@ export interface NdisOptions {
   deactivationDeadlineMs?: number;
   /** Record a trace (default true), or its capacity in events. */
   trace?: boolean | number;
+  /** Watch the data path (a pcap capture): called once per send and per indication call. */
+  observer?: NdisDataPathObserver;
+}
+
+/** A watch-only hook on the data path (what an NDIS lightweight filter that only monitors sees). */
+export interface NdisDataPathObserver {
+  /** Each chain a protocol passes to NdisCoSendNetBufferLists, before the runtime checks it. */
+  onSend?(vcHandle: NdisVcHandle, nbls: NetBufferList): void;
+  /** Each chain a miniport passes to NdisMCoIndicateReceiveNetBufferLists, before delivery. */
+  onIndicate?(vcHandle: NdisVcHandle, nbls: NetBufferList): void;
 }
 
 /** What `vcInfo` reports about a VC. */
@@ -156,7 +166,7 @@ export class Ndis {
       this.trace,
       opts.sendPolicy ?? 'strict-core',
       opts.deactivationDeadlineMs,
-      undefined,
+      opts.observer,
     );
   }
 
