@@ -114,12 +114,15 @@ export const EFFECT_RUNNERS: Record<ActivationEffect, Runner> = {
 const CALL_RUNNERS: Record<CallEffect, Runner> = {};
 
 /**
- * A watch on the interpreter, for tests: told of each transition taken (or vetoed) and of each
- * effect as it starts and ends. Control path only.
+ * A watch on the interpreter, for tests (test/unit/ndis/ndis-effects.test.ts): told when a
+ * transition begins (as the table declares it), of each effect as it starts and ends, and when the
+ * transition ends (vetoed or taken). Transitions may nest (a driver called by an effect may make
+ * a request on another VC). Control path only.
  */
 export interface InterpreterProbe {
-  transition(axis: 'activation' | 'call', from: string, event: string, next: string, vetoed: boolean): void;
+  begin(axis: 'activation' | 'call', from: string, event: string, next: string): void;
   effect(effect: string, phase: 'start' | 'end'): void;
+  end(vetoed: boolean): void;
 }
 let probe: InterpreterProbe | undefined;
 
@@ -158,14 +161,15 @@ export function takeActivation(
   out: Outcome<ActivationState, ActivationEffect> & { next: ActivationState },
   cx: EffectContext,
 ): NdisStatus {
-  const from = vc.a;
   cx.status = NDIS_STATUS_SUCCESS;
+  probe?.begin('activation', vc.a, event, out.next);
   runEffects(core, vc, out.effects, 'before', cx);
   const vetoed = cx.status !== NDIS_STATUS_SUCCESS;
-  probe?.transition('activation', from, event, out.next, vetoed);
-  if (vetoed) return cx.status;
-  core.setA(vc, out.next);
-  runEffects(core, vc, out.effects, 'after', cx);
+  if (!vetoed) {
+    core.setA(vc, out.next);
+    runEffects(core, vc, out.effects, 'after', cx);
+  }
+  probe?.end(vetoed);
   return cx.status;
 }
 
@@ -176,13 +180,14 @@ export function takeCall(
   event: CallEvent,
   out: Outcome<CallState, CallEffect> & { next: CallState },
 ): void {
-  probe?.transition('call', vc.c, event, out.next, false);
+  probe?.begin('call', vc.c, event, out.next);
   for (const e of out.effects) {
     probe?.effect(e, 'start');
     (CALL_RUNNERS[e] as Runner).run(core, vc, { params: undefined, status: NDIS_STATUS_SUCCESS });
     probe?.effect(e, 'end');
   }
   core.setC(vc, out.next);
+  probe?.end(false);
 }
 
 /**
