@@ -21,7 +21,7 @@ import type {
 import type { Clock } from './clock';
 import { DeliveryQueue } from './delivery';
 import { CondisError, CondisErrorCode, ruleCode, type VcSnapshot } from './errors';
-import type { NetBufferList } from './nbl';
+import type { NdisDataPathObserver } from './options';
 import {
   type AfRec,
   type BindingRec,
@@ -32,6 +32,7 @@ import {
   type Role,
   roleOf,
   type SapRec,
+  traceEvent,
   type VcRec,
   VcTable,
 } from './registry';
@@ -43,15 +44,9 @@ import {
   NDIS_STATUS_SUCCESS,
   type NdisStatus,
 } from './status';
-import { type Party, type Trace, type TraceKind, traceEvent } from './trace';
+import type { Party, Trace, TraceKind } from './trace';
 import type { ActivationState, CallState, SendPolicy } from './vc-states';
 import type { Verifier } from './verifier';
-
-/** The data-path watch hook: NdisDataPathObserver (ndis.ts, the public name), restated here so core.ts imports no facade. */
-export interface DataPathObserver {
-  onSend?(vcHandle: NdisVcHandle, nbls: NetBufferList): void;
-  onIndicate?(vcHandle: NdisVcHandle, nbls: NetBufferList): void;
-}
 
 export class NdisCore {
   readonly miniports = new Map<NdisMiniportHandle, MiniportRec>();
@@ -77,7 +72,7 @@ export class NdisCore {
     readonly trace: Trace | undefined,
     public sendPolicy: SendPolicy,
     public deactivationDeadlineMs: number | undefined,
-    readonly observer: DataPathObserver | undefined,
+    readonly observer: NdisDataPathObserver | undefined,
   ) {
     this.delivery = new DeliveryQueue(scheduler, trace);
   }

@@ -11,9 +11,9 @@
  * registry.ts; it knows nothing of requests or tables.
  */
 import { NblOwner, type NetBufferList } from './nbl';
-import { partyOf, type VcRec } from './registry';
+import { partyOf, traceEvent, type VcRec } from './registry';
 import type { Scheduler } from './scheduler';
-import { type Trace, traceEvent } from './trace';
+import type { Trace } from './trace';
 
 /** Queue entry kinds (flat array: kind, target, a, b). */
 const Q_FN = 0;

@@ -28,7 +28,7 @@ import { Drain } from './drain';
 import { CondisError, CondisErrorCode } from './errors';
 import { Mailbox } from './mailbox';
 import type { NdisStatus } from './status';
-import type { Party } from './trace';
+import type { Party, Trace, TraceKind } from './trace';
 import type { ActivationState, CallState } from './vc-states';
 
 /** The three parties of a VC, each with its own handle. */
@@ -214,6 +214,28 @@ export function partyOf(vc: VcRec, role: Role): Party {
   if (role === 'client') return 'Client';
   if (vc.mcm) return 'MCM';
   return role === 'cm' ? 'CallManager' : 'Miniport';
+}
+
+/** Record one runtime event, with the VC's slot and states after it (callers test `trace` first). */
+export function traceEvent(
+  t: Trace,
+  kind: TraceKind,
+  from: Party,
+  to: Party,
+  name: string,
+  vc?: VcRec,
+  status?: NdisStatus,
+  detail?: string,
+): void {
+  t.record({
+    kind,
+    from,
+    to,
+    name,
+    ...(vc ? { vc: vc.slot, activation: vc.a, call: vc.c } : {}),
+    ...(status !== undefined ? { status } : {}),
+    ...(detail !== undefined ? { detail } : {}),
+  });
 }
 
 /**

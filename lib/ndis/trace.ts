@@ -77,35 +77,6 @@ export interface MermaidOptions {
   filter?: (e: TraceEvent) => boolean;
 }
 
-/** What the runtime traces about a VC: its slot and its two states after the event. */
-export interface TracedVc {
-  readonly slot: number;
-  readonly a: string;
-  readonly c: string;
-}
-
-/** Record one runtime event (the core's single way into the trace; callers test `trace` first). */
-export function traceEvent(
-  t: Trace,
-  kind: TraceKind,
-  from: Party,
-  to: Party,
-  name: string,
-  vc?: TracedVc,
-  status?: NdisStatus,
-  detail?: string,
-): void {
-  t.record({
-    kind,
-    from,
-    to,
-    name,
-    ...(vc ? { vc: vc.slot, activation: vc.a, call: vc.c } : {}),
-    ...(status !== undefined ? { status } : {}),
-    ...(detail !== undefined ? { detail } : {}),
-  });
-}
-
 const DATA_PATH = /NetBufferLists/;
 
 export class Trace {
