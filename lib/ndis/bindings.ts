@@ -6,7 +6,9 @@
  * NdisClCloseAddressFamily, E66) and its SAPs (NdisClRegisterSap / NdisClDeregisterSap), and the
  * miniport's reset indication (NdisMIndicateStatusEx, E65). No VC here: those are vc-lifecycle.ts.
  *
- * Functions over the NdisCore (core.ts); `Ndis` (ndis.ts) is their public face.
+ * No VC, no table: these requests keep their own short code rather than request.ts's skeleton
+ * (nothing to hold, no transition). Functions over the NdisCore (core.ts); `Ndis` (ndis.ts) is
+ * their public face.
  */
 import {
   type AddressFamily,

@@ -5,7 +5,9 @@
  * NdisMCoDeactivateVcComplete, the drain that completes a deactivation and its deadline
  * (ERR_CONDIS_DRAIN_TIMEOUT, MiniportCoAbortVc), and NdisCoDeleteVc / NdisMCmDeleteVc.
  *
- * Functions over the NdisCore (core.ts); transitions go through interpreter.ts.
+ * Each request on an existing VC is a descriptor run by request.ts, its transition taken by
+ * interpreter.ts; creation has no VC to hold or table row yet and runs on its own. Over the
+ * NdisCore (core.ts).
  */
 import type { NdisAfHandle, NdisBindingHandle, NdisMiniportHandle, NdisVcHandle } from './actors';
 import type { CoCallParameters } from './call-parameters';
