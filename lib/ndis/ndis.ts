@@ -385,8 +385,10 @@ export class Ndis {
   clMakeCall(
     vcHandle: NdisVcHandle,
     callParameters: CoCallParameters,
-    _protocolPartyContext?: unknown,
+    protocolPartyContext?: unknown,
   ): NdisStatus {
+    // Point-to-multipoint parties are not modelled.
+    void protocolPartyContext;
     return request(this.core, CL_MAKE_CALL, vcHandle, callParameters);
   }
 
@@ -399,10 +401,13 @@ export class Ndis {
   cmMakeCallComplete(
     status: NdisStatus,
     vcHandle: NdisVcHandle,
-    _ndisPartyHandle?: unknown,
-    _callMgrPartyContext?: unknown,
+    ndisPartyHandle?: unknown,
+    callMgrPartyContext?: unknown,
     callParameters?: CoCallParameters,
   ): void {
+    // Point-to-multipoint parties are not modelled.
+    void ndisPartyHandle;
+    void callMgrPartyContext;
     complete(this.core, MAKE_CALL_COMPLETE.cm, status, vcHandle, callParameters);
   }
 
@@ -410,10 +415,13 @@ export class Ndis {
   mCmMakeCallComplete(
     status: NdisStatus,
     vcHandle: NdisVcHandle,
-    _ndisPartyHandle?: unknown,
-    _callMgrPartyContext?: unknown,
+    ndisPartyHandle?: unknown,
+    callMgrPartyContext?: unknown,
     callParameters?: CoCallParameters,
   ): void {
+    // Point-to-multipoint parties are not modelled.
+    void ndisPartyHandle;
+    void callMgrPartyContext;
     complete(this.core, MAKE_CALL_COMPLETE.mcm, status, vcHandle, callParameters);
   }
 
@@ -475,7 +483,9 @@ export class Ndis {
    * handle; PENDING ends in ProtocolClCloseCallComplete, whose SUCCESS means the VC is inactive
    * (E34). Refused while the make-call is pending (U6). Sends still in the miniport are E31.
    */
-  clCloseCall(vcHandle: NdisVcHandle, _ndisPartyHandle?: unknown, closeData?: Uint8Array): NdisStatus {
+  clCloseCall(vcHandle: NdisVcHandle, ndisPartyHandle?: unknown, closeData?: Uint8Array): NdisStatus {
+    // Point-to-multipoint parties are not modelled.
+    void ndisPartyHandle;
     return request(this.core, CL_CLOSE_CALL, vcHandle, { closeData });
   }
 
@@ -485,12 +495,16 @@ export class Ndis {
   }
 
   /** NdisCmCloseCallComplete: SUCCESS only once the VC's deactivation has completed (E34, spec §5 C1). */
-  cmCloseCallComplete(status: NdisStatus, vcHandle: NdisVcHandle, _ndisPartyHandle?: unknown): void {
+  cmCloseCallComplete(status: NdisStatus, vcHandle: NdisVcHandle, ndisPartyHandle?: unknown): void {
+    // Point-to-multipoint parties are not modelled.
+    void ndisPartyHandle;
     complete(this.core, CLOSE_CALL_COMPLETE.cm, status, vcHandle, undefined);
   }
 
   /** NdisMCmCloseCallComplete */
-  mCmCloseCallComplete(status: NdisStatus, vcHandle: NdisVcHandle, _ndisPartyHandle?: unknown): void {
+  mCmCloseCallComplete(status: NdisStatus, vcHandle: NdisVcHandle, ndisPartyHandle?: unknown): void {
+    // Point-to-multipoint parties are not modelled.
+    void ndisPartyHandle;
     complete(this.core, CLOSE_CALL_COMPLETE.mcm, status, vcHandle, undefined);
   }
 
