@@ -1,4 +1,4 @@
-/** The NDIS runtime (lib/ndis): exports only. Reading order: actors.ts, ndis.ts, vc-states.ts, drain.ts. */
+/** The NDIS runtime (lib/ndis): exports only. Reading order and the map of files: README.md. */
 export * from './actors';
 export * from './call-parameters';
 export * from './clock';

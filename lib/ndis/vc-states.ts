@@ -4,7 +4,8 @@
  * status with which the request is refused (spec §2.3), or `undefined` when the event has no
  * entry at all (a contract break: there is no state outside the tables).
  *
- * The tables know nothing about handlers, counters or time; ndis.ts runs the effects.
+ * The tables know nothing about handlers, counters or time; interpreter.ts runs the effects, every
+ * one of them (a runner per effect, test/unit/ndis/ndis-effects.test.ts checks none is skipped).
  */
 import {
   NDIS_STATUS_CALL_ACTIVE,
@@ -69,7 +70,7 @@ export type ActivationEffect =
   | 'voidParameters'
   /** Adopt the parameters of the activation that succeeded. */
   | 'adoptParameters'
-  /** Call the delete handlers and free the handle. */
+  /** Call the delete handlers (the peer may refuse: the VC survives, E57) and free the handle. */
   | 'callDeleteHandlers';
 
 export type ActivationEvent =
@@ -83,8 +84,13 @@ export type ActivationEvent =
   | 'MCM_ACTIVATE'
   /** NdisCmDeactivateVc (A9). */
   | 'DEACTIVATE'
-  /** NdisMCmDeactivateVc (A12). */
+  /** NdisMCmDeactivateVc on a drained VC (A12). */
   | 'MCM_DEACTIVATE'
+  /**
+   * NdisMCmDeactivateVc with work outstanding (E43): NDIS waits for the drain and completes
+   * through ProtocolCmDeactivateVcComplete (C3). Never calls the MCM's miniport half (C7).
+   */
+  | 'MCM_DEACTIVATE_UNDRAINED'
   /** Deactivation complete and drained (A10). */
   | 'DEACTIVATE_OK'
   /** The miniport failed the deactivation, or its deadline passed (A11). */
@@ -108,6 +114,7 @@ export const ACTIVATION_TABLE: Table<ActivationState, ActivationEvent, Activatio
     MCM_ACTIVATE: go('ACTIVE', 'adoptParameters', 'resumeSends'),
     DEACTIVATE: no(NDIS_STATUS_NOT_ACCEPTED), // U7: redundant, miniport not called
     MCM_DEACTIVATE: no(NDIS_STATUS_NOT_ACCEPTED), // already inactive
+    MCM_DEACTIVATE_UNDRAINED: no(NDIS_STATUS_NOT_ACCEPTED),
     DELETE: go('DELETED', 'callDeleteHandlers'),
   },
   ACTIVATING: {
@@ -117,6 +124,7 @@ export const ACTIVATION_TABLE: Table<ActivationState, ActivationEvent, Activatio
     ACTIVATE_FAIL: go('INACTIVE'),
     DEACTIVATE: no(NDIS_STATUS_NOT_ACCEPTED), // retry later
     MCM_DEACTIVATE: no(NDIS_STATUS_NOT_ACCEPTED),
+    MCM_DEACTIVATE_UNDRAINED: no(NDIS_STATUS_NOT_ACCEPTED),
     DELETE: no(NDIS_STATUS_NOT_ACCEPTED),
   },
   ACTIVE: {
@@ -124,6 +132,7 @@ export const ACTIVATION_TABLE: Table<ActivationState, ActivationEvent, Activatio
     MCM_ACTIVATE: go('ACTIVE', 'adoptParameters'),
     DEACTIVATE: go('DEACTIVATING', 'stopSends', 'callMiniportDeactivate'),
     MCM_DEACTIVATE: go('INACTIVE', 'stopSends', 'voidParameters'),
+    MCM_DEACTIVATE_UNDRAINED: go('DEACTIVATING', 'stopSends'),
     DELETE: no(NDIS_STATUS_NOT_ACCEPTED),
   },
   REACTIVATING: {
@@ -133,6 +142,7 @@ export const ACTIVATION_TABLE: Table<ActivationState, ActivationEvent, Activatio
     ACTIVATE_FAIL: go('ACTIVE'), // previous parameters still in force (A8)
     DEACTIVATE: no(NDIS_STATUS_NOT_ACCEPTED),
     MCM_DEACTIVATE: no(NDIS_STATUS_NOT_ACCEPTED),
+    MCM_DEACTIVATE_UNDRAINED: no(NDIS_STATUS_NOT_ACCEPTED),
     DELETE: no(NDIS_STATUS_NOT_ACCEPTED),
   },
   DEACTIVATING: {
@@ -140,6 +150,7 @@ export const ACTIVATION_TABLE: Table<ActivationState, ActivationEvent, Activatio
     MCM_ACTIVATE: no(NDIS_STATUS_CLOSING),
     DEACTIVATE: no(NDIS_STATUS_CLOSING), // one call is enough
     MCM_DEACTIVATE: no(NDIS_STATUS_CLOSING),
+    MCM_DEACTIVATE_UNDRAINED: no(NDIS_STATUS_CLOSING),
     DEACTIVATE_OK: go('INACTIVE', 'voidParameters'),
     DEACTIVATE_FAIL: go('ACTIVE', 'resumeSends'), // A11 / U2 [POLICY]
     DELETE: no(NDIS_STATUS_CLOSING),
