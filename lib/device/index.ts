@@ -1,3 +1,4 @@
+/** The device layer (lib/device): exports only. Device, FramePort, opening a TAP or a wire; below lib/miniport, above lib/virtio. */
 export { setThreadCpus } from './affinity';
 export { Device } from './device';
 export { openTap, openWirePair, tapUnavailableReason } from './open';
