@@ -107,6 +107,13 @@ export interface NativeDevice {
    * ERR_CONDIS_INVALID_STATE if its thread is not running.
    */
   testBreakEpoll(): void;
+  /**
+   * TEST ONLY: while held, the I/O thread takes nothing from any transmit queue (a transmitter
+   * that is stuck), so a test can have sends in flight for as long as it needs, whatever the
+   * scheduler does; releasing kicks the thread. A close that drains waits out its timeout while
+   * held.
+   */
+  testHoldTx(hold: boolean): void;
 }
 
 export interface NativeLayout {

@@ -420,6 +420,15 @@ Error Device::break_epoll_for_test() {
   return Error();
 }
 
+void Device::hold_tx_for_test(bool hold) {
+  // ORDERING: seq_cst store; the thread re-reads it each pass, and the kick below makes a
+  // release seen by a thread asleep in epoll_wait.
+  tx_held_for_test_.store(hold);
+  if (hold || kick_fd_ < 0) return;
+  uint64_t one = 1;
+  (void)!write(kick_fd_, &one, sizeof one);
+}
+
 bool Device::drained_tx_locked() {
   for (uint32_t q = 1; q < num_queues_; q += 2) {
     if (!queues_[q].ready()) continue;

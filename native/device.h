@@ -117,6 +117,10 @@ class Device : public std::enable_shared_from_this<Device> {
   // real — an ordinary descriptor (/dev/null) is put where its epoll descriptor was — and kicks
   // it, so the thread takes its failure path (fail_io) as it would for a real epoll failure.
   Error break_epoll_for_test();
+  // TEST ONLY (lib/native.ts testHoldTx): while held, the I/O thread takes nothing from any
+  // transmit queue (a NIC whose transmitter is stuck), so a test can have sends in flight for as
+  // long as it needs, whatever the scheduler does. Releasing kicks the thread.
+  void hold_tx_for_test(bool hold);
 
   const Tap* tap() const { return backend_ == BackendKind::kTap ? &tap_ : nullptr; }
   uint32_t num_pairs() const { return num_queues_ / 2; }
@@ -202,6 +206,7 @@ class Device : public std::enable_shared_from_this<Device> {
   int fault_errno_ = 0;
   DeviceFault fault_ = kFaultNone;
   std::atomic<bool> link_up_{true};
+  std::atomic<bool> tx_held_for_test_{false};  // hold_tx_for_test; false outside tests
   bool tap_rx_paused_ = false;         // written by the I/O thread under rx_mu_
   std::vector<uint8_t> tx_stalled_;    // I/O thread only: per tx pair, 1 = waiting for peer rx buffers
   std::vector<uint32_t> stalled_on_;   // I/O thread only: which peer rx queue

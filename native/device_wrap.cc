@@ -146,6 +146,7 @@ Napi::Function DeviceWrap::Init(Napi::Env env, Addon* addon) {
                                      InstanceMethod<&DeviceWrap::Ref>("ref"),
                                      InstanceMethod<&DeviceWrap::Unref>("unref"),
                                      InstanceMethod<&DeviceWrap::TestBreakEpoll>("testBreakEpoll"),
+                                     InstanceMethod<&DeviceWrap::TestHoldTx>("testHoldTx"),
                                  });
   addon->device_ctor = Napi::Persistent(f);
   return f;
@@ -388,6 +389,17 @@ Napi::Value DeviceWrap::TestBreakEpoll(const Napi::CallbackInfo& info) {
   CONDIS_REQUIRE_OPEN(env);
   Error e = dev_->break_epoll_for_test();
   if (e) to_js(env, e).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+Napi::Value DeviceWrap::TestHoldTx(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CONDIS_REQUIRE_OPEN(env);
+  if (info.Length() < 1 || !info[0].IsBoolean()) {
+    Napi::TypeError::New(env, "testHoldTx(hold: boolean)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  dev_->hold_tx_for_test(info[0].As<Napi::Boolean>().Value());
   return env.Undefined();
 }
 

@@ -44,6 +44,7 @@ class DeviceWrap : public Napi::ObjectWrap<DeviceWrap> {
   Napi::Value Ref(const Napi::CallbackInfo& info);
   Napi::Value Unref(const Napi::CallbackInfo& info);
   Napi::Value TestBreakEpoll(const Napi::CallbackInfo& info);
+  Napi::Value TestHoldTx(const Napi::CallbackInfo& info);
 
   napi_env env_ = nullptr;
   std::shared_ptr<Device> dev_;

@@ -620,6 +620,8 @@ bool Device::service_tx() {
   pass.peer_open = peer != nullptr && peer->rx_open_.load(std::memory_order_acquire);  // ORDERING: set under peer rx_mu_
   pass.hl = vnet_ ? kVnetHdrLen : 0;
   pass.link = link_up_.load(std::memory_order_relaxed);  // ORDERING: advisory
+  // ORDERING: seq_cst load pairs with hold_tx_for_test's store; a test-only hold takes nothing.
+  if (tx_held_for_test_.load()) return false;
 
   for (uint32_t p = 0; p < num_pairs(); p++) {
     DeviceQueue& q = queues_[tx_queue_of(p)];
@@ -683,7 +685,9 @@ bool Device::arm_and_check() {
   {
     std::lock_guard<std::mutex> t(tx_mu_);
     Device* peer = backend_ == BackendKind::kWire ? peer_.get() : nullptr;
-    for (uint32_t p = 0; p < num_pairs(); p++) {
+    // ORDERING: seq_cst load pairs with hold_tx_for_test; held, no kick is armed (the release kicks).
+    const bool held = tx_held_for_test_.load();
+    for (uint32_t p = 0; p < num_pairs() && !held; p++) {
       DeviceQueue& q = queues_[tx_queue_of(p)];
       if (!q.ready()) continue;
       if (tx_stalled_[p] && peer != nullptr) {
@@ -726,7 +730,9 @@ bool Device::spin_for_work(uint64_t* idle_since) {
     {
       std::lock_guard<std::mutex> t(tx_mu_);
       Device* peer = backend_ == BackendKind::kWire ? peer_.get() : nullptr;
-      for (uint32_t p = 0; p < num_pairs(); p++) {
+      // ORDERING: seq_cst load pairs with hold_tx_for_test; held queues are not work.
+      const bool held = tx_held_for_test_.load();
+      for (uint32_t p = 0; p < num_pairs() && !held; p++) {
         if (!queues_[tx_queue_of(p)].ready()) continue;
         if (tx_stalled_[p]) {
           // Stalled for want of the peer's receive buffers: those are what we wait for. A closed

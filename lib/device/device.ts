@@ -256,6 +256,15 @@ export class Device extends EventEmitter<DeviceEvents> {
     this.call((n) => n.testBreakEpoll());
   }
 
+  /**
+   * TEST ONLY: holds (or releases) every transmit queue (NativeDevice.testHoldTx in
+   * lib/native.ts), so a fault test has sends in flight deterministically.
+   * @internal
+   */
+  testHoldTx(hold: boolean): void {
+    this.call((n) => n.testHoldTx(hold));
+  }
+
   private native(): NativeDevice {
     if (this.nat === null) throw new CondisError('ERR_CONDIS_DEVICE_CLOSED', 'the device is closed');
     return this.nat;

@@ -1,10 +1,11 @@
-// Fault: the TAP is deleted (ip link del) while a deactivation drains — sends in flight (a burst
-// far larger than the ring, handed over in the same JS turn, so nothing was harvested when the TAP
-// goes) and receives held by the client. The device reports ERR_CONDIS_BACKEND_LOST; the miniport
-// aborts the drain: every NBL completes exactly once (SUCCESS if it was written before the
-// delete, FAILURE or SEND_ABORTED after), the deactivation fails with REQUEST_ABORTED and the
-// coded error, well within its deadline; the held receives come back whenever the client returns
-// them, and the VC (ACTIVE again, spec A11) deactivates at once on a retry.
+// Fault: the TAP is deleted (ip link del) while a deactivation drains — sends in flight (more
+// than the ring holds, with the device's transmitter held by its test-only hold, so they are in
+// flight whatever the scheduler does) and receives held by the client. The device reports
+// ERR_CONDIS_BACKEND_LOST; the miniport aborts the drain: every NBL completes exactly once (SUCCESS
+// if it was written before the delete, FAILURE or SEND_ABORTED after), the deactivation fails with
+// REQUEST_ABORTED and the coded error, well within its deadline; the held receives come back
+// whenever the client returns them, and the VC (ACTIVE again, spec A11) deactivates at once on a
+// retry.
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Device, openTap } from '../../lib/device';
 import { condisCallParameters, VcState } from '../../lib/miniport';
@@ -23,12 +24,11 @@ import { abortsOf, expectEachCompletedOnce, timed } from './accounting';
 
 const enabled = tapTestsEnabled('fault: TAP deleted mid-drain');
 const DEADLINE_MS = 5000;
-// Large on purpose: MiniportCoDeactivateVc harvests the pair until a pass finds nothing, so when
-// the JS thread is preempted long enough for the I/O thread to finish each ring of 256 between
-// passes, the whole burst completes inside that call and nothing is left to catch (3,000 did: 0
-// in flight once, in CI under the other test files' load). 20,000 needs ~80 such passes in a row.
-const BURST = 20_000;
-
+// More than the ring (256) holds, so some wait in the miniport's software queue too. Without the
+// hold (Device.testHoldTx), MiniportCoDeactivateVc's harvest loop could complete every one of them
+// while the JS thread is preempted between passes, leaving nothing in flight to catch (a burst of
+// 3,000 once had 0 in flight at the fault, in CI under the other test files' load).
+const BURST = 600;
 let dev: Device | undefined;
 let tap = '';
 afterEach(() => {
@@ -54,15 +54,17 @@ describe.runIf(enabled)('fault: the TAP deleted in the middle of a drain', () =>
     client.hold = true;
     packetSend(tap, taggedHex(70, 9, 42), 8);
     await waitUntil(() => client.held.length === 8, 'held receives');
-    // One turn: the burst, the deactivation, the delete. The ring holds 256; the rest wait in the
-    // miniport's software queue, and nothing is harvested before the TAP is gone.
+    // The transmitter held: the ring fills (256) and the rest wait in the miniport's software
+    // queue; nothing completes until the delete aborts them.
+    dev.testHoldTx(true);
     const sent = Array.from({ length: BURST }, (_, i) => makeNbl(frame(1400, i)));
     client.sendNbls(sent);
     const deact = cm.deactivate(client.vc);
     expect(deact.status).toBe(NDIS_STATUS_PENDING);
     expect(vc.state).toBe(VcState.Draining);
     const inFlightAtFault = vc.txInFlight;
-    expect(inFlightAtFault).toBeGreaterThan(256);
+    expect(inFlightAtFault).toBe(BURST);
+    expect(vc.counters.txQueued).toBeGreaterThan(0);
     expect(vc.rxHeld).toBe(8);
     const t0 = performance.now();
     sh('ip', ['link', 'del', tap]);

@@ -1,7 +1,7 @@
 /**
  * Turns a harvest loop that would never end into a thrown error, so a regression fails the test
  * instead of blocking the runner's event loop forever: every harvest loop (FramePort.poll,
- * MiniportAdapter.servicePair) calls enableInterrupts once per round that found nothing, so the
+ * servicePair in lib/miniport/interrupt.ts) calls enableInterrupts once per round that found nothing, so the
  * guard counts those calls on the given queues and throws once there were more than `limit`.
  * A spinning loop reaches any limit within milliseconds; an honest test makes a few per poll.
  */
