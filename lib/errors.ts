@@ -109,7 +109,8 @@ export const ErrorCodes = {
   // The NDIS runtime (lib/ndis): calls outside the contract that are not one §6 rule.
   ERR_CONDIS_BAD_TRANSITION:
     'an event with no entry in the VC/call transition tables (spec §2.2/§2.5); fix the call order',
-  ERR_CONDIS_WRONG_CALLER: 'a driver made a call it may not make (e.g. a client calling an NdisCm function)',
+  ERR_CONDIS_WRONG_CALLER:
+    'a driver made a call it may not make (such as a client calling an NdisCm function)',
   ERR_CONDIS_WRONG_VARIANT:
     'an NdisCm* call on an MCM VC or an NdisMCm* call elsewhere (spec §5 C4); use the other variant',
   ERR_CONDIS_DRAIN_TIMEOUT:
