@@ -148,8 +148,15 @@ export const ErrorCodes = {
 /** A code of the registry. */
 export type ErrorCode = keyof typeof ErrorCodes;
 
-/** 'ERR_CONDIS_RING_CHAIN_LOOP' for RingError.ChainLoop, from the shared RingError numbers. */
+const ringErrorNumbers: ReadonlySet<number> = new Set(Object.values(RingError));
+
+/**
+ * 'ERR_CONDIS_RING_CHAIN_LOOP' for RingError.ChainLoop, from the shared RingError numbers.
+ * Ok or a number RingError does not name (an addon newer than this file; BAD_REGION should have
+ * caught it) is no reason a queue can stop for: ERR_CONDIS_INTERNAL, so every code stays listed.
+ */
 export function ringErrorCode(err: number): string {
+  if (err === RingError.Ok || !ringErrorNumbers.has(err)) return 'ERR_CONDIS_INTERNAL';
   const name = ringErrorName(err); // e.g. 'ChainLoop'
   return `ERR_CONDIS_RING_${name.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}`;
 }

@@ -204,6 +204,12 @@ describe('error codes: one vocabulary', () => {
     expect(inRegistry.sort()).toEqual([...RING_FAMILY].sort());
   });
 
+  it('a RingError number that names no reason maps to ERR_CONDIS_INTERNAL, not an unlisted code', () => {
+    expect(ringErrorCode(RingError.ChainLoop)).toBe('ERR_CONDIS_RING_CHAIN_LOOP');
+    expect(ringErrorCode(RingError.Ok)).toBe('ERR_CONDIS_INTERNAL');
+    expect(ringErrorCode(99)).toBe('ERR_CONDIS_INTERNAL');
+  });
+
   it("aborts are Node's own AbortError, not a code of ours", () => {
     expect(registry.has('ABORT_ERR')).toBe(false);
     expect(read('README.md')).toMatch(/AbortError.*`code: 'ABORT_ERR'`/);
