@@ -18,11 +18,11 @@ namespace condis {
 std::shared_ptr<Device> Device::create(uint8_t* region, size_t len, const DeviceConfig& cfg, Error* err) {
   const char* why = nullptr;
   if (!validate_region(region, len, &why)) {
-    *err = Error::condis("ERR_CONDIS_BAD_REGION", why);
+    *err = Error::condis(codes::kBadRegion, why);
     return nullptr;
   }
   if (cfg.batch < 1 || cfg.batch > kMaxBatch) {
-    *err = Error::condis("ERR_CONDIS_INVALID_ARG", "batch must be from 1 to " + std::to_string(kMaxBatch));
+    *err = Error::condis(codes::kInvalidArg, "batch must be from 1 to " + std::to_string(kMaxBatch));
     return nullptr;
   }
   std::shared_ptr<Device> d(new Device());
@@ -95,12 +95,12 @@ Device::~Device() { close(false, 0); }
 
 Error Device::join_wire(const std::shared_ptr<Device>& a, const std::shared_ptr<Device>& b) {
   if (a->backend_ != BackendKind::kWire || b->backend_ != BackendKind::kWire)
-    return Error::condis("ERR_CONDIS_INVALID_ARG", "only wire devices can be joined");
-  if (a.get() == b.get()) return Error::condis("ERR_CONDIS_INVALID_ARG", "a device cannot be wired to itself");
+    return Error::condis(codes::kInvalidArg, "only wire devices can be joined");
+  if (a.get() == b.get()) return Error::condis(codes::kInvalidArg, "a device cannot be wired to itself");
   if (a->started_ || b->started_ || a->peer_ || b->peer_)
-    return Error::condis("ERR_CONDIS_INVALID_STATE", "wire ends must be joined once, before start");
+    return Error::condis(codes::kInvalidState, "wire ends must be joined once, before start");
   if (a->vnet_ != b->vnet_)
-    return Error::condis("ERR_CONDIS_INVALID_ARG", "both wire ends must agree on vnetHdr");
+    return Error::condis(codes::kInvalidArg, "both wire ends must agree on vnetHdr");
   a->peer_ = b;
   b->peer_ = a;
   return Error();
@@ -113,7 +113,7 @@ Error set_thread_cpus(const std::vector<uint32_t>& cpus) {
     for (int c = 0; c < CPU_SETSIZE; c++) CPU_SET(c, &set);  // the kernel keeps the allowed ones
   } else {
     for (uint32_t c : cpus) {
-      if (c >= CPU_SETSIZE) return Error::condis("ERR_CONDIS_INVALID_ARG", "CPU numbers go from 0 to 1023");
+      if (c >= CPU_SETSIZE) return Error::condis(codes::kInvalidArg, "CPU numbers go from 0 to 1023");
       CPU_SET(c, &set);
     }
   }
@@ -127,10 +127,10 @@ Error set_thread_cpus(const std::vector<uint32_t>& cpus) {
 }
 
 Error Device::start(InterruptFn irq, const std::string& thread_name) {
-  if (started_.exchange(true)) return Error::condis("ERR_CONDIS_INVALID_STATE", "device already started");
+  if (started_.exchange(true)) return Error::condis(codes::kInvalidState, "device already started");
   irq_ = std::move(irq);
   if (backend_ == BackendKind::kWire && !peer_)
-    return Error::condis("ERR_CONDIS_INVALID_STATE", "a wire device needs its other end before start");
+    return Error::condis(codes::kInvalidState, "a wire device needs its other end before start");
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.fd = kick_fd_;
@@ -197,17 +197,17 @@ void Device::kick(uint32_t q) {
 
 Error Device::bind_pair(uint32_t pair, uint32_t vid) {
   if (pair == 0 || pair >= num_pairs())
-    return Error::condis("ERR_CONDIS_INVALID_ARG", "pair must be from 1 to queuePairs-1 (pair 0 is untagged)");
+    return Error::condis(codes::kInvalidArg, "pair must be from 1 to queuePairs-1 (pair 0 is untagged)");
   if (vid < 1 || vid > kVlanMaxVid)
-    return Error::condis("ERR_CONDIS_INVALID_ARG", "VID must be from 1 to " + std::to_string(kVlanMaxVid));
+    return Error::condis(codes::kInvalidArg, "VID must be from 1 to " + std::to_string(kVlanMaxVid));
   std::lock_guard<std::mutex> t(tx_mu_);
   std::lock_guard<std::mutex> r(rx_mu_);
   if (vid_to_pair_[vid] != kNoPair && vid_to_pair_[vid] != pair)
-    return Error::condis("ERR_CONDIS_VID_IN_USE", "VID " + std::to_string(vid) + " is already bound to pair " +
+    return Error::condis(codes::kVidInUse, "VID " + std::to_string(vid) + " is already bound to pair " +
                                                       std::to_string(vid_to_pair_[vid]));
   const uint16_t old = pair_vid_[pair].load(std::memory_order_relaxed);  // ORDERING: under both locks
   if (old != 0 && old != vid)
-    return Error::condis("ERR_CONDIS_PAIR_IN_USE", "pair " + std::to_string(pair) + " is bound to VID " +
+    return Error::condis(codes::kPairInUse, "pair " + std::to_string(pair) + " is bound to VID " +
                                                        std::to_string(old) + "; unbind it first");
   vid_to_pair_[vid] = static_cast<uint8_t>(pair);
   pair_vid_[pair].store(static_cast<uint16_t>(vid), std::memory_order_relaxed);  // ORDERING: readers hold a lock
@@ -229,7 +229,7 @@ void Device::unbind_locked(uint32_t pair) {
 
 Error Device::unbind_pair(uint32_t pair) {
   if (pair == 0 || pair >= num_pairs())
-    return Error::condis("ERR_CONDIS_INVALID_ARG", "pair must be from 1 to queuePairs-1 (pair 0 is untagged)");
+    return Error::condis(codes::kInvalidArg, "pair must be from 1 to queuePairs-1 (pair 0 is untagged)");
   {
     std::lock_guard<std::mutex> t(tx_mu_);
     std::lock_guard<std::mutex> r(rx_mu_);
@@ -243,7 +243,7 @@ Error Device::unbind_pair(uint32_t pair) {
 }
 
 Error Device::reset_queue(uint32_t q, bool disable, uint16_t* used) {
-  if (q >= num_queues_) return Error::condis("ERR_CONDIS_INVALID_ARG", "no such queue");
+  if (q >= num_queues_) return Error::condis(codes::kInvalidArg, "no such queue");
   if (is_tx_queue(q)) {
     std::lock_guard<std::mutex> t(tx_mu_);
     if (used != nullptr) *used = queues_[q].used_published();
@@ -264,7 +264,7 @@ Error Device::reset_queue(uint32_t q, bool disable, uint16_t* used) {
 
 Error Device::quiesce_pair(uint32_t pair, uint16_t* rx_used) {
   if (pair == 0 || pair >= num_pairs())
-    return Error::condis("ERR_CONDIS_INVALID_ARG", "pair must be from 1 to queuePairs-1 (pair 0 is untagged)");
+    return Error::condis(codes::kInvalidArg, "pair must be from 1 to queuePairs-1 (pair 0 is untagged)");
   {
     std::lock_guard<std::mutex> t(tx_mu_);
     std::lock_guard<std::mutex> r(rx_mu_);
@@ -309,7 +309,7 @@ Error Device::set_link(bool up) {
 }
 
 Error Device::set_mtu(uint32_t mtu) {
-  if (backend_ != BackendKind::kTap) return Error::condis("ERR_CONDIS_INVALID_STATE", "only a TAP has an MTU");
+  if (backend_ != BackendKind::kTap) return Error::condis(codes::kInvalidState, "only a TAP has an MTU");
   Error e = tap_.set_mtu(mtu);
   if (e) return e;
   std::lock_guard<std::mutex> t(tx_mu_);
@@ -406,7 +406,7 @@ Error Device::break_epoll_for_test() {
   // ORDERING: seq_cst loads on the JS thread that wrote them (start, close) or after fail_io's
   // fence: only whether a thread was started and is still there.
   if (!started_.load() || closed() || failed() || epoll_fd_ < 0)
-    return Error::condis("ERR_CONDIS_INVALID_STATE", "the device's I/O thread is not running");
+    return Error::condis(codes::kInvalidState, "the device's I/O thread is not running");
   const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Error::os(errno, "open", "cannot open /dev/null");
   // The thread may sit in epoll_wait on the old instance (that call keeps it alive and returns on

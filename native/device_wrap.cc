@@ -239,7 +239,7 @@ Napi::Value DeviceWrap::Kick(const Napi::CallbackInfo& info) {
 
 #define CONDIS_REQUIRE_OPEN(env)                                                                \
   if (!dev_) {                                                                                  \
-    to_js(env, Error::condis("ERR_CONDIS_DEVICE_CLOSED", "the device is closed")).ThrowAsJavaScriptException(); \
+    to_js(env, Error::condis(codes::kDeviceClosed, "the device is closed")).ThrowAsJavaScriptException(); \
     return env.Undefined();                                                                     \
   }
 
@@ -412,14 +412,14 @@ namespace {
 bool read_cpus(Napi::Env env, const Napi::Value& v, std::vector<uint32_t>* out) {
   if (v.IsUndefined() || v.IsNull()) return true;
   if (!v.IsArray()) {
-    to_js(env, Error::condis("ERR_CONDIS_INVALID_ARG", "cpus must be an array of CPU numbers")).ThrowAsJavaScriptException();
+    to_js(env, Error::condis(codes::kInvalidArg, "cpus must be an array of CPU numbers")).ThrowAsJavaScriptException();
     return false;
   }
   Napi::Array a = v.As<Napi::Array>();
   for (uint32_t i = 0; i < a.Length(); i++) {
     Napi::Value c = a.Get(i);
     if (!c.IsNumber()) {
-      to_js(env, Error::condis("ERR_CONDIS_INVALID_ARG", "cpus must be an array of CPU numbers")).ThrowAsJavaScriptException();
+      to_js(env, Error::condis(codes::kInvalidArg, "cpus must be an array of CPU numbers")).ThrowAsJavaScriptException();
       return false;
     }
     out->push_back(c.As<Napi::Number>().Uint32Value());
@@ -443,7 +443,7 @@ bool read_device_config(Napi::Env env, const Napi::Object& o, DeviceConfig* cfg)
   if (mac.IsTypedArray()) {
     Napi::Uint8Array m = mac.As<Napi::Uint8Array>();
     if (m.ElementLength() != kEthAddrLen) {
-      to_js(env, Error::condis("ERR_CONDIS_INVALID_ARG", "mac must be 6 bytes")).ThrowAsJavaScriptException();
+      to_js(env, Error::condis(codes::kInvalidArg, "mac must be 6 bytes")).ThrowAsJavaScriptException();
       return false;
     }
     cfg->tap.has_mac = true;
@@ -460,7 +460,7 @@ Napi::Value OpenTap(const Napi::CallbackInfo& info) {
   uint8_t* data = nullptr;
   size_t len = 0;
   if (!region_of(info[0], &data, &len) || !info[1].IsObject() || !info[2].IsFunction()) {
-    to_js(env, Error::condis("ERR_CONDIS_INVALID_ARG", "openTap(region: Uint8Array over a SharedArrayBuffer, options, onInterrupt)"))
+    to_js(env, Error::condis(codes::kInvalidArg, "openTap(region: Uint8Array over a SharedArrayBuffer, options, onInterrupt)"))
         .ThrowAsJavaScriptException();
     return env.Undefined();
   }
@@ -492,13 +492,13 @@ Napi::Value OpenWirePair(const Napi::CallbackInfo& info) {
   size_t la = 0, lb = 0;
   if (!region_of(info[0], &da, &la) || !region_of(info[1], &db, &lb) || !info[2].IsObject() ||
       !info[3].IsFunction() || !info[4].IsFunction()) {
-    to_js(env, Error::condis("ERR_CONDIS_INVALID_ARG",
+    to_js(env, Error::condis(codes::kInvalidArg,
                              "openWirePair(regionA, regionB, options, onInterruptA, onInterruptB)"))
         .ThrowAsJavaScriptException();
     return env.Undefined();
   }
   if (da == db) {
-    to_js(env, Error::condis("ERR_CONDIS_INVALID_ARG", "the two wire ends need two regions")).ThrowAsJavaScriptException();
+    to_js(env, Error::condis(codes::kInvalidArg, "the two wire ends need two regions")).ThrowAsJavaScriptException();
     return env.Undefined();
   }
   DeviceConfig cfg;

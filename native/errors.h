@@ -2,10 +2,13 @@
 //
 // Plain C++ (no napi.h). An OS failure keeps errno and the syscall name, so lib/errors.ts can
 // build a Node-style SystemError (code 'EPERM', 'EBUSY', ...); the project's own failures carry a
-// stable ERR_CONDIS_* code. device_wrap.cc turns an Error into a JS exception.
+// stable ERR_CONDIS_* code, one of the constants of error_codes.h (condis::codes::k...).
+// device_wrap.cc turns an Error into a JS exception.
 #pragma once
 
 #include <string>
+
+#include "error_codes.h"
 
 namespace condis {
 
@@ -20,7 +23,7 @@ struct Error {
 
   // An OS failure: code becomes the errno name ("EPERM"); message is prefixed to strerror.
   static Error os(int err, const char* syscall, const std::string& what);
-  // A project failure with a stable ERR_CONDIS_* code.
+  // A project failure with a stable ERR_CONDIS_* code: a constant of error_codes.h.
   static Error condis(const char* code, const std::string& message);
 };
 

@@ -37,11 +37,11 @@ constexpr const char* kCapHint =
     "(setcap cap_net_admin+ep \"$(command -v node)\")";
 
 Error invalid_arg(const std::string& message) {
-  return Error::condis("ERR_CONDIS_INVALID_ARG", message);
+  return Error::condis(codes::kInvalidArg, message);
 }
 
 Error not_open(const char* what) {
-  return Error::condis("ERR_CONDIS_INVALID_STATE",
+  return Error::condis(codes::kInvalidState,
                        std::string("cannot ") + what + ": the TAP is not open; call open() first");
 }
 
@@ -292,7 +292,7 @@ void Tap::close() {
 
 Error Tap::open(const TapOptions& opts) {
   if (fd_ >= 0) {
-    return Error::condis("ERR_CONDIS_INVALID_STATE",
+    return Error::condis(codes::kInvalidState,
                          "this TAP is already open as " + quote(name_) +
                              "; close() it before opening another");
   }

@@ -334,7 +334,7 @@ struct Uring::Impl {
         cqes_end <= cq_ring_size && co.cqes % alignof(io_uring_cqe) == 0 && co.head % 4 == 0 &&
         co.tail % 4 == 0;
     if (!offsets_ok) {
-      return Error::condis("ERR_CONDIS_URING_LAYOUT",
+      return Error::condis(codes::kUringLayout,
                            "io_uring_setup returned ring offsets outside the mapped rings");
     }
 
@@ -362,7 +362,7 @@ struct Uring::Impl {
         (cq_entries & (cq_entries - 1)) != 0 || sq_mask != sq_entries - 1 ||
         cq_mask != cq_entries - 1) {
       cqes = nullptr;  // not usable: ~Impl must not drain it
-      return Error::condis("ERR_CONDIS_URING_LAYOUT", "io_uring rings have an unexpected geometry");
+      return Error::condis(codes::kUringLayout, "io_uring rings have an unexpected geometry");
     }
 
     // Slot i of the SQ array always names SQE i, so prep_* never touches the array. Plain

@@ -9,6 +9,8 @@
  * Sits above registry.ts and delivery.ts, below every concern module; it imports none of them.
  * `Ndis` (ndis.ts) is the public facade over it.
  */
+
+import type { CondisError } from '../errors';
 import type {
   ContextResult,
   NdisAfHandle,
@@ -20,7 +22,7 @@ import type {
 } from './actors';
 import type { Clock } from './clock';
 import { DeliveryQueue } from './delivery';
-import { CondisError, CondisErrorCode, ruleCode, type VcSnapshot } from './errors';
+import { CondisErrorCode, ndisError, ruleCode, type VcSnapshot } from './errors';
 import type { NdisDataPathObserver } from './options';
 import {
   type AfRec,
@@ -90,7 +92,7 @@ export class NdisCore {
       this.tr('note', 'NDIS', 'NDIS', 'stale handle', undefined, undefined, name);
       const e = this.verifier.report(ruleCode(58), `${name}: stale or unknown VC handle 0x${h.toString(16)}`);
       if (alwaysThrow || this.verifier.mode === 'throw')
-        throw e ?? new CondisError(ruleCode(58), `${name}: stale or unknown VC handle`);
+        throw e ?? ndisError(ruleCode(58), `${name}: stale or unknown VC handle`);
       return undefined;
     }
     if (role && roleOf(h) !== role && !(vc.mcm && role === 'cm' && roleOf(h) === 'miniport')) {
@@ -100,7 +102,7 @@ export class NdisCore {
   }
 
   need<T>(x: T | undefined, name: string): T {
-    if (x === undefined) throw new CondisError(CondisErrorCode.INVALID_HANDLE, `${name}: unknown handle`);
+    if (x === undefined) throw ndisError(CondisErrorCode.INVALID_HANDLE, `${name}: unknown handle`);
     return x;
   }
 
@@ -184,7 +186,7 @@ export class NdisCore {
     const st = fn();
     if (st === undefined) return NDIS_STATUS_SUCCESS;
     if (typeof st !== 'number') {
-      throw new CondisError(CondisErrorCode.BAD_RETURN, `${name} returned ${String(st)}, not an NDIS_STATUS`);
+      throw ndisError(CondisErrorCode.BAD_RETURN, `${name} returned ${String(st)}, not an NDIS_STATUS`);
     }
     this.tr('handler-return', to, 'NDIS', name, vc, st);
     return st;

@@ -1,22 +1,18 @@
 /**
- * Coded errors of the NDIS runtime. The `code` is the stable public API; messages may change.
- * Rule codes are `ERR_CONDIS_E<n>`, naming the CONDIS-SPEC §6 edge case whose rule a driver broke.
- * The class is the project's one CondisError (lib/errors.ts), with the VC snapshot attached.
+ * Coded errors of the NDIS runtime (lib/ndis): short names for its codes and a factory. There is
+ * one CondisError class and one registry of codes, both in lib/errors.ts (the layer below every
+ * other); an NDIS runtime error is that CondisError with the VC's snapshot in `details.vc`
+ * (read as `err.vc`). Rule codes are `ERR_CONDIS_E<n>`, naming the CONDIS-SPEC §6 edge case whose
+ * rule a driver broke.
  */
-import { CondisError as BaseCondisError } from '../errors';
+import { CondisError, type ErrorCode, type VcSnapshot } from '../errors';
 
-/** What a verifier message says about the VC involved. */
-export interface VcSnapshot {
-  readonly handle: number;
-  readonly slot: number;
-  readonly activation: string;
-  readonly call: string;
-  readonly txInMiniport: number;
-  readonly rxHeld: number;
-  readonly stopping: boolean;
-}
+export type { VcSnapshot } from '../errors';
 
-/** Codes that are not one §6 rule. */
+/**
+ * Short names for the runtime's codes that are not one §6 rule. Not a second registry: each value
+ * must be a code of lib/errors.ts ErrorCodes (checked by `satisfies`), where the meanings live.
+ */
 export const CondisErrorCode = {
   /** An event that has no entry in the transition tables (spec §2.2/§2.5): no state outside them. */
   BAD_TRANSITION: 'ERR_CONDIS_BAD_TRANSITION',
@@ -34,22 +30,21 @@ export const CondisErrorCode = {
   REGISTRATION: 'ERR_CONDIS_REGISTRATION',
   /** Adapter closed or miniport halted with VCs still present (spec §5 U10). */
   VCS_PRESENT: 'ERR_CONDIS_VCS_PRESENT',
-} as const;
+} as const satisfies Record<string, ErrorCode>;
 
 /** `ERR_CONDIS_E<n>` for edge case n of spec §6. */
 export function ruleCode(n: number): string {
   return `ERR_CONDIS_E${n}`;
 }
 
-/** A CondisError (lib/errors.ts) raised by the NDIS runtime, with the VC it is about. */
-export class CondisError extends BaseCondisError {
-  /** The VC the error is about, when there is one. */
-  readonly vc: VcSnapshot | undefined;
-
-  constructor(code: string, message: string, vc?: VcSnapshot) {
-    super(code, vc ? `${message} [${describeVc(vc)}]` : message, vc ? { vc } : {});
-    this.vc = vc;
-  }
+/**
+ * A CondisError raised by the NDIS runtime: `vc`, when given, is appended to the message and kept
+ * in `details.vc` (so `err.vc` reads it).
+ */
+export function ndisError(code: string, message: string, vc?: VcSnapshot): CondisError {
+  return vc
+    ? new CondisError(code, `${message} [${describeVc(vc)}]`, { vc })
+    : new CondisError(code, message);
 }
 
 export function describeVc(vc: VcSnapshot): string {

@@ -1,4 +1,5 @@
 /** The NDIS runtime (lib/ndis): exports only. Reading order and the map of files: README.md. */
+export { CondisError } from '../errors';
 export * from './actors';
 export * from './call-parameters';
 export * from './clock';

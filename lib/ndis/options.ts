@@ -2,10 +2,11 @@
  * What a user passes to `new Ndis(...)` (NdisOptions, with the data-path watch hook) and what
  * `Ndis.vcInfo` returns. Types only; ndis.ts re-exports them, core.ts reads the observer.
  */
+
+import type { CondisError } from '../errors';
 import type { NdisVcHandle } from './actors';
 import type { CoCallParameters } from './call-parameters';
 import type { Clock } from './clock';
-import type { CondisError } from './errors';
 import type { NetBufferList } from './nbl';
 import type { Scheduler } from './scheduler';
 import type { ActivationState, CallState, SendPolicy } from './vc-states';

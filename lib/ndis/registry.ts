@@ -25,7 +25,7 @@ import type {
 import type { CoCallParameters } from './call-parameters';
 import type { TimerId } from './clock';
 import { Drain } from './drain';
-import { CondisError, CondisErrorCode } from './errors';
+import { CondisErrorCode, ndisError } from './errors';
 import { Mailbox } from './mailbox';
 import type { NdisStatus } from './status';
 import type { Party, Trace, TraceKind } from './trace';
@@ -260,7 +260,7 @@ export class VcTable {
     let slot = this.freeSlots.pop();
     if (slot === undefined) {
       slot = this.vcs.length;
-      if (slot >= SLOTS) throw new CondisError(CondisErrorCode.REGISTRATION, 'VC table full');
+      if (slot >= SLOTS) throw ndisError(CondisErrorCode.REGISTRATION, 'VC table full');
       this.vcs.push(undefined);
       this.gens.push(0);
     }

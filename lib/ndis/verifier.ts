@@ -11,7 +11,8 @@
  * - 'off': no checks recorded (the lenient handling still applies).
  * Breaks detected on a timer (a drain deadline) are only reported, whatever the mode.
  */
-import { CondisError, type VcSnapshot } from './errors';
+import type { CondisError } from '../errors';
+import { ndisError, type VcSnapshot } from './errors';
 
 export type VerifierMode = 'throw' | 'report' | 'off';
 
@@ -42,7 +43,7 @@ export class Verifier {
   /** Record a break without throwing (asynchronous contexts). */
   report(code: string, message: string, vc?: VcSnapshot): CondisError | undefined {
     if (this.mode === 'off') return undefined;
-    const e = new CondisError(code, message, vc);
+    const e = ndisError(code, message, vc);
     // Format the stack now: until it is read, V8 keeps the structured trace, whose frames hold
     // their receivers and closures (the VC's records, the deadline's timer) alive with the error.
     void e.stack;
