@@ -13,6 +13,7 @@
  */
 import { CondisError, type VcSnapshot } from './errors';
 
+/** What the verifier does on a contract break (see the top of this file). */
 export type VerifierMode = 'throw' | 'report' | 'off';
 
 /**
@@ -22,6 +23,7 @@ export type VerifierMode = 'throw' | 'report' | 'off';
  */
 export const kVerifierKept = 1000;
 
+/** The rule checks of one Ndis (`ndis.verifier`): the breaks recorded, and the mode (may be changed at run time). */
 export class Verifier {
   /** The first {@link kVerifierKept} breaks recorded; {@link count} counts them all. */
   readonly violations: CondisError[] = [];
