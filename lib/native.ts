@@ -29,6 +29,7 @@ export interface NativeDeviceOptions {
   cpus?: number[];
 }
 
+/** Counters of one queue pair, as the device thread keeps them (Device.stats().pairs[k]). */
 export interface NativePairStats {
   vid: number;
   txFrames: number;
@@ -45,6 +46,7 @@ export interface NativePairStats {
   txState: number;
 }
 
+/** The device thread's counters (Device.stats()): frames it could not deliver, wakeups, interrupts raised and coalesced. */
 export interface NativeStats {
   rxUnboundVid: number;
   rxMalformed: number;
@@ -62,6 +64,7 @@ export interface NativeStats {
   pairs: NativePairStats[];
 }
 
+/** What a device is (Device.info()): backend, queue pairs, and for a TAP its interface name, index, MAC and MTU. */
 export interface NativeInfo {
   name: string;
   backend: 'tap' | 'wire';

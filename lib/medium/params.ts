@@ -43,6 +43,7 @@ export interface CondisMediaSpecific {
 
 /** The tagged VC ids (a queue pair 1..N-1 bound to the VID). */
 export const MIN_VID = 1;
+/** The largest tagged VC id (802.1Q reserves 4095). */
 export const MAX_VID = 4094;
 /** The VID that names queue pair 0, untagged (see the top of this file). */
 export const UNTAGGED_VID = 0;

@@ -74,6 +74,7 @@ import { coSendNetBufferLists, resetTransmitq } from './send';
 import { AdapterState } from './state';
 import { type MiniportVc, type QueuePair, VcState } from './vc';
 
+/** Options of `new MiniportAdapter(ndis, device, options)`. */
 export interface MiniportAdapterOptions {
   /** Name registered with NDIS (default 'condis-miniport'). */
   name?: string;
@@ -107,6 +108,7 @@ export interface MiniportAdapterOptions {
   onDeactivated?: (vc: MiniportVc, status: NdisStatus) => void;
 }
 
+/** The adapter's events: 'vcAbort' and 'queueReset' (see the top of this file). */
 export interface MiniportAdapterEvents {
   vcAbort: [CondisError];
   queueReset: [CondisError];
@@ -143,6 +145,10 @@ export interface PoolCounts {
   freePairs: number;
 }
 
+/**
+ * The reference CoNDIS miniport over a Device (see the top of this file): `new MiniportAdapter(ndis,
+ * device)` registers it; `handle` is its NdisMiniportHandle, what clients and call managers bind to.
+ */
 export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
   readonly handle: NdisMiniportHandle;
   /** Everything the adapter owns; private: the modules below work on it through its methods. */

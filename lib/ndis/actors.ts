@@ -14,19 +14,23 @@ import type { NdisStatus } from './status';
 /** NDIS_HANDLE of a VC. A number (it is also NET_BUFFER_LIST.SourceHandle); each party gets its own. */
 export type NdisVcHandle = number & { readonly __ndisVcHandle: true };
 
-/** Opaque handles. */
+/** NDIS_HANDLE of a registered miniport (NdisMRegisterMiniportDriver). Opaque. */
 export class NdisMiniportHandle {
   constructor(readonly name: string) {}
 }
+/** NDIS_HANDLE of a registered protocol: a client or a call manager (NdisRegisterProtocolDriver). Opaque. */
 export class NdisProtocolHandle {
   constructor(readonly name: string) {}
 }
+/** NDIS_HANDLE of a binding, a protocol bound to a miniport (NdisOpenAdapterEx). Opaque. */
 export class NdisBindingHandle {
   constructor(readonly name: string) {}
 }
+/** NDIS_HANDLE of an open address family (NdisClOpenAddressFamilyEx). Opaque. */
 export class NdisAfHandle {
   constructor(readonly id: number) {}
 }
+/** NDIS_HANDLE of a registered SAP (NdisClRegisterSap). Opaque. */
 export class NdisSapHandle {
   constructor(readonly id: number) {}
 }

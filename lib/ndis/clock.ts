@@ -2,8 +2,10 @@
  * Injected time (DESIGN "Rules of the house"): the runtime never reads the wall clock or sets a
  * timer itself. Tests use ManualClock and advance it; production uses systemClock.
  */
+/** A timer set by Clock.setTimer, for clearTimer. */
 export type TimerId = number;
 
+/** A time source: what `new Ndis({ clock })` reads for trace stamps and the drain deadline. */
 export interface Clock {
   /** Monotonic milliseconds. */
   now(): number;

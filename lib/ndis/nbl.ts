@@ -27,6 +27,7 @@ export const NblOwner = {
 } as const;
 export type NblOwner = (typeof NblOwner)[keyof typeof NblOwner];
 
+/** NET_BUFFER: one packet's bytes, `buffer[dataOffset, dataOffset + dataLength)`, chained through `next`. */
 export class NetBuffer {
   next: NetBuffer | null = null;
   /** The memory (MDL chain stand-in): usually a view over ring memory. */
@@ -46,6 +47,11 @@ export class NetBuffer {
   }
 }
 
+/**
+ * NET_BUFFER_LIST: the unit a send, a completion, an indication and a return move. Chained through
+ * `next`; `sourceHandle` names the VC (set it to your VC handle before NdisCoSendNetBufferLists),
+ * `status` carries the completion status. Reusable: allocate once, pool, resend.
+ */
 export class NetBufferList {
   /** Next NBL of the list (NET_BUFFER_LIST.Next). */
   next: NetBufferList | null = null;

@@ -97,6 +97,12 @@ import { Verifier } from './verifier';
 
 export type { NdisDataPathObserver, NdisOptions, VcInfo } from './options';
 
+/**
+ * NDIS itself: one instance is one "kernel" that drivers register with. Its methods are the Ndis*
+ * functions (camelCase: NdisClMakeCall is `clMakeCall`), each `xxxAsync` the Promise form of a
+ * request that may pend. The verifier (`verifier`, on by default in 'throw' mode) raises
+ * ERR_CONDIS_E<n> at the driver call that breaks rule n; `trace` records what ran.
+ */
 export class Ndis {
   readonly clock: Clock;
   readonly scheduler: Scheduler;

@@ -12,6 +12,7 @@ import type { Scheduler } from './scheduler';
 import type { ActivationState, CallState, SendPolicy } from './vc-states';
 import type { VerifierMode } from './verifier';
 
+/** Options of `new Ndis(options)`: time, scheduling, verifier, send policy, drain deadline, trace. */
 export interface NdisOptions {
   /** Time source for trace stamps and the deactivation deadline (default: systemClock). */
   clock?: Clock;

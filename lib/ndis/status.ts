@@ -8,14 +8,22 @@
  */
 export type NdisStatus = number;
 
+/** The request succeeded (compare with ===, see the top of this file). */
 export const NDIS_STATUS_SUCCESS = 0x00000000;
 /** STATUS_PENDING. */
 export const NDIS_STATUS_PENDING = 0x00000103;
+/** Refused (a success-class number that means no): e.g. NdisCoDeleteVc on an active VC. */
 export const NDIS_STATUS_NOT_ACCEPTED = 0x00010003;
+/** The VC has a call active (a success-class number that means refusal). */
 export const NDIS_STATUS_CALL_ACTIVE = 0x00010007;
-/** Informational. */
+/** Informational: closed. */
 export const NDIS_STATUS_CLOSED = 0x40010007;
+/**
+ * Informational (NdisMIndicateStatusEx): the miniport starts a reset; sends complete with
+ * RESET_IN_PROGRESS until RESET_END.
+ */
 export const NDIS_STATUS_RESET_START = 0x40010004;
+/** Informational (NdisMIndicateStatusEx): the reset is over. */
 export const NDIS_STATUS_RESET_END = 0x40010005;
 /** STATUS_UNSUCCESSFUL. */
 export const NDIS_STATUS_FAILURE = 0xc0000001;
@@ -27,18 +35,31 @@ export const NDIS_STATUS_NOT_SUPPORTED = 0xc00000bb;
 export const NDIS_STATUS_INVALID_STATE = 0xc0000184;
 /** STATUS_INVALID_PARAMETER (used for stale or unknown handles when the verifier does not throw). */
 export const NDIS_STATUS_INVALID_PARAMETER = 0xc000000d;
+/** The VC or call is closing or deactivating: a send on it completes with this (spec §4.3). */
 export const NDIS_STATUS_CLOSING = 0xc0010002;
+/** A pended request was aborted, e.g. a deactivation that missed its drain deadline. */
 export const NDIS_STATUS_REQUEST_ABORTED = 0xc001000c;
+/** A send during a miniport reset (spec §1.2-J). */
 export const NDIS_STATUS_RESET_IN_PROGRESS = 0xc001000d;
+/** NDIS's closing-while-indicating status (not raised by condis-tap's own code). */
 export const NDIS_STATUS_CLOSING_INDICATING = 0xc001000e;
+/** NDIS's generic status for a malformed packet (not raised by condis-tap's own code). */
 export const NDIS_STATUS_INVALID_PACKET = 0xc001000f;
+/** NDIS's generic status for a wrong length (not raised by condis-tap's own code). */
 export const NDIS_STATUS_INVALID_LENGTH = 0xc0010014;
+/** Call parameters the miniport or call manager cannot use (e.g. no VID, a VID in use). */
 export const NDIS_STATUS_INVALID_DATA = 0xc0010015;
+/** An unusable SAP. */
 export const NDIS_STATUS_INVALID_SAP = 0xc0010020;
+/** The SAP is registered already. */
 export const NDIS_STATUS_SAP_IN_USE = 0xc0010021;
+/** An unusable called address. */
 export const NDIS_STATUS_INVALID_ADDRESS = 0xc0010022;
+/** A send on a VC that is not active (spec §4.3). */
 export const NDIS_STATUS_VC_NOT_ACTIVATED = 0xc0010023;
+/** The called party is unreachable. */
 export const NDIS_STATUS_DEST_OUT_OF_ORDER = 0xc0010024;
+/** No VC available for the call. */
 export const NDIS_STATUS_VC_NOT_AVAILABLE = 0xc0010025;
 /** Spelled as in the header (sic). */
 export const NDIS_STATUS_INCOMPATABLE_QOS = 0xc0010027;

@@ -18,6 +18,7 @@ const LABEL: Record<Party, string> = {
   MCM: 'MCM',
 };
 
+/** What a trace event records. */
 export type TraceKind =
   /** A driver calls an Ndis* function (synchronous request or void call). */
   | 'call'
@@ -36,6 +37,7 @@ export type TraceKind =
   /** A verifier report or another remark. */
   | 'note';
 
+/** One recorded event (JSON-serialisable): `seq`, clock `time`, who called whom, the NDIS name. */
 export interface TraceEvent {
   readonly seq: number;
   /** Clock milliseconds (monotonic). */
@@ -54,6 +56,7 @@ export interface TraceEvent {
   readonly detail?: string;
 }
 
+/** What a part of the runtime records (Trace.record); the trace stamps it. */
 export interface TraceInput {
   kind: TraceKind;
   from: Party;
@@ -66,6 +69,7 @@ export interface TraceInput {
   detail?: string;
 }
 
+/** Which events Trace.toMermaid draws. */
 export interface MermaidOptions {
   /** Keep only events about this VC slot (and events about no VC). */
   vc?: number;
@@ -79,6 +83,10 @@ export interface MermaidOptions {
 
 const DATA_PATH = /NetBufferLists/;
 
+/**
+ * The runtime's record of what ran (`ndis.trace`): `events`, `toJSON()` and `toMermaid()` (a
+ * sequence diagram with the NDIS names), bounded to `capacity` events.
+ */
 export class Trace {
   /** Ring buffer: `buf` holds at most `capacity` events, the oldest at `start`. */
   private buf: TraceEvent[] = [];
@@ -91,6 +99,7 @@ export class Trace {
     readonly capacity = 100_000,
   ) {}
 
+  /** Appends one event, stamped with the clock (the runtime calls it). */
   record(e: TraceInput): void {
     const ev: TraceEvent = {
       seq: this.seq++,
@@ -124,11 +133,13 @@ export class Trace {
     return this.buf[(this.start + this.buf.length - 1) % this.buf.length];
   }
 
+  /** Forgets every event (sequence numbers keep counting). */
   clear(): void {
     this.buf = [];
     this.start = 0;
   }
 
+  /** The events, oldest first, as plain objects (JSON.stringify(ndis.trace) works). */
   toJSON(): TraceEvent[] {
     return this.events.slice();
   }
@@ -143,6 +154,7 @@ export class Trace {
       .map((e) => e.name);
   }
 
+  /** A Mermaid sequence diagram of the events (`sequenceDiagram` text). */
   toMermaid(opts: MermaidOptions = {}): string {
     const showStates = opts.states ?? true;
     const events = this.events.filter(

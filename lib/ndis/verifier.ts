@@ -14,6 +14,7 @@
 import type { CondisError } from '../errors';
 import { ndisError, type VcSnapshot } from './errors';
 
+/** What the verifier does on a contract break (see the top of this file). */
 export type VerifierMode = 'throw' | 'report' | 'off';
 
 /**
@@ -23,6 +24,7 @@ export type VerifierMode = 'throw' | 'report' | 'off';
  */
 export const kVerifierKept = 1000;
 
+/** The rule checks of one Ndis (`ndis.verifier`): the breaks recorded, and the mode (may be changed at run time). */
 export class Verifier {
   /** The first {@link kVerifierKept} breaks recorded; {@link count} counts them all. */
   readonly violations: CondisError[] = [];

@@ -17,6 +17,7 @@ const GLOBAL_HEADER = 24;
 const RECORD_HEADER = 16;
 const TPID_8021Q = 0x8100;
 
+/** Writes frames to a pcap file (see the top of this file): `capture()` per frame, `close()` at the end. */
 export class PcapWriter {
   /** Frames recorded (written or still buffered). */
   frames = 0;
