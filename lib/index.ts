@@ -31,6 +31,7 @@ export {
   RingNetBufferList,
 } from './miniport/adapter';
 export type { NativeDeviceOptions, NativeInfo, NativePairStats, NativeStats } from './native';
+export type { DeactivationRecord } from './ndis';
 export * as ndis from './ndis';
 export {
   type AddressFamily,
@@ -80,7 +81,7 @@ export {
   nblCount,
 } from './ndis/nbl';
 export { Ndis } from './ndis/ndis';
-export type { NdisDataPathObserver, NdisOptions, VcInfo } from './ndis/options';
+export type { DeactivationRecord, NdisDataPathObserver, NdisOptions, VcInfo } from './ndis/options';
 export { ManualScheduler, microtaskScheduler, type Scheduler } from './ndis/scheduler';
 export {
   isSuccess,
@@ -120,6 +121,14 @@ export { type MermaidOptions, type Party, Trace, type TraceEvent, type TraceKind
 export type { ActivationState, CallState, SendPolicy } from './ndis/vc-states';
 export { Verifier, type VerifierMode } from './ndis/verifier';
 export { PcapWriter } from './pcap/writer';
-export { pvcCallManagerFor, VcChannel, type VcChannelOptions } from './vc/channel';
+export { AbortError } from './vc/abort';
+export {
+  pvcCallManagerFor,
+  VcChannel,
+  type VcChannelEvents,
+  type VcChannelMiniport,
+  type VcChannelOptions,
+  type VcChannelStreamOptions,
+} from './vc/channel';
 export { AF_CONDIS_PVC, PvcCallManager, PvcVc } from './vc/pvc-call-manager';
 export * as virtio from './virtio';

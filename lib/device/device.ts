@@ -234,6 +234,15 @@ export class Device extends EventEmitter<DeviceEvents> {
     return this.closing;
   }
 
+  /**
+   * `await using dev = openWirePair()[0]` (or a TAP): close() at the end of the scope. close()'s
+   * drain is a bounded wait inside the addon (timeoutMs), not abortable from JS: destroy() is
+   * the way to stop without it.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   /** Stops the device now, abandoning whatever was posted. Idempotent. */
   destroy(): void {
     const nat = this.nat;

@@ -75,7 +75,7 @@ import {
   returnNetBufferLists,
 } from './data-path';
 import type { NetBufferList } from './nbl';
-import type { NdisOptions, VcInfo } from './options';
+import type { DeactivationRecord, NdisOptions, VcInfo } from './options';
 import { complete, request } from './request';
 import { microtaskScheduler, type Scheduler } from './scheduler';
 import { NDIS_STATUS_SUCCESS, type NdisStatus } from './status';
@@ -91,11 +91,12 @@ import {
   MCO_DEACTIVATE_VC_COMPLETE,
   MCO_DEACTIVATE_VC_COMPLETE_WHEN_DRAINED,
   mCmCreateVc,
+  subscribeDeactivations,
 } from './vc-lifecycle';
 import type { SendPolicy } from './vc-states';
 import { Verifier } from './verifier';
 
-export type { NdisDataPathObserver, NdisOptions, VcInfo } from './options';
+export type { DeactivationRecord, NdisDataPathObserver, NdisOptions, VcInfo } from './options';
 
 /**
  * NDIS itself: one instance is one "kernel" that drivers register with. Its methods are the Ndis*
@@ -133,6 +134,16 @@ export class Ndis {
   }
   set sendPolicy(p: SendPolicy) {
     this.core.sendPolicy = p;
+  }
+
+  /**
+   * Hear each VC deactivation's DeactivationRecord (its begin, drain end and completion times
+   * and what was in flight), like `NdisOptions.observer.onDeactivation` but on a live runtime:
+   * every VC's, or only the VC `vcHandle` names (any party's handle of it). Returns the function
+   * that unsubscribes. Control path only: costs nothing per packet.
+   */
+  onDeactivation(listener: (rec: DeactivationRecord) => void, vcHandle?: NdisVcHandle): () => void {
+    return subscribeDeactivations(this.core, listener, vcHandle);
   }
 
   /** The drain deadline in force (see NdisOptions.deactivationDeadlineMs); may be changed at run time. */

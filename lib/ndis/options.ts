@@ -9,6 +9,7 @@ import type { CoCallParameters } from './call-parameters';
 import type { Clock } from './clock';
 import type { NetBufferList } from './nbl';
 import type { Scheduler } from './scheduler';
+import type { NdisStatus } from './status';
 import type { ActivationState, CallState, SendPolicy } from './vc-states';
 import type { VerifierMode } from './verifier';
 
@@ -36,7 +37,10 @@ export interface NdisOptions {
   deactivationDeadlineMs?: number;
   /** Record a trace (default true), or its capacity in events. */
   trace?: boolean | number;
-  /** Watch the data path (a pcap capture): called once per send and per indication call. */
+  /**
+   * Watch the data path (a pcap capture): called once per send and per indication call; and
+   * each VC deactivation's timing (`onDeactivation`, control path only).
+   */
   observer?: NdisDataPathObserver;
 }
 
@@ -46,6 +50,42 @@ export interface NdisDataPathObserver {
   onSend?(vcHandle: NdisVcHandle, nbls: NetBufferList): void;
   /** Each chain a miniport passes to NdisMCoIndicateReceiveNetBufferLists, before delivery. */
   onIndicate?(vcHandle: NdisVcHandle, nbls: NetBufferList): void;
+  /**
+   * Each VC deactivation NDIS ran, once it is over (see DeactivationRecord). Called when the
+   * deactivation completes, before the CM's completion is delivered; never on the data path. A
+   * throw does not disturb NDIS: it is rethrown on a later microtask (an uncaught exception).
+   * Also available on a live runtime: `Ndis.onDeactivation(listener, vcHandle?)`.
+   */
+  onDeactivation?(rec: DeactivationRecord): void;
+}
+
+/**
+ * The timing of one VC deactivation (spec §2.4: the drain), for every deactivation NDIS runs:
+ * NdisCmDeactivateVc, NdisMCmDeactivateVc, and the ones a call manager runs to close a call.
+ * Times are milliseconds on the Ndis clock (`NdisOptions.clock`: performance.now() by default,
+ * the injected clock in tests). Recorded at deactivation only: three clock reads per
+ * deactivation, nothing per packet.
+ */
+export interface DeactivationRecord {
+  /**
+   * The VC, by the handle of the party that sends and receives on it (the client's for a call;
+   * the CM's on its own signalling VC). `Ndis.onDeactivation` filters by any party's handle.
+   */
+  readonly vcHandle: NdisVcHandle;
+  /** The deactivation began: the stop bit was set (sends from then on complete with CLOSING). */
+  readonly begin: number;
+  /**
+   * The VC's outstanding count (sends in the miniport + receives held by protocols) reached zero
+   * while stopping, the last time it did; `begin` if nothing was outstanding then; undefined if
+   * it never did (a deactivation that failed or was aborted at its deadline).
+   */
+  readonly drained: number | undefined;
+  /** The deactivation completed (the VC inactive; or, on failure, active again). */
+  readonly completed: number;
+  /** What was outstanding at `begin`: NBLs in the miniport, and receives protocols held. */
+  readonly inFlight: { readonly sends: number; readonly receives: number };
+  /** How it ended: NDIS_STATUS_SUCCESS, the miniport's failure, or REQUEST_ABORTED (deadline). */
+  readonly status: NdisStatus;
 }
 
 /** What `vcInfo` reports about a VC. */

@@ -3,7 +3,8 @@
  * NdisMCmCreateVc (with the MiniportCoCreateVc then peer order and its rollback, U3),
  * Ndis(M)CmActivateVc and NdisMCoActivateVcComplete, Ndis(M)CmDeactivateVc and
  * NdisMCoDeactivateVcComplete, the drain that completes a deactivation and its deadline
- * (ERR_CONDIS_DRAIN_TIMEOUT, MiniportCoAbortVc), and NdisCoDeleteVc / NdisMCmDeleteVc.
+ * (ERR_CONDIS_DRAIN_TIMEOUT, MiniportCoAbortVc), and NdisCoDeleteVc / NdisMCmDeleteVc; and
+ * each deactivation's timing (DeactivationRecord, to the observer and Ndis.onDeactivation).
  *
  * Each request on an existing VC is a descriptor run by request.ts, its transition taken by
  * interpreter.ts; creation has no VC to hold or table row yet and runs on its own. Over the
@@ -15,6 +16,7 @@ import { finishClose } from './calls';
 import type { NdisCore } from './core';
 import { CondisErrorCode, ruleCode } from './errors';
 import { applyA } from './interpreter';
+import type { DeactivationRecord } from './options';
 import {
   type ActReq,
   type AfRec,
@@ -328,8 +330,9 @@ export const CM_DEACTIVATE_VC: RequestSpec<undefined> = {
   catchUp: true,
   axis: 'activation',
   event: 'DEACTIVATE',
-  open: (_core, vc, cx) => {
-    const req: DeactReq = { pended: false, resolve: cx.resolve, miniportDone: false, timer: undefined };
+  // Opened before the table's stopSends runs: the counts read here are those at the stop bit.
+  open: (core, vc, cx) => {
+    const req = newDeact(core, vc, false, cx.resolve, false);
     vc.deact = req;
     return req;
   },
@@ -373,10 +376,21 @@ export const MCM_DEACTIVATE_VC: RequestSpec<undefined> = {
   event: (vc) => (vc.drain.idle ? 'MCM_DEACTIVATE' : 'MCM_DEACTIVATE_UNDRAINED'),
   finish: (core, vc, cx) => {
     if (vc.a === 'INACTIVE') {
+      // Drained before it began (the rule for an MCM): begin, drained and completed are one time.
+      const t = core.clock.now();
       afterDeactivated(core, vc);
+      emitDeactivation(core, {
+        vcHandle: handleOf(vc, vc.dataRole),
+        begin: t,
+        drained: t,
+        completed: t,
+        inFlight: { sends: 0, receives: 0 },
+        status: NDIS_STATUS_SUCCESS,
+      });
       return NDIS_STATUS_SUCCESS;
     }
-    const req: DeactReq = { pended: true, resolve: cx.resolve, miniportDone: true, timer: undefined };
+    // The stop bit is set already (the transition ran); nothing has been released since.
+    const req = newDeact(core, vc, true, cx.resolve, true);
     vc.deact = req;
     armDeadline(core, vc, req);
     return NDIS_STATUS_PENDING;
@@ -426,7 +440,8 @@ export const MCO_DEACTIVATE_VC_COMPLETE_WHEN_DRAINED = deactivateCompleteSpec(fa
 
 /** The deactivation is over (drained and completed, failed, or aborted at its deadline). */
 function finishDeactivate(core: NdisCore, vc: VcRec, status: NdisStatus): void {
-  const req = vc.deact!;
+  const req = vc.deact! as TimedDeact;
+  const completed = core.clock.now();
   vc.deact = undefined;
   if (req.timer !== undefined) core.clock.clearTimer(req.timer);
   applyA(core, vc, status === NDIS_STATUS_SUCCESS ? 'DEACTIVATE_OK' : 'DEACTIVATE_FAIL');
@@ -439,6 +454,14 @@ function finishDeactivate(core: NdisCore, vc: VcRec, status: NdisStatus): void {
   }
   // A close completion held back by E34 goes out now (flagged again if the deactivation failed).
   afterDeactivated(core, vc);
+  emitDeactivation(core, {
+    vcHandle: handleOf(vc, vc.dataRole),
+    begin: req.begin,
+    drained: req.drained,
+    completed,
+    inFlight: { sends: req.sends, receives: req.receives },
+    status,
+  });
 }
 
 /** A close completion held back by E34 goes out once the VC is inactive. */
@@ -449,8 +472,10 @@ function afterDeactivated(core: NdisCore, vc: VcRec): void {
   finishClose(core, vc, held.status, held.req);
 }
 
-/** The drain counter reached zero while stopping. */
+/** The drain counter reached zero while stopping (once per deactivation, or a few: never per packet). */
 function onDrained(core: NdisCore, vc: VcRec): void {
+  const timed = vc.deact as TimedDeact | undefined;
+  if (timed) timed.drained = core.clock.now();
   vc.mailbox.post(() => {
     const req = vc.deact;
     if (req?.miniportDone && vc.drain.idle) finishDeactivate(core, vc, NDIS_STATUS_SUCCESS);
@@ -484,4 +509,108 @@ function armDeadline(core: NdisCore, vc: VcRec, req: DeactReq): void {
     if (vc.deact === req)
       vc.mailbox.post(() => vc.deact === req && finishDeactivate(core, vc, NDIS_STATUS_REQUEST_ABORTED));
   });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The deactivation's timing (DeactivationRecord). Control path only: a deactivation reads the
+// clock when it begins, when its drain ends and when it completes; nothing runs per packet.
+
+/** A deactivation in flight, with what its DeactivationRecord needs. */
+interface TimedDeact extends DeactReq {
+  begin: number;
+  drained: number | undefined;
+  /** Outstanding at begin (the drain's counts). */
+  sends: number;
+  receives: number;
+}
+
+function newDeact(
+  core: NdisCore,
+  vc: VcRec,
+  pended: boolean,
+  resolve: ((s: NdisStatus) => void) | undefined,
+  miniportDone: boolean,
+): TimedDeact {
+  const begin = core.clock.now();
+  const sends = vc.drain.txInMiniport;
+  const receives = vc.drain.rxHeld;
+  return {
+    pended,
+    resolve,
+    miniportDone,
+    timer: undefined,
+    begin,
+    drained: sends === 0 && receives === 0 ? begin : undefined,
+    sends,
+    receives,
+  };
+}
+
+/** Who hears of deactivations on a live runtime (Ndis.onDeactivation): everyone's, or one VC's. */
+interface DeactivationListeners {
+  readonly all: Set<(rec: DeactivationRecord) => void>;
+  /** By VC (vcKey): any party's handle of a VC names the same VC. */
+  readonly byVc: Map<number, Set<(rec: DeactivationRecord) => void>>;
+}
+const listeners = new WeakMap<NdisCore, DeactivationListeners>();
+
+/** One key per VC whichever party's handle names it (registry.ts: handle = (gen*SLOTS+slot)*4 + role). */
+function vcKey(h: number): number {
+  return h - (h % 4);
+}
+
+/**
+ * Ndis.onDeactivation: `listener` hears every deactivation's record (or only `vcHandle`'s VC,
+ * by any party's handle of it) until the returned function is called.
+ */
+export function subscribeDeactivations(
+  core: NdisCore,
+  listener: (rec: DeactivationRecord) => void,
+  vcHandle?: NdisVcHandle,
+): () => void {
+  let l = listeners.get(core);
+  if (!l) {
+    l = { all: new Set(), byVc: new Map() };
+    listeners.set(core, l);
+  }
+  const byVc = l.byVc;
+  if (vcHandle === undefined) {
+    const all = l.all;
+    all.add(listener);
+    return () => void all.delete(listener);
+  }
+  const key = vcKey(vcHandle);
+  let set = byVc.get(key);
+  if (!set) {
+    set = new Set();
+    byVc.set(key, set);
+  }
+  set.add(listener);
+  return () => {
+    const s = byVc.get(key);
+    if (!s) return;
+    s.delete(listener);
+    if (s.size === 0) byVc.delete(key);
+  };
+}
+
+/** Tell the observer and the subscribers; a throw is theirs, not NDIS's: rethrown on a microtask. */
+function emitDeactivation(core: NdisCore, rec: DeactivationRecord): void {
+  const obs = core.observer;
+  if (obs?.onDeactivation) tell(() => obs.onDeactivation!(rec));
+  const l = listeners.get(core);
+  if (!l) return;
+  for (const fn of l.all) tell(() => fn(rec));
+  const mine = l.byVc.get(vcKey(rec.vcHandle));
+  if (mine) for (const fn of mine) tell(() => fn(rec));
+}
+
+function tell(fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    queueMicrotask(() => {
+      throw e;
+    });
+  }
 }

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Device, FramePort, openWirePair } from '../../lib/device';
 import { MiniportAdapter } from '../../lib/miniport';
-import { NDIS_STATUS_CLOSING, NDIS_STATUS_SUCCESS, Ndis } from '../../lib/ndis';
+import { NDIS_STATUS_SUCCESS, Ndis } from '../../lib/ndis';
 import { VcChannel } from '../../lib/vc';
 import { frame, seqOf } from '../helpers/frames';
 import { waitUntil } from '../helpers/wait';
@@ -48,7 +48,7 @@ describe('VcChannel', () => {
     // The channel returned every NBL at once: nothing is held by NDIS's count.
     expect(ndis.vcInfo(ch.vcHandle)?.rxHeld).toBe(0);
     expect(await ch.close()).toBe(NDIS_STATUS_SUCCESS);
-    expect(await ch.send(frame(64, 0))).toBe(NDIS_STATUS_CLOSING);
+    await expect(ch.send(frame(64, 0))).rejects.toMatchObject({ code: 'ERR_CONDIS_CHANNEL_CLOSED' });
     expect(await ch.receive()).toBeUndefined();
     expect(adapter.poolCounts().free).toBe(adapter.poolCounts().capacity);
     expect(adapter.poolCounts().freePairs).toBe(1);
@@ -59,6 +59,12 @@ describe('VcChannel', () => {
     const { ndis, adapter } = setup(7);
     const ch = await VcChannel.open(ndis, adapter.handle, { vid: 7 });
     await expect(VcChannel.open(ndis, adapter.handle, { vid: 7 })).rejects.toThrow(/INVALID_DATA/);
+    await expect(VcChannel.open(ndis, adapter.handle, { vid: 7 })).rejects.toMatchObject({
+      code: 'ERR_CONDIS_VID_IN_USE',
+    });
+    await expect(VcChannel.open(ndis, adapter.handle, { vid: 5000 })).rejects.toMatchObject({
+      code: 'ERR_CONDIS_INVALID_ARG',
+    });
     expect(await ch.close()).toBe(NDIS_STATUS_SUCCESS);
   });
 });

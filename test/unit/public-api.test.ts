@@ -11,6 +11,7 @@ const ROOT = path.resolve(__dirname, '../..');
 
 /** Names that are values at run time (classes, functions, constants, the two namespaces). */
 const VALUES = [
+  'AbortError',
   'AF_CONDIS_PVC',
   'BROADCAST_VC',
   'CALL_PARAMETERS_CHANGED',
@@ -125,6 +126,7 @@ const TYPES = [
   'CoMediaParameters',
   'CondisMediaSpecific',
   'ContextResult',
+  'DeactivationRecord',
   'DeviceEvents',
   'DeviceOptions',
   'FrameSink',
@@ -148,7 +150,10 @@ const TYPES = [
   'TimerId',
   'TraceEvent',
   'TraceKind',
+  'VcChannelEvents',
+  'VcChannelMiniport',
   'VcChannelOptions',
+  'VcChannelStreamOptions',
   'VcInfo',
   'VerifierMode',
 ];
