@@ -1,6 +1,8 @@
 /**
  * The typed contract of the addon (native/addon.cc, native/device_wrap.cc): the only file that
- * loads the .node module. node-gyp-build looks in prebuilds/ first, then build/.
+ * loads the .node module. node-gyp-build takes build/Release (a local compile: a source tree, or
+ * `npm rebuild condis-tap`) when there is one, else prebuilds/linux-<arch>/ (shipped in the npm
+ * tarball for x64 and arm64: scripts/prebuild.sh).
  *
  * Nothing here is called per packet: packets move through the shared rings (lib/virtio), the
  * device's I/O thread and one coalesced interrupt callback per batch.
@@ -167,8 +169,12 @@ export function native(): NativeBinding {
     const load = require('node-gyp-build') as (dir: string) => unknown;
     cached = load(packageRoot()) as NativeBinding;
   } catch (cause) {
+    // Said to a consumer of the package as much as to a developer of it: no script of ours is
+    // named, only what works in any project that depends on condis-tap.
     const err = new Error(
-      `condis-tap: the native addon is not built (${(cause as Error).message.split('\n')[0]}); run "npm run build:native"`,
+      `condis-tap: no prebuilt binary for ${process.platform}-${process.arch} and no compiled addon ` +
+        `(${(cause as Error).message.split('\n')[0]}): install g++, make and python3 and run ` +
+        '`npm rebuild condis-tap` (in a clone of condis-tap itself: `npm run build:native`)',
     ) as Error & { code: string };
     err.code = 'ERR_CONDIS_NO_ADDON';
     throw err;
