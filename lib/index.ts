@@ -31,7 +31,6 @@ export {
   RingNetBufferList,
 } from './miniport/adapter';
 export type { NativeDeviceOptions, NativeInfo, NativePairStats, NativeStats } from './native';
-export type { DeactivationRecord } from './ndis';
 export * as ndis from './ndis';
 export {
   type AddressFamily,

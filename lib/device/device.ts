@@ -30,6 +30,7 @@ import {
 import type { Region } from '../virtio/region';
 import type { Backend } from './options';
 
+/** Events of a Device: its faults (ring errors, backend lost, device failed) and its close. */
 export interface DeviceEvents {
   ringError: [CondisError];
   backendLost: [CondisError];
@@ -38,6 +39,10 @@ export interface DeviceEvents {
   close: [];
 }
 
+/**
+ * A virtio network device (the hardware): its shared region with every virtqueue, the native I/O
+ * thread serving them, and its TAP or wire. close() drains, destroy() aborts; both idempotent.
+ */
 export class Device extends EventEmitter<DeviceEvents> {
   readonly backend: Backend;
   readonly region: Region;

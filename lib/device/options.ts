@@ -5,8 +5,10 @@
 import { CondisError } from '../errors';
 import { kMaxQueuePairs, kMaxQueueSize, kMinQueueSize } from '../virtio/layout';
 
+/** How a device moves frames: `tap` (a Linux TAP, needs CAP_NET_ADMIN) or `wire` (an in-process cable, no privileges). */
 export type Backend = 'tap' | 'wire';
 
+/** Options of openTap and openWirePair; every field is checked (ERR_CONDIS_INVALID_ARG) before anything is opened. */
 export interface DeviceOptions {
   /** Queue pairs: pair 0 untagged, 1..N-1 bindable to a VID. Default 4. */
   queuePairs?: number;
@@ -90,6 +92,7 @@ export function checkIfName(name: string): void {
   }
 }
 
+/** The 6 bytes of a MAC address written 'aa:bb:cc:dd:ee:ff'; throws ERR_CONDIS_INVALID_ARG otherwise. */
 export function parseMac(mac: string): Uint8Array {
   const m = /^([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2})$/i.exec(
     mac,
@@ -101,6 +104,7 @@ export function parseMac(mac: string): Uint8Array {
   return b;
 }
 
+/** DeviceOptions checked and completed with their defaults (what the opener hands the addon). */
 export function resolveOptions(options: DeviceOptions = {}): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw bad('options must be an object', 'options');
   const o = options as Record<string, unknown>;

@@ -19,6 +19,11 @@ const TX_ABORTED = TxStatus.Aborted;
 /** Called for each received frame: the bytes are region.u8[offset, offset + length). */
 export type FrameSink = (bytes: Uint8Array, offset: number, length: number) => void;
 
+/**
+ * Raw frames on one queue pair of a device, without NDIS: postRx() gives the device receive
+ * buffers, send() + flush() transmit, poll() (call it from device.onInterrupt) harvests both
+ * directions and calls onFrame for each frame received.
+ */
 export class FramePort {
   readonly device: Device;
   readonly pair: number;

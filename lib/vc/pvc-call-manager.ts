@@ -39,6 +39,10 @@ export class PvcVc {
   constructor(readonly handle: NdisVcHandle) {}
 }
 
+/**
+ * A call manager for permanent VCs (AF_CONDIS_PVC) on a condis-tap miniport: no signalling; a
+ * make call binds the VID of its call parameters, a close deactivates (drains) and unbinds.
+ */
 export class PvcCallManager {
   readonly binding: NdisBindingHandle;
   readonly vcs = new Set<PvcVc>();

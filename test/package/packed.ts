@@ -72,16 +72,43 @@ export function crossToolchain(): boolean {
 export function packAndInstall(): Packed {
   const dir = path.join(os.tmpdir(), `${PREFIX}${process.ppid}`);
   const done = path.join(dir, 'packed.json');
+  // Two test files (in two vitest workers) may ask at once: the first to make the lock packs, the
+  // other waits for its packed.json.
+  const lock = `${dir}.lock`;
+  for (;;) {
+    if (fs.existsSync(done)) return JSON.parse(fs.readFileSync(done, 'utf8')) as Packed;
+    try {
+      fs.mkdirSync(lock);
+      break;
+    } catch {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+    }
+  }
+  try {
+    return packAndInstallLocked(dir, done);
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+function packAndInstallLocked(dir: string, done: string): Packed {
   if (fs.existsSync(done)) return JSON.parse(fs.readFileSync(done, 'utf8')) as Packed;
   removeStale();
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
 
   const archs = crossToolchain() ? ['x64', 'arm64'] : ['x64'];
-  const out = execFileSync('npm', ['pack', '--json', '--pack-destination', dir], {
+  // The prepack step (the prebuilds) by hand, then a pack that runs no script: npm pack would also
+  // run "prepare", rewriting dist/ under the other test files that are running from it. npm ci has
+  // built dist/ already.
+  execFileSync('bash', ['scripts/prebuild.sh'], {
+    cwd: ROOT,
+    env: { ...process.env, PREBUILD_ARCHS: archs.join(' ') },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const out = execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { ...process.env, PREBUILD_ARCHS: archs.join(' ') },
     stdio: ['ignore', 'pipe', 'pipe'],
     maxBuffer: 64 << 20,
   });
