@@ -56,19 +56,8 @@ done
 [[ -d node_modules/node-addon-api ]] || fail "node_modules/node-addon-api missing (run npm ci)"
 
 # ---- Node headers, offline ------------------------------------------------------------------------
-has_headers() { [[ -f "$1/include/node/node_api.h" && -f "$1/include/node/common.gypi" ]]; }
-node_version="$(node -p 'process.versions.node')"
-candidates=("${NODEDIR:-}" "${npm_config_nodedir:-}"
-  "$(node -p 'require("path").resolve(process.execPath, "../..")')"
-  "${HOME:-/root}/.cache/node-gyp/$node_version")
-NODEDIR=""
-for d in "${candidates[@]}"; do
-  if [[ -n "$d" ]] && has_headers "$d"; then
-    NODEDIR="$d"
-    break
-  fi
-done
-[[ -n "$NODEDIR" ]] || fail "no Node headers (include/node/node_api.h + common.gypi) in: ${candidates[*]}; set NODEDIR"
+# shellcheck source=scripts/node-headers.sh
+source "$ROOT/scripts/node-headers.sh"
 echo "cross-arm64: Node $node_version headers from $NODEDIR; compilers ${CROSS}gcc / ${CROSS}g++ ($("${CROSS}g++" -dumpversion))"
 
 # ---- staging copy -------------------------------------------------------------------------------
