@@ -2,7 +2,7 @@
 // a kernel loop (scripts/bench/pps/tap-loop.sh: tc mirred from A's ingress to B's egress) and
 // measures the rates, so the addon's path can be compared against plain syscalls and io_uring.
 //
-//   cref --mode per-frame|uring --tx TAP_A --rx TAP_B --size BYTES --frames N
+//   cref --mode per-frame|uring|uring-ms --tx TAP_A --rx TAP_B --size BYTES --frames N
 //        [--batch 64] [--warmup N] [--window 512] [--cpus TX,RX]
 //
 // A writer thread writes N frames into A's fd; a reader thread reads B's fd until it has all N
@@ -16,6 +16,8 @@
 //   uring:     writer submits --batch writes with one io_uring_enter and waits for them;
 //              reader keeps --batch reads in flight on a blocking fd, re-arming each as it
 //              completes (re-arms and the wait share one io_uring_enter).
+//   uring-ms:  the same writer; the reader keeps ONE multishot read armed (Linux 6.7) over a ring
+//              of provided buffers, its ring DEFER_TASKRUN (the reads run when it waits).
 //
 // stdout: exactly one JSON object
 //   {"path":"c-per-frame"|"c-io_uring","frameSize":S,"frames":N,"received":R,"lost":N-R,
@@ -68,7 +70,7 @@
 // ---------------------------------------------------------------------------------------------
 // constants
 
-enum { MODE_PER_FRAME = 1, MODE_URING = 2 };
+enum { MODE_PER_FRAME = 1, MODE_URING = 2, MODE_URING_MS = 3 };
 
 #define ETH_HLEN_ 14
 #define ETHERTYPE_BENCH 0x88B5
@@ -175,7 +177,7 @@ struct opts {
 static void usage(const char* why) {
   if (why) fprintf(stderr, "cref: %s\n", why);
   fprintf(stderr,
-          "usage: cref --mode per-frame|uring --tx TAP_A --rx TAP_B --size BYTES --frames N\n"
+          "usage: cref --mode per-frame|uring|uring-ms --tx TAP_A --rx TAP_B --size BYTES --frames N\n"
           "            [--batch 64] [--warmup 0] [--window 512] [--cpus TX,RX]\n"
           "  Writes N frames of BYTES (incl. the 14-byte Ethernet header, no FCS; >= %d) into\n"
           "  TAP_A and reads them back from TAP_B (set up the loop with tap-loop.sh up A B).\n"
@@ -216,7 +218,8 @@ static void parse_args(int argc, char** argv, struct opts* o) {
       const char* m = TAKE();
       if (m && !strcmp(m, "per-frame")) o->mode = MODE_PER_FRAME;
       else if (m && (!strcmp(m, "uring") || !strcmp(m, "io_uring"))) o->mode = MODE_URING;
-      else usage("--mode must be per-frame or uring");
+      else if (m && !strcmp(m, "uring-ms")) o->mode = MODE_URING_MS;
+      else usage("--mode must be per-frame, uring or uring-ms");
     } else if (!strcmp(a, "--tx")) {
       o->tx = TAKE();
     } else if (!strcmp(a, "--rx")) {
@@ -616,10 +619,14 @@ static int sys_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned
   return r < 0 ? -errno : (int)r;
 }
 
-static void uring_init_or_die(struct uring* u, unsigned entries, const char* who) {
+// flags/cq_entries: io_uring_params.flags and .cq_entries (with IORING_SETUP_CQSIZE); 0 for none.
+static void uring_init_flags_or_die(struct uring* u, unsigned entries, unsigned flags, unsigned cq_entries,
+                                    const char* who) {
   memset(u, 0, sizeof *u);
   struct io_uring_params p;
   memset(&p, 0, sizeof p);
+  p.flags = flags;
+  p.cq_entries = cq_entries;
   long fd = syscall(__NR_io_uring_setup, entries, &p);
   if (fd < 0) {
     int e = errno;
@@ -677,6 +684,10 @@ static void uring_init_or_die(struct uring* u, unsigned entries, const char* who
   for (unsigned i = 0; i < u->sq_entries; i++) sq_array[i] = i;
   // ORDERING: relaxed — nothing submitted yet; these are our starting indices.
   u->sq_tail = __atomic_load_n(u->sq_ktail, __ATOMIC_RELAXED);
+}
+
+static void uring_init_or_die(struct uring* u, unsigned entries, const char* who) {
+  uring_init_flags_or_die(u, entries, 0, 0, who);
 }
 
 static void uring_exit(struct uring* u) {
@@ -929,13 +940,128 @@ out:
   return NULL;
 }
 
+// ---- io_uring, multishot ----
+//
+// The reader posts ONE read that stays armed (IORING_OP_READ_MULTISHOT, Linux 6.7) and takes its
+// buffers from a ring of provided buffers (IORING_REGISTER_PBUF_RING, 5.19): the kernel reads
+// every frame that arrives into the next free buffer and posts a completion naming it, with no
+// request per frame to re-arm. Its ring is SINGLE_ISSUER | DEFER_TASKRUN (6.1): the reads run
+// when the reader enters the kernel to wait, batched, instead of interrupting it per frame.
+
+// IORING_OP_READ_MULTISHOT (enum io_uring_op, Linux 6.7): the build host's headers may predate it.
+#define OP_READ_MULTISHOT 49
+#define MS_BUFS 1024  // provided buffers: more than the window, so the read never runs dry
+
+static void* reader_uring_ms(void* arg) {
+  struct phase* p = arg;
+  pin_self(p->o->cpu_rx, "reader");
+  struct uring ring;
+  // Created on this thread: SINGLE_ISSUER ties the ring to its creator. Completion ring: one
+  // CQE per frame, so room for every buffer at once.
+  uring_init_flags_or_die(&ring, 8, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE,
+                          MS_BUFS * 2, "reader");
+  const size_t bsize = 2048 > p->o->size ? 2048 : ((size_t)p->o->size + 63) & ~(size_t)63;
+  uint8_t* bufs = xaligned(bsize * MS_BUFS);
+  size_t br_size = (sizeof(struct io_uring_buf) * MS_BUFS + 4095) & ~(size_t)4095;
+  struct io_uring_buf_ring* br = mmap(NULL, br_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (br == MAP_FAILED) die(1, "mmap of the buffer ring: %s", strerror(errno));
+  struct io_uring_buf_reg reg;
+  memset(&reg, 0, sizeof reg);
+  reg.ring_addr = (uint64_t)(uintptr_t)br;
+  reg.ring_entries = MS_BUFS;
+  reg.bgid = 0;
+  if (syscall(__NR_io_uring_register, ring.fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0)
+    die(1, "io_uring_register(PBUF_RING): %s (Linux 5.19+)", strerror(errno));
+  uint16_t btail = 0;
+  for (unsigned i = 0; i < MS_BUFS; i++) {
+    struct io_uring_buf* b = &br->bufs[btail & (MS_BUFS - 1)];
+    b->addr = (uint64_t)(uintptr_t)(bufs + bsize * i);
+    b->len = (uint32_t)bsize;
+    b->bid = (uint16_t)i;
+    btail++;
+  }
+  // ORDERING: release — the buffer entries happen-before the kernel's acquire of the tail.
+  __atomic_store_n(&br->tail, btail, __ATOMIC_RELEASE);
+
+  bool armed = false, ended = false;
+  unsigned rearms = 0;
+  while (!ended && !p->rx_err) {
+    if (!armed) {
+      struct io_uring_sqe* sqe = uring_get_sqe(&ring);
+      if (!sqe) die(2, "reader: submission queue full (bug)");
+      sqe->opcode = OP_READ_MULTISHOT;
+      sqe->fd = p->rx_fd;
+      sqe->flags = IOSQE_BUFFER_SELECT;
+      sqe->buf_group = 0;
+      sqe->off = (uint64_t)-1;
+      sqe->user_data = 1;
+      armed = true;
+      if (rearms++ == 0) {
+        int r = uring_submit_and_wait(&ring, 0);
+        if (r != 1) die(1, "io_uring_enter (reader): %s", r < 0 ? strerror(-r) : "short submit");
+        atomic_store_explicit(&p->reader_ready, 1, memory_order_release);
+      }
+    }
+    if (p->received >= p->n) break;
+    int r = uring_submit_and_wait_timeout(&ring, POLL_SLICE_MS * 1000000ull);
+    if (r < 0 && r != -ETIME && r != -EINTR) {
+      note("io_uring_enter (reader): %s", strerror(-r));
+      p->rx_err = 1;
+      break;
+    }
+    unsigned seen = uring_cq_ready(&ring), ours = 0;
+    for (unsigned c = 0; c < seen; c++) {
+      const struct io_uring_cqe* cqe = uring_cqe_at(&ring, c);
+      if (!(cqe->flags & IORING_CQE_F_MORE)) armed = false;
+      if (cqe->res < 0) {
+        if (cqe->res == -EINVAL) die(1, "IORING_OP_READ_MULTISHOT is not supported (Linux 6.7+)");
+        if (cqe->res != -ENOBUFS && cqe->res != -EINTR && cqe->res != -EAGAIN) {
+          note("read from %s failed: %s", p->o->rx, strerror(-cqe->res));
+          p->rx_err = 1;
+        }
+        continue;
+      }
+      if (!(cqe->flags & IORING_CQE_F_BUFFER)) continue;
+      unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+      uint8_t* b = bufs + bsize * bid;
+      if (rx_account(p, b, (size_t)cqe->res)) ours++;
+      // Give the buffer back (published once per batch below).
+      struct io_uring_buf* e = &br->bufs[btail & (MS_BUFS - 1)];
+      e->addr = (uint64_t)(uintptr_t)b;
+      e->len = (uint32_t)bsize;
+      e->bid = (uint16_t)bid;
+      btail++;
+    }
+    uring_cq_advance(&ring, seen);
+    // ORDERING: release, as above.
+    __atomic_store_n(&br->tail, btail, __ATOMIC_RELEASE);
+    if (ours) {
+      p->t_last_rx = now_ns();
+      rx_maybe_wake(p);
+    } else {
+      rx_maybe_wake(p);
+      if (rx_idle_expired(p, now_ns())) ended = true;
+    }
+  }
+  // Closing the ring cancels the armed read; nothing is written into our buffers after that
+  // (the ring's teardown waits for its requests).
+  atomic_store(&p->reader_done, 1);
+  atomic_fetch_add(&p->wake_gen, 1);
+  futex_wake(&p->wake_gen);
+  uring_exit(&ring);
+  munmap(br, br_size);
+  free(bufs);
+  return NULL;
+}
+
 // ---- driver ----
 
 static void run_phase(struct phase* p) {
   p->seen = xaligned((size_t)(p->n + 7) / 8);
   pthread_t tw, tr;
-  void* (*wf)(void*) = p->o->mode == MODE_URING ? writer_uring : writer_per_frame;
-  void* (*rf)(void*) = p->o->mode == MODE_URING ? reader_uring : reader_per_frame;
+  void* (*wf)(void*) = p->o->mode == MODE_PER_FRAME ? writer_per_frame : writer_uring;
+  void* (*rf)(void*) = p->o->mode == MODE_URING ? reader_uring
+                       : p->o->mode == MODE_URING_MS ? reader_uring_ms : reader_per_frame;
   int e = pthread_create(&tr, NULL, rf, p);
   if (e) die(1, "pthread_create: %s", strerror(e));
   e = pthread_create(&tw, NULL, wf, p);
@@ -976,7 +1102,7 @@ int main(int argc, char** argv) {
   // per-frame (read until EAGAIN, then poll) and blocking for io_uring (as the brief says: the
   // kernel parks each read until a frame comes).
   struct tap tx = tap_attach(o.tx, false, "--tx");
-  struct tap rx = tap_attach(o.rx, o.mode == MODE_PER_FRAME, "--rx");
+  struct tap rx = tap_attach(o.rx, o.mode != MODE_URING, "--rx");
   unsigned mtu = tx.mtu < rx.mtu ? tx.mtu : rx.mtu;
   if (o.size > mtu + ETH_HLEN_)
     die(1, "--size %u exceeds MTU %u + 14 of the TAPs (raise it: ip link set dev X mtu M)", o.size,
@@ -987,7 +1113,7 @@ int main(int argc, char** argv) {
 
   uint32_t nonce = (uint32_t)(now_ns() ^ ((uint64_t)getpid() << 16));
   note("%s: %s -> %s, %u-byte frames, %" PRIu64 " frames (+%" PRIu64 " warmup), batch %u, window %u",
-       o.mode == MODE_URING ? "io_uring" : "per-frame", o.tx, o.rx, o.size, o.frames, o.warmup,
+       o.mode == MODE_URING ? "io_uring" : o.mode == MODE_URING_MS ? "io_uring multishot" : "per-frame", o.tx, o.rx, o.size, o.frames, o.warmup,
        o.batch, o.window);
 
   static struct phase ph;
@@ -1009,7 +1135,7 @@ int main(int argc, char** argv) {
   double seconds = ph.received ? rx_s : tx_s;
   printf("{\"path\":\"%s\",\"frameSize\":%u,\"frames\":%" PRIu64 ",\"received\":%" PRIu64
          ",\"lost\":%" PRIu64 ",\"txPps\":%.1f,\"rxPps\":%.1f,\"seconds\":%.6f}\n",
-         o.mode == MODE_URING ? "c-io_uring" : "c-per-frame", o.size, o.frames, ph.received,
+         o.mode == MODE_URING ? "c-io_uring" : o.mode == MODE_URING_MS ? "c-io_uring-ms" : "c-per-frame", o.size, o.frames, ph.received,
          o.frames - ph.received, tx_pps, rx_pps, seconds);
   fflush(stdout);
   close(tx.fd);
