@@ -9,6 +9,7 @@
         "native/io_loop.cc",
         "native/virtq.cc",
         "native/tap.cc",
+        "native/tap_rx.cc",
         "native/uring.cc",
         "native/errors.cc"
       ],

@@ -23,7 +23,7 @@ export interface NativeDeviceOptions {
   mac?: Uint8Array;
   /** Frames per queue per service pass, 1..256 (default 64). */
   batch?: number;
-  /** Use io_uring for TAP writes when the kernel allows (default true). */
+  /** Use io_uring for TAP writes and reads when the kernel allows (default true). */
   uring?: boolean;
   /** Busy-poll this many µs for more work before the device thread sleeps (default 0). */
   pollUs?: number;
@@ -62,7 +62,10 @@ export interface NativeStats {
   ringErrors: number;
   /** 1 once the device's I/O thread had to stop (DeviceStatus.Failed, 'deviceFailed'), else 0. */
   threadFailures: number;
+  /** TAP writes go in io_uring batches (else write()/writev() per frame). */
   uring: boolean;
+  /** TAP reads come from an armed io_uring multishot read (Linux 6.7+; else read() per frame). */
+  rxUring: boolean;
   pairs: NativePairStats[];
 }
 

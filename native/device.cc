@@ -72,9 +72,6 @@ std::shared_ptr<Device> Device::create(uint8_t* region, size_t len, const Device
   d->tx_slots_.resize(cfg.batch);
   if (cfg.backend == BackendKind::kTap) {
     d->tx_flat_.resize(size_t(cfg.batch) * kTxFlatMax);
-    // Room for the largest frame the TAP can hand us at any MTU it accepts.
-    d->rx_stage_.resize(size_t(cfg.batch) * kRxStageSlot);
-    d->rx_stage_len_.resize(cfg.batch);
     if (cfg.use_uring) {
       Error ue;
       // One submission slot per frame of the largest batch. nullptr: fall back to writev (stats).
@@ -83,15 +80,29 @@ std::shared_ptr<Device> Device::create(uint8_t* region, size_t len, const Device
       // kernel, a limit) writes name the fd as usual.
       if (d->uring_) (void)d->uring_->register_file(d->tap_.fd());
     }
-    // Receive stays read() on the non-blocking fd: a TAP hands over one frame per read, and
-    // io_uring reads kept armed on it cost more than read() (each re-arm polls, each frame wakes
-    // the thread through task work; measured with scripts/bench/pps: 64-byte frames 317-458 kpps
-    // armed against 479-517 kpps read(), interleaved runs on the 2-core machine).
+    // Receive: one multishot read armed on the TAP (tap_rx.h says why). Its buffers: twice a
+    // batch, so the kernel reads on while a pass delivers the last batch. nullptr (no io_uring,
+    // no provided buffer rings before 5.19): read() per frame into staging slots.
+    if (cfg.use_uring) {
+      Error re;
+      unsigned nbufs = 64;
+      while (nbufs < 2 * cfg.batch) nbufs *= 2;
+      d->rx_ring_ = TapRxRing::create(d->tap_.fd(), nbufs, kRxStageSlot, &re);
+      d->rx_uring_on_.store(d->rx_ring_ != nullptr, std::memory_order_relaxed);  // ORDERING: before the thread exists
+    }
+    d->rx_frames_.resize(cfg.batch);
+    if (!d->rx_ring_) d->alloc_rx_stage();
   }
   return d;
 }
 
 Device::~Device() { close(false, 0); }
+
+void Device::alloc_rx_stage() {
+  // Room for the largest frame the TAP can hand us at any MTU it accepts.
+  rx_stage_.resize(size_t(cfg_.batch) * kRxStageSlot);
+  rx_stage_len_.resize(cfg_.batch);
+}
 
 Error Device::join_wire(const std::shared_ptr<Device>& a, const std::shared_ptr<Device>& b) {
   if (a->backend_ != BackendKind::kWire || b->backend_ != BackendKind::kWire)
@@ -139,6 +150,9 @@ Error Device::start(InterruptFn irq, const std::string& thread_name) {
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, stop_fd_, &ev);
   if (backend_ == BackendKind::kTap) {
     ev.data.fd = tap_.fd();
+    // With the armed read the TAP is watched for errors only (EPOLLERR/EPOLLHUP come anyway):
+    // frames arrive as completions, which wake the thread themselves (tap_rx.h).
+    ev.events = rx_ring_ ? 0u : static_cast<uint32_t>(EPOLLIN);
     if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, ev.data.fd, &ev) != 0)
       return Error::os(errno, "epoll_ctl", "cannot watch the TAP descriptor");
   }
@@ -159,7 +173,14 @@ Error Device::start(InterruptFn irq, const std::string& thread_name) {
     if (e) return e;
   }
   try {
-    thread_ = std::thread([self = shared_from_this()] { self->run(); });
+    thread_ = std::thread([self = shared_from_this()] {
+      self->run();
+      // The armed read is the I/O thread's request: cancelled here, its cancellation completes in
+      // this thread's own wait, and the TAP is free when close() returns. From another thread
+      // (or after this one ended) the kernel would finish it later from a worker, and the next
+      // open of the TAP's name would get EBUSY meanwhile.
+      self->rx_ring_.reset();
+    });
   } catch (const std::system_error& e) {
     if (pin) sched_setaffinity(0, sizeof mine, &mine);
     return Error::os(e.code().value(), "pthread_create", "cannot start the device's I/O thread");
@@ -330,6 +351,7 @@ void Device::stats(DeviceStats* out) const {
   out->ring_errors = m_.ring_errors.get();
   out->thread_failures = m_.thread_failures.get();
   out->uring = uring_ != nullptr;
+  out->rx_uring = rx_uring_on_.load(std::memory_order_relaxed);  // ORDERING: a snapshot for reporting
   out->pairs.clear();
   for (uint32_t p = 0; p < num_pairs(); p++) {
     const PairMetrics& m = pm_[p];
@@ -394,6 +416,7 @@ void Device::close(bool drain, uint32_t timeout_ms) {
   }
   peer_.reset();
   uring_.reset();
+  rx_ring_.reset();  // never armed unless the thread ran, which released it already
   tap_.close();
   for (int* fd : {&kick_fd_, &stop_fd_, &epoll_fd_}) {
     if (*fd >= 0) ::close(*fd);

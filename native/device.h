@@ -25,6 +25,7 @@
 #include "ether.h"
 #include "metrics.h"
 #include "tap.h"
+#include "tap_rx.h"
 #include "uring.h"
 #include "virtq.h"
 
@@ -62,6 +63,7 @@ struct DeviceStats {
   uint64_t rx_unbound_vid, rx_malformed, rx_read_errors, rx_deferred, kicks, wakeups, batches;
   uint64_t irq_raised, irq_coalesced, ring_errors, thread_failures;
   bool uring;     // transmit batches through io_uring
+  bool rx_uring;  // TAP receive through an armed multishot read (tap_rx.h), not read() per frame
   std::vector<PairStats> pairs;
 };
 
@@ -151,6 +153,8 @@ class Device : public std::enable_shared_from_this<Device> {
   // arming a kick on kNoBuffer).
   static Deliver deliver(Device& rx, const iovec* iov, int iovcnt, uint32_t total, uint32_t* rxq_out);
   void pause_tap_rx(bool pause);
+  void alloc_rx_stage();         // the read() path's staging slots
+  void rx_uring_turned_down();   // I/O thread: the kernel refused the armed read; read() from now
   void set_backend_lost(int err);
   // The I/O thread's last act when it must stop (run() failed): says so in the region header
   // (kDeviceFailed, errno, fault) and the counters, completes every transmit chain it can see
@@ -184,6 +188,11 @@ class Device : public std::enable_shared_from_this<Device> {
   Tap tap_;
   uint32_t max_frame_ = 0;  // largest frame (after the vnet header) the device moves
   std::unique_ptr<Uring> uring_;     // TAP writes: one io_uring_enter per transmit batch
+  // TAP reads: an armed multishot read (tap_rx.h); nullptr = read() per frame. rx_uring_on_ goes
+  // false (I/O thread) if the kernel turns the read down; stats() reads it from the JS thread.
+  std::unique_ptr<TapRxRing> rx_ring_;
+  std::atomic<bool> rx_uring_on_{false};
+  std::vector<TapRxRing::Frame> rx_frames_;  // batch entries, I/O thread only
 
   // Wire: the peer fills our receive queues, we fill theirs. peer_ is set before start() and
   // cleared after our thread has stopped.
@@ -236,7 +245,7 @@ class Device : public std::enable_shared_from_this<Device> {
   // goes up to 65521; a tagged frame at that MTU, 65539 bytes, would not fit: not handled yet.)
   static constexpr uint32_t kTapFrameMax = 65536;
   static constexpr size_t kRxStageSlot = kTapFrameMax + kVnetHdrLen;
-  std::vector<uint8_t> rx_stage_;  // batch x kRxStageSlot bytes, I/O thread only
+  std::vector<uint8_t> rx_stage_;  // batch x kRxStageSlot bytes, I/O thread only; read() path only
   std::vector<uint32_t> rx_stage_len_;  // bytes read into each staging slot (I/O thread only)
   Chain chain_;     // transmit pops, under tx_mu_ (the I/O thread's; kick() on a failed device)
   Chain rx_chain_;  // receive pops, under rx_mu_ (by whichever thread fills us)

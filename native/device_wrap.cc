@@ -319,6 +319,7 @@ Napi::Value DeviceWrap::Stats(const Napi::CallbackInfo& info) {
   n(o, "ringErrors", s.ring_errors);
   n(o, "threadFailures", s.thread_failures);
   o.Set("uring", Napi::Boolean::New(env, s.uring));
+  o.Set("rxUring", Napi::Boolean::New(env, s.rx_uring));
   Napi::Array pairs = Napi::Array::New(env, s.pairs.size());
   for (size_t i = 0; i < s.pairs.size(); i++) {
     const PairStats& p = s.pairs[i];

@@ -527,6 +527,39 @@ class IoLoop {
     return got;
   }
 
+  // The armed read's frames (tap_rx.h): up to `want` collected without rx_mu_ (the ring and its
+  // buffers are this thread's own), steered under rx_mu_ like read()'s, then their buffers go
+  // back to the kernel. Returns true if a frame came.
+  [[gnu::always_inline]] static bool ring_tap_rx(Device& d, uint32_t want) {
+    TapRxRing::Status st = TapRxRing::Status::kOk;
+    int err = 0;
+    const uint32_t got = d.rx_ring_->collect(d.rx_frames_.data(), want, &st, &err);
+    if (got > 0) {
+      std::lock_guard<std::mutex> r(d.rx_mu_);
+      for (uint32_t i = 0; i < got; i++) {
+        const TapRxRing::Frame& f = d.rx_frames_[i];
+        iovec iov{f.data, f.len};
+        uint32_t rxq = 0;
+        if (Device::deliver(d, &iov, 1, f.len, &rxq) == Deliver::kNoBuffer) d.pm_[pair_of(rxq)].rx_no_buffer.add();
+      }
+      d.publish_rx_locked(d);
+    }
+    // After the copies: the kernel may fill these buffers again.
+    for (uint32_t i = 0; i < got; i++) d.rx_ring_->recycle(d.rx_frames_[i].bid);
+    if (got > 0) d.rx_ring_->publish();
+    if (st == TapRxRing::Status::kOk && !d.rx_ring_->ensure_armed()) {
+      st = TapRxRing::Status::kFailed;
+      err = EIO;
+    }
+    if (st == TapRxRing::Status::kUnsupported) {
+      d.rx_uring_turned_down();
+    } else if (st == TapRxRing::Status::kFailed) {
+      d.m_.rx_read_errors.add();
+      if (tap_gone(err)) d.set_backend_lost(err);
+    }
+    return got > 0;
+  }
+
   // Steers the frames read, under rx_mu_, by the bindings and buffers of this moment, then
   // publishes the used entries. A frame whose queue has no buffer is dropped and counted.
   [[gnu::always_inline]] static void deliver_tap_batch(Device& d, uint32_t got) {
@@ -642,6 +675,13 @@ bool Device::service_tx() {
 
 void Device::pause_tap_rx(bool pause) {
   if (pause == tap_rx_paused_ || backend_lost_.load(std::memory_order_relaxed)) return;  // ORDERING: advisory
+  if (rx_ring_ && rx_uring_on_.load(std::memory_order_relaxed)) {  // ORDERING: written by this thread
+    // The armed read is paused by not collecting: its completions wait in the ring and, once
+    // its buffers are spent, it ends (-ENOBUFS) and the kernel keeps the frames.
+    tap_rx_paused_ = pause;
+    if (pause) m_.rx_deferred.add();
+    return;
+  }
   epoll_event ev{};
   ev.events = pause ? 0u : static_cast<uint32_t>(EPOLLIN);
   ev.data.fd = tap_.fd();
@@ -674,10 +714,24 @@ bool Device::service_tap_rx() {
   if (backend_lost_.load(std::memory_order_relaxed)) return false;  // ORDERING: advisory
   const uint32_t want = IoLoop::tap_rx_budget(*this);
   if (want == 0) return false;  // paused until a receive queue gets a buffer
+  if (rx_ring_ && rx_uring_on_.load(std::memory_order_relaxed)) return IoLoop::ring_tap_rx(*this, want);  // ORDERING: this thread's
   const uint32_t got = IoLoop::read_tap_batch(*this, want);
   if (got == 0) return false;
   IoLoop::deliver_tap_batch(*this, got);
   return true;
+}
+
+void Device::rx_uring_turned_down() {
+  rx_uring_on_.store(false, std::memory_order_relaxed);  // ORDERING: stats() reads a snapshot
+  alloc_rx_stage();  // once, on the way to the read() path
+  std::lock_guard<std::mutex> r(rx_mu_);
+  epoll_event ev{};
+  ev.events = tap_rx_paused_ ? 0u : static_cast<uint32_t>(EPOLLIN);
+  ev.data.fd = tap_.fd();
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, tap_.fd(), &ev) != 0 && fault_ == kFaultNone) {
+    fault_errno_ = errno;
+    fault_ = kFaultEpollCtl;
+  }
 }
 
 bool Device::arm_and_check() {
@@ -701,6 +755,8 @@ bool Device::arm_and_check() {
       if (q.enable_kick()) more = true;
     }
   }
+  // Completions of the armed read that came after the last pass: take them before sleeping.
+  if (rx_ring_ && rx_uring_on_.load(std::memory_order_relaxed) && !tap_rx_paused_ && rx_ring_->ready()) more = true;  // ORDERING: this thread's
   if (backend_ == BackendKind::kTap && tap_rx_paused_) {
     // Reading is paused for want of buffers: ask for a kick when any receive queue gets one.
     std::lock_guard<std::mutex> r(rx_mu_);
@@ -746,6 +802,7 @@ bool Device::spin_for_work(uint64_t* idle_since) {
         if (queues_[tx_queue_of(p)].pending() > 0) return true;
       }
     }
+    if (rx_ring_ && rx_uring_on_.load(std::memory_order_relaxed) && !tap_rx_paused_ && rx_ring_->ready()) return true;  // ORDERING: this thread's
   }
 }
 

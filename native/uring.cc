@@ -115,6 +115,7 @@ struct Uring::Impl {
   // SQ: kernel-shared fields, and our private copy of the tail (published on submit()).
   unsigned* sq_khead = nullptr;
   unsigned* sq_ktail = nullptr;
+  unsigned* sq_kflags = nullptr;  // IORING_SQ_TASKRUN (coop_taskrun), IORING_SQ_CQ_OVERFLOW
   unsigned sq_mask = 0;
   unsigned sq_entries = 0;
   unsigned sq_tail = 0;  // next slot to fill; kernel sees it at the next submit()
@@ -152,8 +153,9 @@ struct Uring::Impl {
   unsigned space() const {
     const unsigned pending = sq_pending();
     const unsigned sq_free = sq_entries - pending;
-    // Every consumed SQE posts exactly one CQE (no multishot, no CQE_SKIP), so bounding
-    // queued + outstanding by the CQ size means the CQ ring can never overflow.
+    // Every consumed single-shot SQE posts exactly one CQE (no CQE_SKIP), so bounding queued +
+    // outstanding by the CQ size means the CQ ring can never overflow from them. A multishot op
+    // posts more: its owner sizes the CQ for them (UringSetup::cq_entries).
     const unsigned cq_free = cq_entries - outstanding - pending;
     return sq_free < cq_free ? sq_free : cq_free;
   }
@@ -245,9 +247,11 @@ struct Uring::Impl {
       // SAFETY: i < n <= max, the caller's array holds max completions.
       out[i].user_data = cqe->user_data;
       out[i].res = cqe->res;
+      out[i].flags = cqe->flags;
+      // A multishot op's completions with F_MORE are not its last: it is still in flight.
+      if ((cqe->flags & IORING_CQE_F_MORE) == 0) --outstanding;
     }
     cq_head += n;
-    outstanding -= n;
     // ORDERING: release of the CQ head — our reads of these CQE slots happen-before the kernel
     // (acquire of the head) reuses them.
     store_release(cq_khead, cq_head);
@@ -328,6 +332,7 @@ struct Uring::Impl {
     const bool offsets_ok =
         so.head + 4 <= sq_ring_size && so.tail + 4 <= sq_ring_size &&
         so.ring_mask + 4 <= sq_ring_size && so.ring_entries + 4 <= sq_ring_size &&
+        so.flags + 4 <= sq_ring_size && so.flags % 4 == 0 &&
         sq_array_end <= sq_ring_size && so.array % 4 == 0 && so.head % 4 == 0 &&
         so.tail % 4 == 0 && co.head + 4 <= cq_ring_size && co.tail + 4 <= cq_ring_size &&
         co.ring_mask + 4 <= cq_ring_size && co.ring_entries + 4 <= cq_ring_size &&
@@ -343,6 +348,7 @@ struct Uring::Impl {
     char* sq = static_cast<char*>(sq_ring);
     sq_khead = reinterpret_cast<unsigned*>(sq + so.head);
     sq_ktail = reinterpret_cast<unsigned*>(sq + so.tail);
+    sq_kflags = reinterpret_cast<unsigned*>(sq + so.flags);
     sq_mask = *reinterpret_cast<const unsigned*>(sq + so.ring_mask);
     sq_entries = *reinterpret_cast<const unsigned*>(sq + so.ring_entries);
     unsigned* sq_array = reinterpret_cast<unsigned*>(sq + so.array);
@@ -382,25 +388,31 @@ struct Uring::Impl {
   }
 };
 
-std::unique_ptr<Uring> Uring::create(unsigned entries, Error* err) {
+std::unique_ptr<Uring> Uring::create(unsigned entries, Error* err, const UringSetup& setup) {
   auto impl = std::make_unique<Impl>();
 
   // IORING_SETUP_SUBMIT_ALL (5.18+): keep submitting past an SQE that fails early, so one bad
   // request cannot stall the batch. Retry without it on older kernels (EINVAL).
-  // Deliberately not SINGLE_ISSUER/DEFER_TASKRUN (they tie the ring to the creating thread and
-  // change when completions become visible) nor COOP_TASKRUN (a thread asleep in epoll_wait on
-  // the registered eventfd would not be woken to post completions).
-  const unsigned flag_sets[] = {IORING_SETUP_SUBMIT_ALL, 0u};
+  // Not SINGLE_ISSUER/DEFER_TASKRUN: they tie the ring to the creating thread (the JS thread
+  // creates it, the I/O thread uses it). COOP_TASKRUN only when asked (setup.coop_taskrun): a
+  // thread asleep in epoll_wait is still woken through the registered eventfd (checked on 6.18:
+  // each frame into an armed multishot read woke it with its completion posted), and a busy one
+  // is not interrupted per completion.
+  unsigned base = 0;
+  if (setup.cq_entries != 0) base |= IORING_SETUP_CQSIZE;
+  if (setup.coop_taskrun) base |= IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+  const unsigned flag_sets[] = {base | IORING_SETUP_SUBMIT_ALL, base};
   io_uring_params p{};
   long fd = -1;
   int e = 0;
   for (unsigned flags : flag_sets) {
     p = io_uring_params{};
     p.flags = flags;
+    p.cq_entries = setup.cq_entries;
     fd = sys_setup(entries, &p);
     if (fd >= 0) break;
     e = errno;
-    if (e != EINVAL || flags == 0) break;
+    if (e != EINVAL || flags == base) break;
   }
   if (fd < 0) {
     if (err != nullptr) *err = Error::os(e, "io_uring_setup", setup_failure_message(e, entries));
@@ -436,7 +448,33 @@ bool Uring::prep_write(int fd, const void* buf, unsigned len, uint64_t user_data
   return impl_->prep_rw(IORING_OP_WRITE, fd, buf, len, user_data);
 }
 
+bool Uring::prep_read_multishot(int fd, uint16_t bgid, uint64_t user_data) {
+  // IORING_OP_READ_MULTISHOT (enum io_uring_op, Linux 6.7): defined here because the build
+  // host's headers may predate it; the value is kernel ABI.
+  constexpr uint8_t kOpReadMultishot = 49;
+  // No buffer of our own: addr and len stay 0 (the kernel refuses them), the group gives them.
+  if (!impl_->prep_rw(kOpReadMultishot, fd, nullptr, 0, user_data)) return false;
+  // SAFETY: prep_rw filled the slot just below the private tail; it is unpublished until submit.
+  io_uring_sqe* sqe = impl_->sqes + ((impl_->sq_tail - 1) & impl_->sq_mask);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = bgid;
+  return true;
+}
+
 int Uring::submit(unsigned min_complete) { return impl_->submit(min_complete); }
+
+bool Uring::taskrun_pending() const {
+  // ORDERING: relaxed — a hint; a flag set just after this read is seen at the next pass, and
+  // the registered eventfd wakes a thread that went to sleep meanwhile.
+  return (__atomic_load_n(impl_->sq_kflags, __ATOMIC_RELAXED) & IORING_SQ_TASKRUN) != 0;
+}
+
+int Uring::run_task_work() {
+  for (;;) {
+    if (sys_enter(impl_->ring_fd, 0, 0, IORING_ENTER_GETEVENTS) >= 0) return 0;
+    if (errno != EINTR) return -errno;
+  }
+}
 
 unsigned Uring::harvest(UringCompletion* out, unsigned max) { return impl_->harvest(out, max); }
 
@@ -450,6 +488,18 @@ Error Uring::register_file(int fd) {
     return Error::os(errno, "io_uring_register(IORING_REGISTER_FILES)", "registering a file with the io_uring");
   }
   impl_->fixed_fd = fd;
+  return Error{};
+}
+
+Error Uring::register_buf_ring(void* ring, unsigned entries, uint16_t bgid) {
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<uintptr_t>(ring);
+  reg.ring_entries = entries;
+  reg.bgid = bgid;
+  if (sys_register(impl_->ring_fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0) {
+    return Error::os(errno, "io_uring_register(IORING_REGISTER_PBUF_RING)",
+                     "registering provided buffers with the io_uring");
+  }
   return Error{};
 }
 

@@ -60,7 +60,7 @@ all_targets=(device_queue rx_parser ts-driver-queue ts-decoders)
 native_sources() {
   case "$1" in
     device_queue) echo "native/virtq.cc" ;;
-    rx_parser) echo "native/io_loop.cc native/device.cc native/virtq.cc native/tap.cc native/uring.cc native/errors.cc" ;;
+    rx_parser) echo "native/io_loop.cc native/device.cc native/virtq.cc native/tap.cc native/tap_rx.cc native/uring.cc native/errors.cc" ;;
     *) return 1 ;;
   esac
 }

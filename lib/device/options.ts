@@ -29,7 +29,7 @@ export interface DeviceOptions {
   up?: boolean;
   /** Frames per queue per device service pass, 1..256. Default 64. */
   batch?: number;
-  /** io_uring for TAP writes where the kernel allows it. Default true. */
+  /** io_uring for TAP writes (batches) and reads (one armed multishot read, Linux 6.7+) where the kernel allows it; false = write()/read() per frame. Default true. */
   uring?: boolean;
   /**
    * After the device runs out of work it keeps looking this long (µs) before it sleeps: a sleep

@@ -239,7 +239,8 @@ TEST(break_epoll_is_refused_without_a_running_thread) {
 
 // A TAP device whose thread paused reading (a receiver waits, no buffer posted) must resume when a
 // buffer comes: with its epoll descriptor broken, that epoll_ctl fails, and the thread stops
-// reporting kFaultEpollCtl (before its next epoll_wait could).
+// reporting kFaultEpollCtl (before its next epoll_wait could). The read() path: the armed
+// io_uring read (tap_rx.h) pauses without epoll_ctl, so use_uring is off here.
 TEST(tap_epoll_ctl_failure_when_reading_resumes_is_reported) {
   const std::string why = tap_missing();
   if (!why.empty()) {
@@ -260,6 +261,7 @@ TEST(tap_epoll_ctl_failure_when_reading_resumes_is_reported) {
   cfg.backend = BackendKind::kTap;
   cfg.tap.name = "ctf" + std::to_string(getpid() % 100000);
   cfg.tap.up = false;  // no kernel traffic of its own
+  cfg.use_uring = false;
   Error err;
   std::shared_ptr<Device> d = Device::create(r.data(), r.size(), cfg, &err);
   REQUIRE(d != nullptr);

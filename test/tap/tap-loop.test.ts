@@ -1,5 +1,6 @@
 // Frames over real TAPs: tapA -> tc mirred -> tapB, both serviced by our devices; and TAP <-> the
 // kernel through an AF_PACKET socket on the host side.
+import * as os from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Device, FramePort } from '../../lib/device';
 import { ETH_EXPERIMENTAL, frame, seqOf } from '../helpers/frames';
@@ -22,9 +23,20 @@ const enabled = tapTestsEnabled('tap-loop');
 const isTestFrame = (bytes: Uint8Array, off: number) =>
   ((bytes[off + 12]! << 8) | bytes[off + 13]!) === ETH_EXPERIMENTAL;
 
-describe.runIf(enabled)('TAP: frames through the kernel', () => {
-  const A = ifName('ctlA');
-  const B = ifName('ctlB');
+/** Linux 6.7+ has IORING_OP_READ_MULTISHOT: there, receive must come through the armed read. */
+const kernelHasMultishotRead = (() => {
+  const [maj, min] = os.release().split('.').map(Number) as [number, number];
+  return maj > 6 || (maj === 6 && min >= 7);
+})();
+
+// Both receive paths of a TAP (native/tap_rx.h): the armed io_uring multishot read (the default)
+// and read() per frame (uring: false, and the fallback on kernels without the read).
+describe.runIf(enabled).each([
+  { uring: true, label: 'armed io_uring read' },
+  { uring: false, label: 'read() per frame' },
+])('TAP: frames through the kernel, receive by $label', ({ uring }) => {
+  const A = ifName(uring ? 'ctlA' : 'ctrA');
+  const B = ifName(uring ? 'ctlB' : 'ctrB');
   let a: Device;
   let b: Device;
   let pa: FramePort;
@@ -32,8 +44,8 @@ describe.runIf(enabled)('TAP: frames through the kernel', () => {
 
   beforeAll(() => {
     // Quiet from the start: the kernel puts no frame of its own on either TAP.
-    a = openQuietTap({ name: A, queuePairs: 2, queueSize: 256 });
-    b = openQuietTap({ name: B, queuePairs: 2, queueSize: 256 });
+    a = openQuietTap({ name: A, queuePairs: 2, queueSize: 256, uring });
+    b = openQuietTap({ name: B, queuePairs: 2, queueSize: 256, uring });
     mirred(A, B);
     mirred(B, A);
     pa = new FramePort(a, 0);
@@ -98,6 +110,8 @@ describe.runIf(enabled)('TAP: frames through the kernel', () => {
     );
     expect(seqB).toEqual(Array.from({ length: n }, (_, i) => i));
     expect(seqA).toEqual(Array.from({ length: n }, (_, i) => i));
+    // The path under test is the one that moved them.
+    expect(b.stats().rxUring).toBe(uring && kernelHasMultishotRead);
   });
 
   it('a TAP and an AF_PACKET socket exchange frames', async () => {
