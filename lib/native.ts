@@ -9,6 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { CondisError } from './errors';
 
 /** Options the native side reads; lib/device/options.ts validates them first. */
 export interface NativeDeviceOptions {
@@ -164,25 +165,42 @@ export interface NativeBinding {
 
 let cached: NativeBinding | undefined;
 
-/** Loads the addon once. Throws ERR_CONDIS_NO_ADDON with a fix if it was never built. */
+/** Loads the addon once. Throws a CondisError ERR_CONDIS_NO_ADDON with a fix if it was never built. */
 export function native(): NativeBinding {
   if (cached) return cached;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const load = require('node-gyp-build') as (dir: string) => unknown;
-    cached = load(packageRoot()) as NativeBinding;
-  } catch (cause) {
-    // Said to a consumer of the package as much as to a developer of it: no script of ours is
-    // named, only what works in any project that depends on condis-tap.
-    const err = new Error(
-      `condis-tap: no prebuilt binary for ${process.platform}-${process.arch} and no compiled addon ` +
-        `(${(cause as Error).message.split('\n')[0]}): install g++, make and python3 and run ` +
-        '`npm rebuild condis-tap` (in a clone of condis-tap itself: `npm run build:native`)',
-    ) as Error & { code: string };
-    err.code = 'ERR_CONDIS_NO_ADDON';
-    throw err;
-  }
+  cached = loadAddon(packageRoot(), require);
   return cached;
+}
+
+/**
+ * The loader behind {@link native}, with `require` passed in so a test can play a machine with no
+ * addon (node-gyp-build throwing, or missing) without unloading the real one. `dir` is the folder
+ * holding binding.gyp. Not exported from the package root.
+ */
+export function loadAddon(dir: string, req: (id: string) => unknown): NativeBinding {
+  try {
+    const load = req('node-gyp-build') as (dir: string) => unknown;
+    return load(dir) as NativeBinding;
+  } catch (cause) {
+    throw noAddonError(cause);
+  }
+}
+
+/**
+ * The error for an addon that cannot be loaded: ERR_CONDIS_NO_ADDON, the loader's first line
+ * quoted, and what to run. Said to a consumer of the package as much as to a developer of it: no
+ * script of ours is named, only what works in any project that depends on condis-tap.
+ */
+export function noAddonError(cause: unknown): CondisError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new CondisError(
+    'ERR_CONDIS_NO_ADDON',
+    `condis-tap: no prebuilt binary for ${process.platform}-${process.arch} and no compiled addon ` +
+      `(${why.split('\n')[0]}): install g++, make and python3 and run ` +
+      '`npm rebuild condis-tap` (in a clone of condis-tap itself: `npm run build:native`)',
+    {},
+    { cause },
+  );
 }
 
 /** The folder holding binding.gyp: lib/.. from source, dist/lib/../.. when compiled. */

@@ -81,16 +81,8 @@ export class FramePort {
 
   /** Posts every free receive buffer; returns how many were added. */
   postRx(): number {
-    const pool = this.rxPool;
-    const q = this.rxq;
-    let n = 0;
-    while (q.freeDescriptors() > 0) {
-      const slot = pool.alloc();
-      if (slot < 0) break;
-      q.addBuffer(pool.offsetOf(slot), pool.slotSize, true, slot);
-      n++;
-    }
-    if (n > 0) this.device.publish(q);
+    const n = this.rxq.addReceiveBuffers(this.rxPool);
+    if (n > 0) this.device.publish(this.rxq);
     return n;
   }
 

@@ -219,16 +219,7 @@ export class QueuePair {
 
   /** Posts every free receive pool buffer to the receiveq (not published). Returns how many. */
   fillRx(): number {
-    const pool = this.rxPool;
-    const q = this.rxq;
-    let n = 0;
-    while (q.freeDescriptors() > 0) {
-      const slot = pool.alloc();
-      if (slot < 0) break;
-      q.addBuffer(pool.offsetOf(slot), pool.slotSize, true, slot);
-      n++;
-    }
-    return n;
+    return this.rxq.addReceiveBuffers(this.rxPool);
   }
 
   /** The receive NBL of a receive pool slot. */

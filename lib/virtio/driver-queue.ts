@@ -25,6 +25,7 @@
  * virtio queue reset) brings it back.
  */
 import { CondisError } from '../errors';
+import type { BufferPool } from './buffer-pool';
 import { checkInt, invalidArg } from './invalid-arg';
 import {
   kAvailIdxOff,
@@ -204,6 +205,25 @@ export class DriverQueue {
     this.chainCap[h] = deviceWritable ? len : 0;
     this.commit(h, token);
     return h;
+  }
+
+  /**
+   * Supplies receive buffers (2.7.13): every free slot of `pool`, one device-writable descriptor
+   * each (its whole slot; token = the slot number, what harvest() gives back), until the pool or
+   * the free descriptors run out. Not published: the caller publishes (and kicks) once. Returns how
+   * many were added. The one loop behind FramePort.postRx() and the miniport's QueuePair.fillRx():
+   * a method of this one class, so the calls inside stay monomorphic; nothing allocated.
+   */
+  addReceiveBuffers(pool: BufferPool): number {
+    const len = pool.slotSize;
+    let n = 0;
+    while (this.numFree > 0) {
+      const slot = pool.alloc();
+      if (slot < 0) break;
+      this.addBuffer(pool.offsetOf(slot), len, true, slot);
+      n++;
+    }
+    return n;
   }
 
   /**

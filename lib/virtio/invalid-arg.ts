@@ -1,10 +1,24 @@
-/** An argument error with the project's stable code (`ERR_CONDIS_INVALID_ARG`). */
-export type InvalidArgError = (TypeError | RangeError) & { code: 'ERR_CONDIS_INVALID_ARG' };
+/**
+ * The argument checks of lib/virtio (region, buffer pool, driver queue): every one raises the
+ * project's CondisError with the stable code ERR_CONDIS_INVALID_ARG (lib/errors.ts), as lib/device
+ * does, so an error a user meets through the package root always carries a code of ErrorCodes.
+ * Not on a hot path: the checks run at setup, or when a call is already wrong.
+ */
+import { CondisError } from '../errors';
 
+/**
+ * An argument error of lib/virtio: a CondisError with code `ERR_CONDIS_INVALID_ARG`. Until issue
+ * 11 it was a TypeError or RangeError; `details.kind` still says which ('type': wrong type,
+ * 'range': out of range), for code that told the two apart with instanceof.
+ */
+export type InvalidArgError = CondisError & {
+  readonly code: 'ERR_CONDIS_INVALID_ARG';
+  readonly details: { readonly kind: 'type' | 'range' };
+};
+
+/** Builds (does not throw) the error for a bad argument; `message` names the argument. */
 export function invalidArg(kind: 'type' | 'range', message: string): InvalidArgError {
-  const err = (kind === 'type' ? new TypeError(message) : new RangeError(message)) as InvalidArgError;
-  err.code = 'ERR_CONDIS_INVALID_ARG';
-  return err;
+  return new CondisError('ERR_CONDIS_INVALID_ARG', message, { kind }) as InvalidArgError;
 }
 
 /** Throws unless `v` is an integer in [min, max]; `name` goes into the message. */
@@ -18,6 +32,7 @@ export function checkInt(name: string, v: unknown, min: number, max: number): nu
   return v;
 }
 
+/** A value as a message shows it: numbers and strings as written, anything else by its type. */
 export function describe(v: unknown): string {
   if (typeof v === 'number') return String(v);
   if (typeof v === 'string') return JSON.stringify(v);

@@ -78,7 +78,7 @@ export interface Region {
   readonly eventIdx: boolean;
 }
 
-/** Allocates and initializes a region. Throws ERR_CONDIS_INVALID_ARG (TypeError/RangeError). */
+/** Allocates and initializes a region. Throws a CondisError ERR_CONDIS_INVALID_ARG. */
 export function createRegion(options: RegionOptions): Region {
   if (typeof options !== 'object' || options === null) {
     throw invalidArg('type', `region options must be an object, got ${describe(options)}`);

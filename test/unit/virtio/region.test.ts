@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { CondisError } from '../../../lib/errors';
 import {
   attachRegion,
   createRegion,
@@ -60,32 +61,36 @@ describe('createRegion', () => {
   });
 
   it.each([
-    [{ queuePairs: 0, queueSize: 8, bufferSize: 64 }, RangeError, /queuePairs/],
-    [{ queuePairs: 65, queueSize: 8, bufferSize: 64 }, RangeError, /queuePairs/],
-    [{ queuePairs: 1.5, queueSize: 8, bufferSize: 64 }, TypeError, /queuePairs must be an integer/],
-    [{ queuePairs: '1', queueSize: 8, bufferSize: 64 }, TypeError, /queuePairs/],
-    [{ queuePairs: 1, queueSize: 1, bufferSize: 64 }, RangeError, /queueSize/],
-    [{ queuePairs: 1, queueSize: 65536, bufferSize: 64 }, RangeError, /queueSize/],
-    [{ queuePairs: 1, queueSize: 48, bufferSize: 64 }, RangeError, /power of two/],
-    [{ queuePairs: 1, queueSize: 8, bufferSize: 32 }, RangeError, /bufferSize/],
-    [{ queuePairs: 1, queueSize: 8, bufferSize: 100 }, RangeError, /multiple of 64/],
-    [{ queuePairs: 1, queueSize: 8, bufferSize: 64, buffersPerQueue: 0 }, RangeError, /buffersPerQueue/],
-    [{ queuePairs: 1, queueSize: 8, bufferSize: 64, vnetHdr: 1 }, TypeError, /vnetHdr/],
-    [{ queuePairs: 64, queueSize: 8, bufferSize: 1 << 20, buffersPerQueue: 4096 }, RangeError, /too large/],
-  ])('rejects %o', (opts, Ctor, msg) => {
+    [{ queuePairs: 0, queueSize: 8, bufferSize: 64 }, 'range', /queuePairs/],
+    [{ queuePairs: 65, queueSize: 8, bufferSize: 64 }, 'range', /queuePairs/],
+    [{ queuePairs: 1.5, queueSize: 8, bufferSize: 64 }, 'type', /queuePairs must be an integer/],
+    [{ queuePairs: '1', queueSize: 8, bufferSize: 64 }, 'type', /queuePairs/],
+    [{ queuePairs: 1, queueSize: 1, bufferSize: 64 }, 'range', /queueSize/],
+    [{ queuePairs: 1, queueSize: 65536, bufferSize: 64 }, 'range', /queueSize/],
+    [{ queuePairs: 1, queueSize: 48, bufferSize: 64 }, 'range', /power of two/],
+    [{ queuePairs: 1, queueSize: 8, bufferSize: 32 }, 'range', /bufferSize/],
+    [{ queuePairs: 1, queueSize: 8, bufferSize: 100 }, 'range', /multiple of 64/],
+    [{ queuePairs: 1, queueSize: 8, bufferSize: 64, buffersPerQueue: 0 }, 'range', /buffersPerQueue/],
+    [{ queuePairs: 1, queueSize: 8, bufferSize: 64, vnetHdr: 1 }, 'type', /vnetHdr/],
+    [{ queuePairs: 64, queueSize: 8, bufferSize: 1 << 20, buffersPerQueue: 4096 }, 'range', /too large/],
+  ])('rejects %o', (opts, kind, msg) => {
     let err: unknown;
     try {
       createRegion(opts as never);
     } catch (e) {
       err = e;
     }
-    expect(err).toBeInstanceOf(Ctor);
+    // A CondisError since issue 11 (was a TypeError/RangeError): details.kind keeps which.
+    expect(err).toBeInstanceOf(CondisError);
     expect((err as { code?: string }).code).toBe('ERR_CONDIS_INVALID_ARG');
+    expect((err as CondisError).details.kind).toBe(kind);
     expect((err as Error).message).toMatch(msg);
   });
 
   it('rejects a non-object', () => {
-    expect(() => createRegion(null as never)).toThrow(TypeError);
+    expect(() => createRegion(null as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_CONDIS_INVALID_ARG', details: { kind: 'type' } }),
+    );
   });
 });
 
