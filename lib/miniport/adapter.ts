@@ -60,7 +60,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Device } from '../device/device';
-import type { CondisError } from '../errors';
+import { CondisError } from '../errors';
 import type { MiniportCoHandlers, NdisMiniportHandle, NdisVcHandle } from '../ndis/actors';
 import { NetBuffer, NetBufferList } from '../ndis/nbl';
 import type { Ndis } from '../ndis/ndis';
@@ -427,6 +427,8 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
     device.onInterrupt = null;
     this.interruptHooks = [];
     await device.close();
-    if (status !== NDIS_STATUS_SUCCESS) throw new Error('MiniportAdapter.halt: VCs still present');
+    if (status !== NDIS_STATUS_SUCCESS) {
+      throw new CondisError('ERR_CONDIS_VCS_PRESENT', 'MiniportAdapter.halt: VCs still present', { status });
+    }
   }
 }

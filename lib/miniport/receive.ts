@@ -15,6 +15,7 @@
  * drain there); interrupt.ts and adapter.ts (which hands MiniportReturnNetBufferLists to NDIS)
  * call down into it.
  */
+import { CondisError } from '../errors';
 import { NDIS_RECEIVE_FLAGS_RESOURCES, type NetBufferList } from '../ndis/nbl';
 import { checkDrain } from './drain';
 import type { AdapterState } from './state';
@@ -102,7 +103,10 @@ export function returnNetBufferLists(st: AdapterState, nbls: NetBufferList): voi
     const next: NetBufferList | null = p.next;
     p.next = null;
     if (!(p instanceof ReceiveNetBufferList)) {
-      throw new Error('MiniportReturnNetBufferLists: an NBL this miniport did not indicate');
+      throw new CondisError(
+        'ERR_CONDIS_E62',
+        'MiniportReturnNetBufferLists: an NBL this miniport did not indicate',
+      );
     }
     const pair = p.pair;
     const vc = pair.vc;

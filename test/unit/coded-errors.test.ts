@@ -55,10 +55,6 @@ const ALLOWED: readonly (Site & { why: string })[] = [
  * one is coded, the test below fails until it is removed here.
  */
 const AWAITING_CODE: readonly Site[] = [
-  // ERR_CONDIS_VCS_PRESENT
-  { file: 'lib/miniport/adapter.ts', text: 'MiniportAdapter.halt: VCs still present' },
-  // ERR_CONDIS_INVALID_ARG (or the E62 rule's code)
-  { file: 'lib/miniport/receive.ts', text: 'an NBL this miniport did not indicate' },
   // ERR_CONDIS_REGISTRATION
   { file: 'lib/vc/pvc-call-manager.ts', text: 'address family already registered' },
   // ERR_CONDIS_INVALID_HANDLE
