@@ -13,8 +13,8 @@ import { type Packed, packAndInstall, ROOT } from './packed';
 
 let packed: Packed;
 
-beforeAll(() => {
-  packed = packAndInstall();
+beforeAll(async () => {
+  packed = await packAndInstall();
 }, 600_000);
 
 function run(args: string[], input?: string): string {

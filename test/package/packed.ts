@@ -9,7 +9,7 @@
  * child processes of one vitest process, and the result is kept in a temp dir named after that
  * process (process.ppid); the next file reuses it. Dirs of vitest runs that are gone are removed.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { type ExecFileOptions, execFile, execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -68,8 +68,24 @@ export function crossToolchain(): boolean {
   return ok;
 }
 
+/**
+ * A command's stdout, run without blocking this worker: vitest's worker answers its main process
+ * over RPC with a fixed 60 s timeout, and a minute of execFileSync (prebuild, pack, install) in a
+ * beforeAll made it report "Timeout calling onTaskUpdate" as an unhandled error (vitest #8164).
+ */
+export function run(cmd: string, args: string[], opts: ExecFileOptions = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...opts }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${String(stderr).slice(-2000)}`));
+      else resolve(String(stdout));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /** Packs and installs once per vitest run (see the file comment). */
-export function packAndInstall(): Packed {
+export async function packAndInstall(): Promise<Packed> {
   const dir = path.join(os.tmpdir(), `${PREFIX}${process.ppid}`);
   const done = path.join(dir, 'packed.json');
   // Two test files (in two vitest workers) may ask at once: the first to make the lock packs, the
@@ -81,17 +97,17 @@ export function packAndInstall(): Packed {
       fs.mkdirSync(lock);
       break;
     } catch {
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
+      await sleep(200);
     }
   }
   try {
-    return packAndInstallLocked(dir, done);
+    return await packAndInstallLocked(dir, done);
   } finally {
     fs.rmSync(lock, { recursive: true, force: true });
   }
 }
 
-function packAndInstallLocked(dir: string, done: string): Packed {
+async function packAndInstallLocked(dir: string, done: string): Promise<Packed> {
   if (fs.existsSync(done)) return JSON.parse(fs.readFileSync(done, 'utf8')) as Packed;
   removeStale();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -101,16 +117,12 @@ function packAndInstallLocked(dir: string, done: string): Packed {
   // The prepack step (the prebuilds) by hand, then a pack that runs no script: npm pack would also
   // run "prepare", rewriting dist/ under the other test files that are running from it. npm ci has
   // built dist/ already.
-  execFileSync('bash', ['scripts/prebuild.sh'], {
+  await run('bash', ['scripts/prebuild.sh'], {
     cwd: ROOT,
     env: { ...process.env, PREBUILD_ARCHS: archs.join(' ') },
-    stdio: ['ignore', 'ignore', 'pipe'],
   });
-  const out = execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], {
+  const out = await run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], {
     cwd: ROOT,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    maxBuffer: 64 << 20,
   });
   const [info] = packJson(out);
   if (!info) throw new Error('npm pack --json: empty list');
@@ -130,11 +142,9 @@ function packAndInstallLocked(dir: string, done: string): Packed {
     `${JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }, null, 2)}\n`,
   );
   const env = { HOME: process.env.HOME ?? '/root', PATH: bin, CI: process.env.CI ?? '' };
-  execFileSync('npm', ['i', tarball, '--no-audit', '--no-fund', '--prefer-offline', '--foreground-scripts'], {
+  await run('npm', ['i', tarball, '--no-audit', '--no-fund', '--prefer-offline', '--foreground-scripts'], {
     cwd: project,
     env,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
   const packed: Packed = {
     dir,

@@ -14,7 +14,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Packed, packAndInstall, ROOT } from './packed';
+import { type Packed, packAndInstall, ROOT, run } from './packed';
 
 const TS7 = '7.0.2';
 let packed: Packed;
@@ -45,31 +45,29 @@ const CASES = [
   { resolution: 'bundler', module: 'esnext', files: ['user.ts'] },
 ] as const;
 
-beforeAll(() => {
-  packed = packAndInstall();
+beforeAll(async () => {
+  packed = await packAndInstall();
   const env = { HOME: process.env.HOME ?? '/root', PATH: packed.path };
   const typesNode = JSON.parse(
     fs.readFileSync(path.join(ROOT, 'node_modules/@types/node/package.json'), 'utf8'),
   );
   const ts7 = path.join(packed.dir, 'ts7');
   if (!fs.existsSync(path.join(packed.project, 'node_modules/@types/node'))) {
-    execFileSync(
+    await run(
       'npm',
       ['i', '-D', `@types/node@${typesNode.version}`, '--no-audit', '--no-fund', '--prefer-offline'],
       {
         cwd: packed.project,
         env,
-        stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
   }
   if (!fs.existsSync(path.join(ts7, 'node_modules/typescript'))) {
     fs.mkdirSync(ts7, { recursive: true });
     fs.writeFileSync(path.join(ts7, 'package.json'), '{"private":true}\n');
-    execFileSync('npm', ['i', `typescript@${TS7}`, '--no-audit', '--no-fund', '--prefer-offline'], {
+    await run('npm', ['i', `typescript@${TS7}`, '--no-audit', '--no-fund', '--prefer-offline'], {
       cwd: ts7,
       env,
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
   }
   tsc = {
