@@ -1,0 +1,22 @@
+/**
+ * Child of cold-drain.ts: ONE deactivation, the first of this process (no warm-up), at the depth
+ * argv[3] on the backend argv[2], through the drain benchmark's own rig; prints one JSON line
+ * { depth, drainUs, overheadUs } on stdout.
+ */
+import { runDrainBench } from './drain-bench';
+
+const backend = process.argv[2] === 'tap' ? 'tap' : 'wire';
+const depth = Number(process.argv[3] ?? 1);
+
+runDrainBench({ backend, depths: [depth], iterations: 1, warmup: 0, jitWarmup: 0, kernel: false })
+  .then((r) => {
+    const row = r.rows[0];
+    if (!row) throw new Error('no row');
+    process.stdout.write(
+      `${JSON.stringify({ depth, drainUs: row.drainUs.max, overheadUs: row.overheadUs.max })}\n`,
+    );
+  })
+  .catch((e: Error) => {
+    process.stderr.write(`${e.message}\n`);
+    process.exit(1);
+  });

@@ -1,0 +1,97 @@
+/**
+ * Cold deactivations (issue 12 point 4): the drain benchmark's deactivation, measured as a
+ * process's FIRST — a fresh process per sample (cold-drain-child.ts runs runDrainBench with no
+ * warm-up and one iteration), so nothing of the path has run before: V8 has compiled none of its
+ * functions (they are compiled lazily, on first call), no inline cache is warm, no native call
+ * has been made. `condis bench drain --cold N` reports these beside the warm rows.
+ *
+ * Sits with the scenarios (lib/scenarios): library code returning a typed report; lib/cli renders.
+ */
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { Histogram, type Percentiles } from '../bench/histogram';
+
+export interface ColdDrainOptions {
+  backend: 'tap' | 'wire';
+  depths: readonly number[];
+  /** Fresh processes per depth (>= 1). */
+  samples: number;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number, label: string) => void;
+}
+
+export interface ColdDrainRow {
+  depth: number;
+  samples: number;
+  /** NdisCmDeactivateVc to the call manager's completion, µs, each sample a fresh process. */
+  drainUs: Percentiles;
+  /** Above the moment the last send / held receive came back (as the warm rows). */
+  overheadUs: Percentiles;
+}
+
+/** What one child prints (its only stdout line). */
+export interface ColdSample {
+  depth: number;
+  drainUs: number;
+  overheadUs: number;
+}
+
+const CHILD = path.join(__dirname, `cold-drain-child${path.extname(__filename)}`);
+
+/** Run from the TypeScript sources (the tests), the child needs tsx to load. */
+const LOADER = path.extname(__filename) === '.ts' ? ['--require', 'tsx/cjs'] : [];
+
+/** One cold sample: a fresh node process. */
+export function coldSample(backend: 'tap' | 'wire', depth: number): Promise<ColdSample> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...LOADER, CHILD, backend, String(depth)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = out.trim().split('\n').pop() ?? '';
+      if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line) as ColdSample);
+      else
+        reject(
+          new Error(
+            `cold drain sample (depth ${depth}) failed: exit ${code}: ${err.trim().split('\n').pop() ?? ''}`,
+          ),
+        );
+    });
+  });
+}
+
+/** `samples` fresh processes per depth, one after another (never two at once: they would compete). */
+export async function runColdDrain(opts: ColdDrainOptions): Promise<ColdDrainRow[]> {
+  const rows: ColdDrainRow[] = [];
+  const total = opts.depths.length * opts.samples;
+  let done = 0;
+  for (const depth of opts.depths) {
+    const drain = new Histogram();
+    const overhead = new Histogram();
+    let n = 0;
+    for (; n < opts.samples && !opts.signal?.aborted; n++) {
+      opts.onProgress?.(++done, total, `cold, depth ${depth}`);
+      const s = await coldSample(opts.backend, depth);
+      drain.record(s.drainUs * 1e3);
+      overhead.record(s.overheadUs * 1e3);
+    }
+    if (n === 0) break;
+    rows.push({
+      depth,
+      samples: n,
+      drainUs: round(drain.percentiles(1e-3)),
+      overheadUs: round(overhead.percentiles(1e-3)),
+    });
+  }
+  return rows;
+}
+
+function round(p: Percentiles): Percentiles {
+  const r = (x: number) => Math.round(x * 10) / 10;
+  return { p50: r(p.p50), p90: r(p.p90), p99: r(p.p99), p999: r(p.p999), max: r(p.max) };
+}
