@@ -79,10 +79,18 @@ struct IrqLine {
     // The C call, not Napi::Function::Call: with NAPI_CPP_EXCEPTIONS (binding.gyp) the wrapper
     // turns a failed call into a C++ exception, and in an environment being torn down
     // (worker.terminate() with an interrupt queued) rethrowing it as JS fails too, so it escaped
-    // the TSFN callback: std::terminate. Here a failed call just returns: either the environment
-    // is terminating (napi_pending_exception, nothing pending, nothing to do) or the handler
-    // threw, and Node reports that exception as uncaught, as for any callback.
-    (void)napi_call_function(env, recv, fn, 0, nullptr, nullptr);
+    // the TSFN callback: std::terminate. A failed call means one of two things:
+    // - the environment is terminating: the call never ran, nothing is pending, nothing to do;
+    // - the handler threw: the exception is pending here. Left there, Node 20 only warns
+    //   (DEP0168) and drops it, so a bug in a user's onInterrupt/onFrame or an event listener
+    //   went unseen while the process ran on. It is raised as uncaught instead
+    //   (process 'uncaughtException', else the process ends), as for any callback of Node's own.
+    if (napi_call_function(env, recv, fn, 0, nullptr, nullptr) == napi_ok) return;
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) != napi_ok || !pending) return;
+    napi_value exc = nullptr;
+    if (napi_get_and_clear_last_exception(env, &exc) != napi_ok || exc == nullptr) return;
+    (void)napi_fatal_exception(env, exc);
   }
 
   // thread_finalize_cb: the TSFN is gone (released, or its environment is ending).

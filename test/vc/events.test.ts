@@ -66,10 +66,9 @@ describe('VcChannel events', () => {
     const unheard = await VcChannel.open(ndis, adapter, { vid: 8 });
     const errors: CondisError[] = [];
     heard.on('error', (e) => errors.push(e));
-    // An 'error' emitted with no listener throws, from inside the device's interrupt callback:
-    // Node reports that as an uncaught exception, or (Node 20's default policy for a throw in a
-    // Node-API callback) swallows it with the DEP0168 warning, once per process: a fresh one per
-    // test file (vitest's forks pool), and nothing else here throws in a callback. Either is caught.
+    // An 'error' emitted with no listener throws, from inside the device's interrupt callback,
+    // which raises it as uncaught (native/device_wrap.cc Deliver; before, Node 20 swallowed it
+    // with the DEP0168 warning, so that is watched for too). Either is caught.
     const thrown: unknown[] = [];
     const onUncaught = (e: unknown) => thrown.push(e);
     const onWarning = (w: Error & { code?: string }) => {
