@@ -2,7 +2,7 @@
 // come from its repetitions, every frame of every repetition received; an abort stops it with
 // Interrupted after cleaning up.
 import { describe, expect, it } from 'vitest';
-import { Interrupted } from '../../lib/bench/pps/engine';
+import { crefUringMode, Interrupted } from '../../lib/bench/pps/engine';
 import { runPpsBench } from '../../lib/scenarios/pps-bench';
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
@@ -59,4 +59,14 @@ describe('runPpsBench (lib/scenarios/pps-bench)', () => {
     expect(reps).toBe(1);
     expect(log).toContain('SIGINT: stopping and cleaning up');
   }, 60_000);
+});
+
+describe('the C reference io_uring reader', () => {
+  it('is the multishot one where the kernel has IORING_OP_READ_MULTISHOT (6.7+), else armed reads', () => {
+    expect(crefUringMode('6.18.44-fc-v1272')).toBe('uring-ms');
+    expect(crefUringMode('6.7.0')).toBe('uring-ms');
+    expect(crefUringMode('7.0.1')).toBe('uring-ms');
+    expect(crefUringMode('6.6.63-generic')).toBe('uring');
+    expect(crefUringMode('5.15.0')).toBe('uring');
+  });
 });

@@ -7,7 +7,7 @@
  *           condis       one FramePort on a device attached to tapA sends N frames, one on tapB's
  *                        device receives them (sends driven from the interrupt callbacks, window)
  *           c-per-frame  cref --mode per-frame: one write()/read() per frame
- *           c-io_uring   cref --mode uring: io_uring batches
+ *           c-io_uring   cref --mode uring-ms (else uring; engine.ts crefUringMode): io_uring
  *         A TAP without multi_queue takes one fd, so our devices are closed while cref runs and
  *         reopened for each of our repetitions.
  *   wire: the in-process wire backend alone (openWirePair), 64-byte frames.
