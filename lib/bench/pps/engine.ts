@@ -71,11 +71,23 @@ export interface PpsConfig {
    * (3 runs each). The TAP runs are never pinned (cref is not either).
    */
   wireCpus: WireCpus | null;
+  /**
+   * The TAP runs pin the JS thread, the sending device's thread and the receiving device's
+   * thread to these CPUs, and cref's writer and reader to the same tx and rx CPUs (so both sides
+   * get the same placement); null (the default) = as the scheduler sees fit, for both.
+   */
+  tapCpus: TapCpus | null;
 }
 
 export interface WireCpus {
   js: number;
   device: number;
+}
+
+export interface TapCpus {
+  js: number;
+  tx: number;
+  rx: number;
 }
 
 export const DEFAULT_CONFIG: PpsConfig = {
@@ -86,6 +98,7 @@ export const DEFAULT_CONFIG: PpsConfig = {
   batch: 64,
   pollUs: null,
   wireCpus: null,
+  tapCpus: null,
 };
 
 export interface CondisRep {
@@ -420,14 +433,20 @@ export class PpsEngine {
   /** One condis repetition over the TAP loop (which must be up): devices opened and closed here. */
   async condisTap(names: [string, string], size: number): Promise<CondisRep> {
     if (this.interrupted) throw new Interrupted();
-    const a = this.track(openTap({ ...this.deviceOptions(), name: names[0] }));
+    const pin = this.config.tapCpus;
+    const a = this.track(
+      openTap({ ...this.deviceOptions(), name: names[0], ...(pin ? { cpus: [pin.tx] } : {}) }),
+    );
     let b: Device;
     try {
-      b = this.track(openTap({ ...this.deviceOptions(), name: names[1] }));
+      b = this.track(
+        openTap({ ...this.deviceOptions(), name: names[1], ...(pin ? { cpus: [pin.rx] } : {}) }),
+      );
     } catch (e) {
       await this.closeDevice(a);
       throw e;
     }
+    if (pin) setThreadCpus([pin.js]);
     try {
       return await this.moveFrames(a, b, {
         frames: this.config.frames,
@@ -437,6 +456,7 @@ export class PpsEngine {
         verify: true,
       });
     } finally {
+      if (pin) setThreadCpus(null);
       await this.closeDevice(a);
       await this.closeDevice(b);
     }
@@ -496,6 +516,7 @@ export class PpsEngine {
       String(c.batch),
       '--warmup',
       String(c.warmup),
+      ...(c.tapCpus ? ['--cpus', `${c.tapCpus.tx},${c.tapCpus.rx}`] : []),
     ];
     return new Promise((resolve, reject) => {
       const child = spawn(this.files.cref, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -34,6 +34,7 @@ import {
   PpsEngine,
   type PpsRatios,
   ratiosOf,
+  type TapCpus,
   tapLoopNames,
   type WireCpus,
 } from '../../../lib/bench/pps/engine';
@@ -64,6 +65,9 @@ a JS heap check. The TAP part needs root (CAP_NET_ADMIN); without it it is skipp
   --wire-cpus J,D   wire runs: pin the JS thread to CPU J and the device threads to CPU D
                     (default none: the scheduler decides; pinned apart was not faster on the
                     2-core VM)
+  --tap-cpus J,T,R  TAP runs: pin the JS thread to CPU J, the sending device's thread to T and
+                    the receiving one's to R, and cref's writer to T and reader to R
+                    (default none: the scheduler decides)
   --paths LIST      TAP paths to run: condis,c-per-frame,c-io_uring (default all three)
   --skip-tap        wire and heap only
   --json FILE       also write the report as JSON
@@ -88,6 +92,7 @@ interface Opts {
   batch: number;
   pollUs: number | null;
   wireCpus: WireCpus | null;
+  tapCpus: TapCpus | null;
   paths: PathName[];
   skipTap: boolean;
   json: string | null;
@@ -113,6 +118,7 @@ function parseFlags(argv: string[]): Opts | null {
         batch: { type: 'string' },
         'poll-us': { type: 'string' },
         'wire-cpus': { type: 'string' },
+        'tap-cpus': { type: 'string' },
         paths: { type: 'string' },
         'skip-tap': { type: 'boolean' },
         json: { type: 'string' },
@@ -146,6 +152,7 @@ function parseFlags(argv: string[]): Opts | null {
     batch: num(v, 'batch', 64, 1, 256),
     pollUs: v['poll-us'] === undefined ? null : num(v, 'poll-us', 0, 0, 10_000),
     wireCpus: parseWireCpus(v['wire-cpus']),
+    tapCpus: parseTapCpus(v['tap-cpus']),
     paths: parsePaths(v.paths),
     skipTap: v['skip-tap'] === true,
     json: typeof v.json === 'string' ? v.json : null,
@@ -161,6 +168,15 @@ function parseWireCpus(v: string | boolean | undefined): WireCpus | null {
   const device = Number(m[2]);
   if (js > 1023 || device > 1023) throw new UsageError('--wire-cpus: CPU numbers go from 0 to 1023');
   return { js, device };
+}
+
+function parseTapCpus(v: string | boolean | undefined): TapCpus | null {
+  if (v === undefined || v === 'none') return null;
+  const m = /^(\d+),(\d+),(\d+)$/.exec(String(v));
+  if (!m) throw new UsageError(`--tap-cpus must be J,T,R (three CPU numbers) or none, got "${String(v)}"`);
+  const [js, tx, rx] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (js > 1023 || tx > 1023 || rx > 1023) throw new UsageError('--tap-cpus: CPU numbers go from 0 to 1023');
+  return { js, tx, rx };
 }
 
 function parsePaths(v: string | boolean | undefined): PathName[] {
@@ -245,6 +261,7 @@ async function main(argv: string[]): Promise<number> {
       batch: o.batch,
       pollUs: o.pollUs,
       wireCpus: o.wireCpus,
+      tapCpus: o.tapCpus,
     },
     progress,
   );
@@ -357,7 +374,7 @@ async function main(argv: string[]): Promise<number> {
 
   say(`pps benchmark: ${machineLine(machine)}; load average ${machine.loadAvg.join(' ')} at start`);
   say(
-    `condis: queue size ${o.queueSize}, batch ${o.batch}${o.pollUs === null ? '' : `, poll ${o.pollUs} us`}; TAP runs ${fmtInt(o.frames)} frames, window ${o.window}; ` +
+    `condis: queue size ${o.queueSize}, batch ${o.batch}${o.pollUs === null ? '' : `, poll ${o.pollUs} us`}; TAP runs ${fmtInt(o.frames)} frames, window ${o.window}${o.tapCpus ? ` (JS on CPU ${o.tapCpus.js}, sender on ${o.tapCpus.tx}, receiver on ${o.tapCpus.rx}; cref's writer and reader the same)` : ' (unpinned)'}; ` +
       `wire runs ${fmtInt(o.wireFrames)} frames${o.wireCpus ? ` (JS on CPU ${o.wireCpus.js}, device threads on CPU ${o.wireCpus.device})` : ' (unpinned)'}; warmup ${fmtInt(o.warmup)}; median of ${o.reps} reps`,
   );
   if (tapSkipped) say(`TAP loop: ${tapSkipped}`);
@@ -429,6 +446,7 @@ async function main(argv: string[]): Promise<number> {
         batch: o.batch,
         pollUs: o.pollUs,
         wireCpus: o.wireCpus,
+        tapCpus: o.tapCpus,
         paths: o.paths,
         ratioOf: 'rxPps (median of reps)',
         tap: tapSkipped
