@@ -2,9 +2,11 @@
 // help text is now rendered from the one command table (lib/cli/commands.ts): this walks the
 // table and checks that every command and subcommand is in `condis --help`, that each --help
 // exits 0 with the usage and an example, and that every option it shows is documented.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { everyCommand } from './command-table';
-import { buildDist, condis } from './helpers';
+import { everyCommand, everyLeaf } from './command-table';
+import { buildDist, condis, ROOT } from './helpers';
 
 beforeAll(() => buildDist(), 120_000);
 
@@ -48,6 +50,24 @@ describe('the help comes from the command table', () => {
         expect(r.stdout).toMatch(new RegExp(`\\n {2}${s.name} +${reEscape(s.summary)}`));
     },
   );
+});
+
+describe('the README lists the table', () => {
+  it('"## The CLI" has a line for every command with every option it shows in --help', () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## The CLI\n'));
+    const block = section.slice(
+      section.indexOf('```\n') + 4,
+      section.indexOf('\n```', section.indexOf('```\n') + 4),
+    );
+    const lines = block.split('\n');
+    for (const { def, path: names } of everyLeaf()) {
+      const line = lines.find((l) => l.startsWith(`condis ${names.join(' ')} `));
+      expect(line, `condis ${names.join(' ')} in README "## The CLI"`).toBeDefined();
+      for (const o of def.options ?? []) if (!o.hidden) expect(line).toContain(`[--${o.name}`);
+    }
+    expect(lines.some((l) => l.startsWith('condis help '))).toBe(true);
+  });
 });
 
 function reEscape(s: string): string {
