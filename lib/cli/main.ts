@@ -25,7 +25,11 @@ function version(): string {
 
 const isHelp = (a: string | undefined) => a === '--help' || a === '-h';
 
-/** A usage error of the command at `names`: its text and where its help is. */
+/**
+ * A usage error of the command at `names`: its text and where its help is. The line starts with
+ * the top command (`condis bench:`, as every error line of the benchmarks has read, faults too);
+ * the pointer names the full subcommand (`try condis bench drain --help`).
+ */
 function usageError(names: readonly string[], message: string): number {
   const where = names.length ? `condis ${names[0]}` : 'condis';
   process.stderr.write(`${where}: ${message} (try ${['condis', ...names].join(' ')} --help)\n`);
