@@ -16,9 +16,15 @@
  * sent, the down ioctl takes NS nanoseconds, then the helper reads (and discards) what is still
  * readable from the TAP: READABLE frames the kernel kept after the down. "x\n" ends the helper
  * (the TAP is not persistent: closing its fd removes it). Errors: "err MESSAGE\n".
+ *
+ * The helper never keeps Node alive on its own: its process and pipes are unref'd except while
+ * a reply is awaited. A caller that fails between start() and stop() (a file it cannot open, a
+ * device that cannot be made) still lets the process exit; the helper then reads EOF on its stdin
+ * and exits too, taking its TAP with it. stop() ends it at once and kills it if it does not go.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import type { Socket } from 'node:net';
 import * as path from 'node:path';
 import { packageRoot } from './pps/files';
 
@@ -30,6 +36,9 @@ import { packageRoot } from './pps/files';
 export function kernelQuiesceScript(): string {
   return path.join(packageRoot(), 'lib', 'bench', 'kernel-quiesce.py');
 }
+
+/** How long start() waits for the helper's "ready" (it makes a TAP and two sockets). */
+const READY_TIMEOUT_MS = 10_000;
 
 export interface QuiesceSample {
   /** Duration of the SIOCSIFFLAGS(down) ioctl, ns. */
@@ -47,6 +56,7 @@ export class KernelQuiesce {
   private buffered = '';
   private waiting: ((line: string) => void) | null = null;
   private exited: string | null = null;
+  private stopped = false;
 
   private constructor(
     readonly ifname: string,
@@ -78,6 +88,18 @@ export class KernelQuiesce {
       this.waiting = null;
       w?.(`err ${this.exited}`);
     });
+    this.hold(false);
+  }
+
+  /** Whether the helper keeps the event loop alive: only while a reply is awaited. */
+  private hold(on: boolean): void {
+    // Piped stdio are net.Sockets; ChildProcess types them as plain streams.
+    for (const s of [this.child.stdin, this.child.stdout, this.child.stderr] as unknown as Socket[]) {
+      if (on) s.ref?.();
+      else s.unref?.();
+    }
+    if (on) this.child.ref();
+    else this.child.unref();
   }
 
   /** Starts the helper with a TAP named `ifname` whose queue holds `maxDepth` frames. */
@@ -87,7 +109,13 @@ export class KernelQuiesce {
     if (!fs.existsSync(script)) throw new Error(`kernel quiesce helper: ${script} not found`);
     const child = spawn('python3', [script, ifname, String(txqlen)], { stdio: 'pipe' });
     const k = new KernelQuiesce(ifname, child);
-    const first = await k.line();
+    let first: string;
+    try {
+      first = await k.line(READY_TIMEOUT_MS);
+    } catch (e) {
+      k.stop();
+      throw e;
+    }
     if (first !== 'ready') {
       k.stop();
       throw new Error(first.replace(/^err /, 'kernel quiesce helper: '));
@@ -112,7 +140,11 @@ export class KernelQuiesce {
     };
   }
 
+  /** Ends the helper (its TAP goes with it); SIGKILL if it has not exited 2 s later. Idempotent. */
   stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.hold(false);
     if (this.exited === null && this.child.exitCode === null) {
       this.child.stdin.end('x\n');
       const t = setTimeout(() => this.child.kill('SIGKILL'), 2000);
@@ -129,8 +161,25 @@ export class KernelQuiesce {
     }
   }
 
-  private line(): Promise<string> {
+  /** The next line of the helper; the helper holds the event loop until it comes. */
+  private line(timeoutMs = 0): Promise<string> {
     if (this.exited) return Promise.resolve(`err ${this.exited}`);
-    return new Promise((resolve) => (this.waiting = resolve));
+    if (this.stopped) return Promise.resolve('err kernel quiesce helper: stopped');
+    this.hold(true);
+    return new Promise((resolve, reject) => {
+      const t =
+        timeoutMs > 0
+          ? setTimeout(() => {
+              this.waiting = null;
+              this.hold(false);
+              reject(new Error(`kernel quiesce helper: no answer in ${timeoutMs} ms`));
+            }, timeoutMs)
+          : undefined;
+      this.waiting = (line) => {
+        clearTimeout(t);
+        this.hold(false);
+        resolve(line);
+      };
+    });
   }
 }

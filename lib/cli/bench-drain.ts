@@ -1,5 +1,5 @@
 /**
- * `condis bench drain`: parses its flags, calls the drain benchmark (lib/scenarios/drain-bench.ts,
+ * `condis bench drain`: checks its options (declared in commands.ts), calls the drain benchmark (lib/scenarios/drain-bench.ts,
  * where the rig, the measured loop and the arithmetic live) and renders its report: the table,
  * the targets, the kernel's side, and the --json, --svg and --pcap files. Ctrl-C stops the run
  * after the iteration under way (an AbortSignal) and exits 130.
@@ -17,31 +17,7 @@ import {
   MAX_DEPTH,
   runDrainBench,
 } from '../scenarios/drain-bench';
-import { choice, intFlag, parse, UsageError } from './usage';
-
-const HELP = `usage: condis bench drain [--backend tap|wire] [--depths LIST] [--iterations N]
-                         [--warmup N] [--no-kernel] [--json FILE] [--svg FILE] [--pcap FILE]
-
-Time from NdisCmDeactivateVc to the call manager's deactivation completion with DEPTH sends in
-flight and DEPTH receives held by the client (returned during the drain), and the overhead above
-the moment the last of them came back. Compared with the kernel's quiesce of a TAP (the interface
-taken down with DEPTH frames queued), measured in the same run (needs root; else skipped).
-
-  --backend     wire (default): in-process, no privilege; tap: two TAPs looped by the kernel
-                (tc mirred), needs CAP_NET_ADMIN
-  --depths      comma-separated depths, 0..4096 (default 0,1,16,256,1024)
-  --iterations  measured iterations per depth (default 200)
-  --warmup      unmeasured iterations per depth first, so the JIT has optimized the path (default 500)
-  --no-kernel   skip the kernel comparison
-  --json FILE   write the report as JSON
-  --svg FILE    write a chart of latency against depth (log scales) as SVG
-  --pcap FILE   write the frames moved on the VC (802.1Q tag re-inserted) as pcap
-
-Percentiles come from a log-linear histogram (under 1% error); max is exact.
-Targets: overhead p50 <= 20 us and p99 <= 100 us at every depth; drain at depth 0 p50 <= 5 us
-and at least 10x faster than the kernel's quiesce of an idle TAP.
-
-example: condis bench drain --depths 0,16,1024 --iterations 500 --json drain.json --svg drain.svg`;
+import { choice, intFlag, UsageError, type Values } from './usage';
 
 export function parseDepths(v: string | boolean | undefined): number[] {
   if (v === undefined) return [0, 1, 16, 256, 1024];
@@ -54,29 +30,16 @@ export function parseDepths(v: string | boolean | undefined): number[] {
   return out;
 }
 
-export async function benchDrain(argv: string[]): Promise<number> {
-  const f = parse(argv, {
-    backend: { type: 'string' },
-    depths: { type: 'string' },
-    iterations: { type: 'string' },
-    warmup: { type: 'string' },
-    'no-kernel': { type: 'boolean' },
-    json: { type: 'string' },
-    svg: { type: 'string' },
-    pcap: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (f.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
+/**
+ * Runs the benchmark with its options, parsed and its files checked (main.ts, commands.ts). The
+ * pcap file is opened before runDrainBench starts anything (the kernel comparison's helper
+ * process, the devices), so that a file it cannot open fails the command at once.
+ */
+export async function benchDrain(f: Values): Promise<number> {
   const backend = choice('backend', f.backend, ['tap', 'wire'] as const, 'wire');
   const depths = parseDepths(f.depths);
   const iterations = intFlag('iterations', f.iterations, 200, 1, 1_000_000);
   const warmup = intFlag('warmup', f.warmup, 500, 0, 1_000_000);
-  for (const k of ['json', 'svg', 'pcap'] as const) {
-    if (f[k] === '') throw new UsageError(`--${k} needs a file name`);
-  }
 
   const pcap = typeof f.pcap === 'string' ? new PcapWriter(f.pcap) : null;
   const ac = new AbortController();

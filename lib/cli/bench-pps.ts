@@ -1,5 +1,5 @@
 /**
- * `condis bench pps`: parses its flags, calls the pps benchmark (lib/scenarios/pps-bench.ts, on the
+ * `condis bench pps`: checks its options (declared in commands.ts), calls the pps benchmark (lib/scenarios/pps-bench.ts, on the
  * engine `npm run bench:pps` uses: lib/bench/pps) and renders its report: frames per second
  * through condis' rings at one frame size.
  *
@@ -27,31 +27,7 @@ import { ProgressBar } from '../bench/progress';
 import { ratio } from '../bench/stats';
 import { fmtInt, fmtRatio, formatTable } from '../bench/table';
 import { type PpsBenchReport, PpsUnavailable, runPpsBench } from '../scenarios/pps-bench';
-import { choice, intFlag, parse, UsageError } from './usage';
-
-export const HELP = `usage: condis bench pps [--backend tap|wire] [--size BYTES] [--frames N] [--reps R]
-                       [--warmup N] [--json FILE]
-
-Frames per second through condis' rings. With --backend tap, over a one-way kernel loop of two
-TAPs (tapA -> tc mirred -> tapB), with the C reference measured in the same run over the same
-loop: c-per-frame (one write()/read() per frame) and c-io_uring (io_uring batches). Repetitions
-are interleaved; each number is the median of --reps.
-
-  --backend     tap: condis, c-per-frame and c-io_uring over the TAP loop; needs root
-                (CAP_NET_ADMIN); the default as root. The C reference is built on first use
-                (scripts/bench/pps/build.sh: needs only gcc).
-                wire: condis alone on the in-process wire, no privilege; the default otherwise.
-                There is no C reference on the wire: results has condis only, ratios is {}.
-  --size        frame size in bytes, 60..1514 (default 64)
-  --frames      frames per measured run (default 1000000 on tap, 5000000 on the wire)
-  --reps        repetitions per path; the median is reported (default 3)
-  --warmup      frames moved and discarded before each run (default 20000)
-  --json FILE   write { bench, backend, frameSize, results: [{ path, txPps, rxPps, lost }],
-                ratios: { "condis/c-per-frame", "condis/c-io_uring" } } (ratios: condis rx pps
-                / C rx pps, medians; {} on the wire)
-
-example: sudo condis bench pps --backend tap --size 64 --json pps.json
-example: condis bench pps --backend wire --frames 2000000`;
+import { choice, intFlag, type Values } from './usage';
 
 /** The JSON report (--json): exactly these fields. */
 export interface PpsReport {
@@ -76,26 +52,13 @@ function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 
-export async function benchPps(argv: string[]): Promise<number> {
-  const f = parse(argv, {
-    backend: { type: 'string' },
-    size: { type: 'string' },
-    frames: { type: 'string' },
-    reps: { type: 'string' },
-    warmup: { type: 'string' },
-    json: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (f.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
+/** Runs the benchmark with its options, parsed and its files checked (main.ts, commands.ts). */
+export async function benchPps(f: Values): Promise<number> {
   const backend = choice('backend', f.backend, ['tap', 'wire'] as const, isRoot() ? 'tap' : 'wire');
   const size = intFlag('size', f.size, 64, 60, 1514);
   const frames = intFlag('frames', f.frames, backend === 'tap' ? 1_000_000 : 5_000_000, 1, 1e10);
   const reps = intFlag('reps', f.reps, 3, 1, 1000);
   const warmup = intFlag('warmup', f.warmup, DEFAULT_CONFIG.warmup, 0, 1e9);
-  if (f.json === '') throw new UsageError('--json needs a file name');
   const json = typeof f.json === 'string' ? f.json : null;
 
   // SIGINT, SIGTERM, SIGHUP: the run stops and cleans up (cref, devices, the TAP loop), then

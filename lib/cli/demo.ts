@@ -1,5 +1,5 @@
 /**
- * `condis demo`: parses, calls lib/scenarios/demo.ts (runDemo) and renders — a line per phase as it
+ * `condis demo`: checks its options (declared in commands.ts), calls lib/scenarios/demo.ts (runDemo) and renders — a line per phase as it
  * ends, then the frames each way, the NDIS sequence of the VC and what was removed (or all of it
  * as JSON), and the Mermaid file. SIGINT, SIGTERM and SIGHUP abort the run through its AbortSignal:
  * runDemo removes what it created, and the exit status is 128 + the signal's number (130 for
@@ -20,31 +20,7 @@ import {
   runDemo,
 } from '../scenarios/demo';
 import { VID } from '../scenarios/demo-topology';
-import { choice, intFlag, parse, UsageError } from './usage';
-
-export const HELP = `usage: condis demo [--backend auto|tap|wire] [--pings N] [--mermaid FILE] [--pcap FILE] [--json]
-
-The main job, end to end, on VC 42: a NIC, the CoNDIS runtime, the miniport, the call manager
-and a client that answers ping (10.42.0.2); the call; ping traffic; the VC deactivated under
-traffic (sends in flight), re-activated, closed and deleted. Then a report: frames each way, the
-drain latency of that deactivation and the NDIS sequence the VC went through. Everything the
-demo creates is removed at the end, also on Ctrl-C (exit status 130), SIGTERM (143) or SIGHUP (129).
-
-  --backend  auto (default): tap if this process may create a TAP (CAP_NET_ADMIN), else wire
-             tap:  the peer is this Linux host: the TAP goes into a network namespace of its
-                   own where the kernel's ping reaches the client on VLAN 42 (the subinterface
-                   <tap>.42, or on a kernel without 802.1Q the TAP with VID 42 pushed and popped
-                   by tcx eBPF); needs root, iproute2, iputils ping (and python3 without 802.1Q)
-             wire: in-process, no privilege; a second endpoint (device, NDIS, miniport, call
-                   manager, pinging client) plays the host over the wire
-  --pings    echo requests in each phase: before the deactivation, while the VC is inactive,
-             after the re-activation (default 5; 1..1000)
-  --mermaid  write the VC's NDIS sequence to FILE as a Mermaid sequenceDiagram
-  --pcap     write the VC's frames, both ways as endpoint A's NDIS saw them, to FILE (pcap,
-             802.1Q tag VID 42 re-inserted)
-  --json     print the report as JSON
-
-example: sudo condis demo --pings 10 --mermaid demo.mmd`;
+import { choice, intFlag, type Values } from './usage';
 
 /** Signals that end the demo cleanly: exit status 128 + the signal's number (130 for Ctrl-C). */
 const INTERRUPTS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -52,24 +28,10 @@ const INTERRUPTS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 /** What `--json` prints: the scenario's report, with the Mermaid file written instead of its text. */
 export type DemoJson = Omit<DemoReport, 'diagram'> & { mermaid?: string };
 
-export async function demo(argv: string[]): Promise<number> {
-  const f = parse(argv, {
-    backend: { type: 'string' },
-    pings: { type: 'string' },
-    mermaid: { type: 'string' },
-    pcap: { type: 'string' },
-    json: { type: 'boolean' },
-    'pause-at': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (f.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
+/** Runs the demo with its options, parsed and its files checked (main.ts, commands.ts). */
+export async function demo(f: Values): Promise<number> {
   const backend = choice('backend', f.backend, ['auto', 'tap', 'wire'] as const, 'auto');
   const pings = intFlag('pings', f.pings, 5, 1, 1000);
-  for (const k of ['mermaid', 'pcap'] as const)
-    if (f[k] === '' || f[k] === true) throw new UsageError(`--${k} needs a file name`);
   const pauseAt =
     f['pause-at'] === undefined ? undefined : choice('pause-at', f['pause-at'], DEMO_STEPS, 'call');
   const mermaid = typeof f.mermaid === 'string' ? f.mermaid : undefined;

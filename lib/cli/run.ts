@@ -1,44 +1,18 @@
 /**
- * `condis run`: parses its flags, calls lib/scenarios/frames.ts (two devices joined back to back,
+ * `condis run`: checks its options (declared in commands.ts), calls lib/scenarios/frames.ts (two devices joined back to back,
  * frames moved both ways on an untagged and a VLAN-tagged pair) and renders its report: a table of
  * what was sent, received and lost, and every non-zero counter (or the report as JSON); --pcap
  * opens the file the frames are captured to. Ctrl-C stops the run early (an AbortSignal): 130.
  */
 import { PcapWriter } from '../pcap/writer';
 import { type FramesReport, runFrames } from '../scenarios/frames';
-import { choice, intFlag, parse, UsageError } from './usage';
+import { choice, errorText, intFlag, type Values } from './usage';
 
-const HELP = `usage: condis run [--backend auto|tap|wire] [--frames N] [--size BYTES] [--json] [--pcap FILE]
-
-Moves N frames each way between two devices on queue pair 0 (untagged) and N/10 on
-pair 1 (802.1Q VID 42), then prints what every counter saw.
-  --backend  auto (default): two TAPs looped through the kernel if this process may create
-             TAPs (CAP_NET_ADMIN), else the in-process wire; tap or wire to insist
-  --frames   frames per direction on pair 0 (default 100000)
-  --size     frame size in bytes, 60..1514 (default 64)
-  --json     print the result as JSON instead of a table
-  --pcap     write every frame delivered (both ways) to FILE in pcap format; frames of pair 1
-             carry their 802.1Q tag (VID 42) as on the wire
-
-example: sudo condis run --frames 1000000 --size 64`;
-
-export async function run(argv: string[]): Promise<number> {
-  const f = parse(argv, {
-    backend: { type: 'string' },
-    frames: { type: 'string' },
-    size: { type: 'string' },
-    json: { type: 'boolean' },
-    pcap: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (f.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
+/** Runs the command with its options, parsed and its files checked (main.ts, commands.ts). */
+export async function run(f: Values): Promise<number> {
   const backend = choice('backend', f.backend, ['auto', 'tap', 'wire'] as const, 'auto');
   const frames = intFlag('frames', f.frames, 100_000, 1, 100_000_000);
   const size = intFlag('size', f.size, 64, 60, 1514);
-  if (f.pcap === '' || f.pcap === true) throw new UsageError('--pcap needs a file name');
   const say = (s: string) => (f.json ? undefined : process.stdout.write(`${s}\n`));
 
   const pcap = typeof f.pcap === 'string' ? new PcapWriter(f.pcap) : null;
@@ -53,7 +27,7 @@ export async function run(argv: string[]): Promise<number> {
       signal: ac.signal,
       ...(pcap ? { capture: pcap } : {}),
       onStart: ({ note }) => say(`backend ${note}`),
-      onRingError: (name, e) => process.stderr.write(`condis run: ${name}: ${e.code}: ${e.message}\n`),
+      onRingError: (name, e) => process.stderr.write(`condis run: ${name}: ${errorText(e)}\n`),
     });
     if (f.json) {
       // Seconds to the millisecond, as the command always printed them.
@@ -111,5 +85,3 @@ function render(result: FramesReport, say: (s: string) => void): void {
       );
   }
 }
-
-export { UsageError };

@@ -1,58 +1,17 @@
 /**
- * `condis soak`: parses, calls lib/scenarios/soak.ts, renders its report. Exit status 0 when the
+ * `condis soak`: checks its options (declared in commands.ts), calls lib/scenarios/soak.ts, renders its report. Exit status 0 when the
  * run ended with no violation, 1 otherwise (the seed to replay is printed), 130 after Ctrl-C.
  */
 import * as fs from 'node:fs';
 import { fmtInt, formatTable } from '../bench/table';
 import type { ProcessSample } from '../scenarios/process-sample';
 import { SOAK_OPS, type SoakReport, soak } from '../scenarios/soak';
-import { choice, intFlag, parse, UsageError } from './usage';
-
-export const HELP = `usage: condis soak [--backend wire|tap] [--seconds N] [--vcs N] [--seed N]
-                  [--queue-size N] [--deadline-ms N] [--progress S] [--json FILE]
-
-Random churn on several VCs at once over the real stack (a device, NDIS with the verifier on,
-the reference miniport, the PVC call manager, a client): make and close calls, activate,
-re-activate, deactivate, tear down and delete VCs, send at full rate, hold and return receives,
-stop the peer. Checked as it runs: every send completes exactly once with a status that fits,
-every receive is returned once and only arrives on a ready VC, every deactivation completes (or
-is aborted with a coded error something outside the miniport explains) within its deadline,
-the client's, NDIS's and the miniport's counts agree, no verifier violation; at the end every
-NBL, buffer, VC, descriptor and thread is back. Prints operations per second, the deactivation
-times and the process's memory, descriptors and threads at start and end.
-
-  --backend      wire (default): in-process, no privilege; tap: endpoint A on a TAP looped to the
-                 peer's TAP through the kernel (tc mirred), needs CAP_NET_ADMIN
-  --seconds      how long the churn runs (default 30; 1..86400)
-  --vcs          VCs churned at once (default 4; 1..16)
-  --seed         seed of the random decisions (default: a fresh one); a failing run names it
-  --queue-size   descriptors per queue, a power of two (default 256; 16..4096)
-  --deadline-ms  NDIS's deactivation deadline (default 2000; 100..60000)
-  --progress     seconds between progress lines (default 10; 0: none)
-  --json FILE    write the report as JSON
-
-Exit status: 0 no violation, 1 violations (or a failure), 2 usage, 130 interrupted.
-
-example: sudo condis soak --backend tap --seconds 600 --vcs 4 --json soak-tap.json`;
+import { choice, intFlag, UsageError, type Values } from './usage';
 
 const MiB = 1024 * 1024;
 
-export async function soakCommand(argv: string[]): Promise<number> {
-  const f = parse(argv, {
-    backend: { type: 'string' },
-    seconds: { type: 'string' },
-    vcs: { type: 'string' },
-    seed: { type: 'string' },
-    'queue-size': { type: 'string' },
-    'deadline-ms': { type: 'string' },
-    progress: { type: 'string' },
-    json: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (f.help) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
+/** Runs the soak with its options, parsed and its files checked (main.ts, commands.ts). */
+export async function soakCommand(f: Values): Promise<number> {
   const backend = choice('backend', f.backend, ['wire', 'tap'] as const, 'wire');
   const seconds = intFlag('seconds', f.seconds, 30, 1, 86_400);
   const vcs = intFlag('vcs', f.vcs, 4, 1, 16);
@@ -61,7 +20,6 @@ export async function soakCommand(argv: string[]): Promise<number> {
   if ((queueSize & (queueSize - 1)) !== 0) throw new UsageError('--queue-size must be a power of two');
   const deadlineMs = intFlag('deadline-ms', f['deadline-ms'], 2000, 100, 60_000);
   const progressS = intFlag('progress', f.progress, 10, 0, 86_400);
-  if (f.json === '' || f.json === true) throw new UsageError('--json needs a file name');
   const out = (s: string) => process.stdout.write(`${s}\n`);
 
   const ac = new AbortController();

@@ -1,0 +1,344 @@
+/**
+ * The command table of `condis` (layer: the CLI, the top): every command and subcommand, its
+ * summary, its options and the prose of its --help, in ONE place. main.ts dispatches from it,
+ * parses each command's options from it, checks every FILE option from it before the command
+ * runs, and help.ts renders every help text from it (`condis --help`, `condis <cmd> [<sub>]
+ * --help`, `condis help <cmd> [<sub>]`): a command cannot exist without appearing in the help,
+ * and an option cannot be parsed without being documented. The commands' behaviour lives in the
+ * modules named by `run` (demo.ts, run.ts, bench-drain.ts, bench-pps.ts, trace.ts, soak.ts).
+ */
+import { benchDrain } from './bench-drain';
+import { benchPps } from './bench-pps';
+import { demo } from './demo';
+import { run } from './run';
+import { soakCommand } from './soak';
+import { trace } from './trace';
+import type { Values } from './usage';
+
+/** One option of a command. */
+export interface OptionDef {
+  /** The name without the dashes: `--name`. */
+  name: string;
+  /**
+   * flag: takes no value. int: a whole number (checked by the command). choice: one of `arg`'s
+   * words. text: any value. file: a file the command writes, checked up front (its directory
+   * exists and is writable) before the command starts anything.
+   */
+  kind: 'flag' | 'int' | 'choice' | 'text' | 'file';
+  /** The value's name in the usage line: N, BYTES, LIST, tap|wire. FILE for kind file. */
+  arg?: string;
+  short?: string;
+  /** Its lines in the --help (the first beside the option, the rest under it). */
+  help: string;
+  /** For tests only: parsed, not shown in the help. */
+  hidden?: boolean;
+}
+
+/** A command (`run` set) or a group of subcommands (`subcommands` set). */
+export interface CommandDef {
+  name: string;
+  /** One line, in the parent's list. */
+  summary: string;
+  /** Positional arguments in the usage line, e.g. `<flow>`. */
+  positionals?: string;
+  /** What a group calls its subcommands: `unknown benchmark "x"`, `benchmarks:`. */
+  noun?: { one: string; many: string };
+  /** The paragraph between the usage line and the options. */
+  about?: string;
+  options?: OptionDef[];
+  /** The paragraph after the options. */
+  notes?: string;
+  examples: string[];
+  run?: (values: Values, positionals: string[]) => Promise<number>;
+  subcommands?: CommandDef[];
+}
+
+/** `condis` itself: the root of the table. */
+export const CONDIS: CommandDef = {
+  name: 'condis',
+  summary: 'a CoNDIS runtime over a virtio-style device: demo, frames, benchmarks, traces, soak',
+  noun: { one: 'command', many: 'commands' },
+  examples: ["sudo condis demo   (as root: a TAP and the host's ping; else the in-process wire)"],
+  subcommands: [
+    {
+      name: 'demo',
+      summary: 'the main job: a call on VC 42, ping, deactivate under traffic, re-activate, close (report)',
+      about: `The main job, end to end, on VC 42: a NIC, the CoNDIS runtime, the miniport, the call manager
+and a client that answers ping (10.42.0.2); the call; ping traffic; the VC deactivated under
+traffic (sends in flight), re-activated, closed and deleted. Then a report: frames each way, the
+drain latency of that deactivation and the NDIS sequence the VC went through. Everything the
+demo creates is removed at the end, also on Ctrl-C (exit status 130), SIGTERM (143) or SIGHUP (129).`,
+      options: [
+        {
+          name: 'backend',
+          kind: 'choice',
+          arg: 'auto|tap|wire',
+          help: `auto (default): tap if this process may create a TAP (CAP_NET_ADMIN), else wire
+tap:  the peer is this Linux host: the TAP goes into a network namespace of its
+      own where the kernel's ping reaches the client on VLAN 42 (the subinterface
+      <tap>.42, or on a kernel without 802.1Q the TAP with VID 42 pushed and popped
+      by tcx eBPF); needs root, iproute2, iputils ping (and python3 without 802.1Q)
+wire: in-process, no privilege; a second endpoint (device, NDIS, miniport, call
+      manager, pinging client) plays the host over the wire`,
+        },
+        {
+          name: 'pings',
+          kind: 'int',
+          arg: 'N',
+          help: `echo requests in each phase: before the deactivation, while the VC is inactive,
+after the re-activation (default 5; 1..1000)`,
+        },
+        {
+          name: 'mermaid',
+          kind: 'file',
+          help: "write the VC's NDIS sequence to FILE as a Mermaid sequenceDiagram",
+        },
+        {
+          name: 'pcap',
+          kind: 'file',
+          help: `write the VC's frames, both ways as endpoint A's NDIS saw them, to FILE (pcap,
+802.1Q tag VID 42 re-inserted)`,
+        },
+        { name: 'json', kind: 'flag', help: 'print the report as JSON' },
+        {
+          name: 'pause-at',
+          kind: 'choice',
+          arg: 'STEP',
+          hidden: true,
+          help: 'wait before STEP until interrupted (for the tests of the interruption)',
+        },
+      ],
+      examples: ['sudo condis demo --pings 10 --mermaid demo.mmd'],
+      run: demo,
+    },
+    {
+      name: 'run',
+      summary: 'move frames through a device both ways and print its counters',
+      about: `Moves N frames each way between two devices on queue pair 0 (untagged) and N/10 on
+pair 1 (802.1Q VID 42), then prints what every counter saw.`,
+      options: [
+        {
+          name: 'backend',
+          kind: 'choice',
+          arg: 'auto|tap|wire',
+          help: `auto (default): two TAPs looped through the kernel if this process may create
+TAPs (CAP_NET_ADMIN), else the in-process wire; tap or wire to insist`,
+        },
+        {
+          name: 'frames',
+          kind: 'int',
+          arg: 'N',
+          help: 'frames per direction on pair 0 (default 100000; 1..100000000)',
+        },
+        { name: 'size', kind: 'int', arg: 'BYTES', help: 'frame size in bytes, 60..1514 (default 64)' },
+        { name: 'json', kind: 'flag', help: 'print the result as JSON instead of a table' },
+        {
+          name: 'pcap',
+          kind: 'file',
+          help: `write every frame delivered (both ways) to FILE in pcap format; frames of pair 1
+carry their 802.1Q tag (VID 42) as on the wire`,
+        },
+      ],
+      examples: ['sudo condis run --frames 1000000 --size 64'],
+      run,
+    },
+    {
+      name: 'bench',
+      summary: 'benchmarks, one a subcommand:',
+      noun: { one: 'benchmark', many: 'benchmarks' },
+      examples: [
+        'condis bench drain --depths 0,16,1024 --json drain.json',
+        'sudo condis bench pps --backend tap --size 64 --json pps.json',
+      ],
+      subcommands: [
+        {
+          name: 'drain',
+          summary: 'VC deactivation latency with work in flight, vs the kernel',
+          about: `Time from NdisCmDeactivateVc to the call manager's deactivation completion with DEPTH sends in
+flight and DEPTH receives held by the client (returned during the drain), and the overhead above
+the moment the last of them came back. Compared with the kernel's quiesce of a TAP (the interface
+taken down with DEPTH frames queued), measured in the same run (needs root; else skipped).`,
+          options: [
+            {
+              name: 'backend',
+              kind: 'choice',
+              arg: 'tap|wire',
+              help: `wire (default): in-process, no privilege; tap: two TAPs looped by the kernel
+(tc mirred), needs CAP_NET_ADMIN`,
+            },
+            {
+              name: 'depths',
+              kind: 'text',
+              arg: 'LIST',
+              help: 'comma-separated depths, 0..4096 (default 0,1,16,256,1024)',
+            },
+            {
+              name: 'iterations',
+              kind: 'int',
+              arg: 'N',
+              help: 'measured iterations per depth (default 200)',
+            },
+            {
+              name: 'warmup',
+              kind: 'int',
+              arg: 'N',
+              help: 'unmeasured iterations per depth first, so the JIT has optimized the path (default 500)',
+            },
+            { name: 'no-kernel', kind: 'flag', help: 'skip the kernel comparison' },
+            { name: 'json', kind: 'file', help: 'write the report as JSON' },
+            { name: 'svg', kind: 'file', help: 'write a chart of latency against depth (log scales) as SVG' },
+            {
+              name: 'pcap',
+              kind: 'file',
+              help: 'write the frames moved on the VC (802.1Q tag re-inserted) as pcap',
+            },
+          ],
+          notes: `Percentiles come from a log-linear histogram (under 1% error); max is exact.
+Targets: overhead p50 <= 20 us and p99 <= 100 us at every depth; drain at depth 0 p50 <= 5 us
+and at least 10x faster than the kernel's quiesce of an idle TAP.`,
+          examples: [
+            'condis bench drain --depths 0,16,1024 --iterations 500 --json drain.json --svg drain.svg',
+          ],
+          run: benchDrain,
+        },
+        {
+          name: 'pps',
+          summary: 'frames per second through our rings, vs the C reference on a TAP loop',
+          about: `Frames per second through condis' rings. With --backend tap, over a one-way kernel loop of two
+TAPs (tapA -> tc mirred -> tapB), with the C reference measured in the same run over the same
+loop: c-per-frame (one write()/read() per frame) and c-io_uring (io_uring batches). Repetitions
+are interleaved; each number is the median of --reps.`,
+          options: [
+            {
+              name: 'backend',
+              kind: 'choice',
+              arg: 'tap|wire',
+              help: `tap: condis, c-per-frame and c-io_uring over the TAP loop; needs root
+(CAP_NET_ADMIN); the default as root. The C reference is built on first use
+(scripts/bench/pps/build.sh: needs only gcc).
+wire: condis alone on the in-process wire, no privilege; the default otherwise.
+There is no C reference on the wire: results has condis only, ratios is {}.`,
+            },
+            { name: 'size', kind: 'int', arg: 'BYTES', help: 'frame size in bytes, 60..1514 (default 64)' },
+            {
+              name: 'frames',
+              kind: 'int',
+              arg: 'N',
+              help: 'frames per measured run (default 1000000 on tap, 5000000 on the wire)',
+            },
+            {
+              name: 'reps',
+              kind: 'int',
+              arg: 'R',
+              help: 'repetitions per path; the median is reported (default 3)',
+            },
+            {
+              name: 'warmup',
+              kind: 'int',
+              arg: 'N',
+              help: 'frames moved and discarded before each run (default 20000)',
+            },
+            {
+              name: 'json',
+              kind: 'file',
+              help: `write { bench, backend, frameSize, results: [{ path, txPps, rxPps, lost }],
+ratios: { "condis/c-per-frame", "condis/c-io_uring" } } (ratios: condis rx pps
+/ C rx pps, medians; {} on the wire)`,
+            },
+          ],
+          examples: [
+            'sudo condis bench pps --backend tap --size 64 --json pps.json',
+            'condis bench pps --backend wire --frames 2000000',
+          ],
+          run: benchPps,
+        },
+      ],
+    },
+    {
+      name: 'trace',
+      summary: 'run a VC flow on the wire and print its NDIS sequence (Mermaid/JSON)',
+      positionals: '<flow>',
+      about: `Runs a VC flow on the in-process wire backend (no privilege needed) and prints the NDIS calls,
+handler invocations, completions and state changes it recorded.
+  flows:  client-close    spec §3.2  NdisClCloseCall, the drain pends on a held receive
+          incoming-close  spec §3.3  the call manager dispatches an incoming close
+          mcm-deactivate  spec §3.4  an MCM deactivates the VC and tears the call down
+          reactivate      spec §3.5a NdisClModifyCallQoS re-activates without deactivating`,
+      options: [
+        { name: 'mermaid', kind: 'flag', help: 'a Mermaid sequenceDiagram (default)' },
+        { name: 'json', kind: 'flag', help: 'the trace events as JSON' },
+      ],
+      examples: ['condis trace --mermaid client-close > close.mmd'],
+      run: trace,
+    },
+    {
+      name: 'soak',
+      summary: 'random churn on several VCs for a given time, every invariant checked as it runs',
+      about: `Random churn on several VCs at once over the real stack (a device, NDIS with the verifier on,
+the reference miniport, the PVC call manager, a client): make and close calls, activate,
+re-activate, deactivate, tear down and delete VCs, send at full rate, hold and return receives,
+stop the peer. Checked as it runs: every send completes exactly once with a status that fits,
+every receive is returned once and only arrives on a ready VC, every deactivation completes (or
+is aborted with a coded error something outside the miniport explains) within its deadline,
+the client's, NDIS's and the miniport's counts agree, no verifier violation; at the end every
+NBL, buffer, VC, descriptor and thread is back. Prints operations per second, the deactivation
+times and the process's memory, descriptors and threads at start and end.`,
+      options: [
+        {
+          name: 'backend',
+          kind: 'choice',
+          arg: 'wire|tap',
+          help: `wire (default): in-process, no privilege; tap: endpoint A on a TAP looped to the
+peer's TAP through the kernel (tc mirred), needs CAP_NET_ADMIN`,
+        },
+        { name: 'seconds', kind: 'int', arg: 'N', help: 'how long the churn runs (default 30; 1..86400)' },
+        { name: 'vcs', kind: 'int', arg: 'N', help: 'VCs churned at once (default 4; 1..16)' },
+        {
+          name: 'seed',
+          kind: 'int',
+          arg: 'N',
+          help: 'seed of the random decisions (default: a fresh one); a failing run names it',
+        },
+        {
+          name: 'queue-size',
+          kind: 'int',
+          arg: 'N',
+          help: 'descriptors per queue, a power of two (default 256; 16..4096)',
+        },
+        {
+          name: 'deadline-ms',
+          kind: 'int',
+          arg: 'N',
+          help: "NDIS's deactivation deadline (default 2000; 100..60000)",
+        },
+        {
+          name: 'progress',
+          kind: 'int',
+          arg: 'S',
+          help: 'seconds between progress lines (default 10; 0: none)',
+        },
+        { name: 'json', kind: 'file', help: 'write the report as JSON' },
+      ],
+      notes: 'Exit status: 0 no violation, 1 violations (or a failure), 2 usage, 130 interrupted.',
+      examples: ['sudo condis soak --backend tap --seconds 600 --vcs 4 --json soak-tap.json'],
+      run: soakCommand,
+    },
+  ],
+};
+
+/**
+ * The command at `names` under the root (`['bench', 'drain']`), with the path of names that
+ * reached it; the first name that matches nothing ends the walk (`rest` starts there).
+ */
+export function lookup(names: readonly string[]): { def: CommandDef; path: string[]; rest: string[] } {
+  let def = CONDIS;
+  const path: string[] = [];
+  let i = 0;
+  for (; i < names.length && def.subcommands; i++) {
+    const sub = def.subcommands.find((c) => c.name === names[i]);
+    if (!sub) break;
+    def = sub;
+    path.push(sub.name);
+  }
+  return { def, path, rest: names.slice(i) };
+}
