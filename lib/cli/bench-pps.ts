@@ -14,6 +14,7 @@
  * { bench, backend, frameSize, results: [{ path, txPps, rxPps, lost }], ratios } (medians).
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { busyWarning, machineLine } from '../bench/machine';
 import {
@@ -22,20 +23,71 @@ import {
   type PathName,
   type PathResult,
   type PpsRatios,
+  type TapCpus,
 } from '../bench/pps/engine';
 import { ProgressBar } from '../bench/progress';
 import { ratio } from '../bench/stats';
 import { fmtInt, fmtRatio, formatTable } from '../bench/table';
 import { type PpsBenchReport, PpsUnavailable, runPpsBench } from '../scenarios/pps-bench';
-import { choice, intFlag, type Values } from './usage';
+import { choice, intFlag, UsageError, type Values } from './usage';
 
 /** The JSON report (--json): exactly these fields. */
 export interface PpsReport {
   bench: 'pps';
   backend: 'tap' | 'wire';
   frameSize: number;
-  results: { path: PathName; txPps: number; rxPps: number; lost: number }[];
+  results: { path: PathName; txPps: number; rxPps: number; lost: number; spread: number | null }[];
   ratios: PpsRatios | Record<string, never>;
+  /** The CPUs the TAP runs were pinned to (--cpus), or null. */
+  cpus: TapCpus | null;
+  /** The 1-minute load average at the start and at the end. */
+  loadAvg: [number, number];
+  /** Why these numbers should not be quoted: reps spread over 20%, a loaded machine. */
+  warnings: string[];
+}
+
+/** Reps more spread than this (max - min over the median) get a warning. */
+export const SPREAD_WARN = 0.2;
+
+/** (max - min) / median of the reps' rx pps; null with fewer than two reps. */
+export function spreadOf(r: PathResult): number | null {
+  const rx = r.reps.map((x) => x.rxPps);
+  if (rx.length < 2 || r.rxPps <= 0) return null;
+  return Math.round(((Math.max(...rx) - Math.min(...rx)) / r.rxPps) * 1000) / 1000;
+}
+
+/** Why a report's numbers should not be quoted: a path whose reps spread over 20%, a machine loaded above its cores. */
+export function ppsWarnings(
+  results: readonly { path: string; spread: number | null }[],
+  reps: number,
+  cores: number,
+  loadAvg: readonly [number, number],
+): string[] {
+  const out: string[] = [];
+  for (const r of results) {
+    if (r.spread !== null && r.spread > SPREAD_WARN) {
+      out.push(
+        `${r.path}: its ${reps} reps spread ${Math.round(r.spread * 100)}% (over ${SPREAD_WARN * 100}%): run more reps on a quieter machine before quoting it`,
+      );
+    }
+  }
+  const peak = Math.max(loadAvg[0], loadAvg[1]);
+  if (peak > cores)
+    out.push(`load average ${peak} above the ${cores} cores: other work took CPU time from the run`);
+  return out;
+}
+
+/** `--cpus JS,TX,RX`. */
+export function parseCpus(v: string | boolean | undefined): TapCpus | null {
+  if (v === undefined) return null;
+  const m = /^(\d{1,4}),(\d{1,4}),(\d{1,4})$/.exec(String(v));
+  if (!m) throw new UsageError(`--cpus must be JS,TX,RX (three CPU numbers), got "${String(v)}"`);
+  const [js, tx, rx] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const n = os.availableParallelism();
+  for (const c of [js, tx, rx]) {
+    if (c >= n) throw new UsageError(`--cpus: CPU ${c} does not exist here (CPUs 0..${n - 1})`);
+  }
+  return { js, tx, rx };
 }
 
 /** The one-line error when the benchmark cannot start here, in the command's terms (its flags). */
@@ -60,6 +112,8 @@ export async function benchPps(f: Values): Promise<number> {
   const reps = intFlag('reps', f.reps, 3, 1, 1000);
   const warmup = intFlag('warmup', f.warmup, DEFAULT_CONFIG.warmup, 0, 1e9);
   const json = typeof f.json === 'string' ? f.json : null;
+  const cpus = parseCpus(f.cpus);
+  if (cpus && backend !== 'tap') throw new UsageError('--cpus pins the TAP runs: use it with --backend tap');
 
   // SIGINT, SIGTERM, SIGHUP: the run stops and cleans up (cref, devices, the TAP loop), then
   // the command exits 130, 143 or 129.
@@ -92,6 +146,7 @@ export async function benchPps(f: Values): Promise<number> {
       frames,
       reps,
       warmup,
+      cpus,
       signal: ac.signal,
       log,
       onRep: (done, _total, label) => bar.update(done, label),
@@ -111,20 +166,36 @@ export async function benchPps(f: Values): Promise<number> {
     bench: 'pps',
     backend,
     frameSize: size,
-    results: results.map((r) => ({ path: r.path, txPps: r.txPps, rxPps: r.rxPps, lost: r.lost })),
+    results: results.map((r) => ({
+      path: r.path,
+      txPps: r.txPps,
+      rxPps: r.rxPps,
+      lost: r.lost,
+      spread: spreadOf(r),
+    })),
     ratios,
+    cpus: bench.cpus,
+    loadAvg: [machine.loadAvg[0], bench.loadAvgAfter[0]],
+    warnings: [],
   };
+  report.warnings = ppsWarnings(report.results, reps, machine.cores, report.loadAvg);
 
   const out = (s: string) => process.stdout.write(`${s}\n`);
   out(
     `condis bench pps: backend ${names ? `tap (${names[0]} -> tc mirred -> ${names[1]})` : 'wire (in-process)'}, ` +
       `${size}-byte frames, ${fmtInt(frames)} frames per run, median of ${reps} rep${reps === 1 ? '' : 's'}`,
   );
-  out(`machine: ${machineLine(machine)}; load average ${machine.loadAvg.join(' ')} at start`);
+  out(
+    `machine: ${machineLine(machine)}; load average ${machine.loadAvg.join(' ')} at start, ${bench.loadAvgAfter.join(' ')} at the end; ` +
+      (cpus
+        ? `pinned: JS on CPU ${cpus.js}, sender on ${cpus.tx}, receiver on ${cpus.rx} (cref's writer and reader the same)`
+        : 'threads unpinned'),
+  );
   const busy = busyWarning(machine);
   if (busy) out(`note: ${busy}`);
   out('');
   out(renderTable(results, backend));
+  for (const w of report.warnings) out(`warning: ${w}`);
   out('');
   if (backend === 'tap') {
     const r = ratios as PpsRatios;
@@ -146,11 +217,8 @@ function renderTable(results: readonly PathResult[], backend: 'tap' | 'wire'): s
   const base = (p: PathName) => results.find((x) => x.path === p)?.rxPps ?? null;
   const tap = backend === 'tap';
   const rows = results.map((r) => {
-    const rx = r.reps.map((x) => x.rxPps);
-    const spread =
-      rx.length > 1 && r.rxPps > 0
-        ? `${Math.round(((Math.max(...rx) - Math.min(...rx)) / r.rxPps) * 100)}%`
-        : '-';
+    const sp = spreadOf(r);
+    const spread = sp === null ? '-' : `${Math.round(sp * 100)}%`;
     const row = [r.path, fmtInt(r.txPps), fmtInt(r.rxPps), spread, fmtInt(r.lost)];
     if (tap) {
       row.push(fmtRatio(ratio(r.rxPps, base('c-per-frame'))), fmtRatio(ratio(r.rxPps, base('c-io_uring'))));

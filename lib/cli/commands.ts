@@ -207,7 +207,8 @@ and at least 10x faster than the kernel's quiesce of an idle TAP.`,
           about: `Frames per second through condis' rings. With --backend tap, over a one-way kernel loop of two
 TAPs (tapA -> tc mirred -> tapB), with the C reference measured in the same run over the same
 loop: c-per-frame (one write()/read() per frame) and c-io_uring (io_uring batches). Repetitions
-are interleaved; each number is the median of --reps.`,
+are interleaved; each number is the median of --reps. A warning says when the reps spread over
+20% or the load average was above the core count: numbers not to quote.`,
           options: [
             {
               name: 'backend',
@@ -239,11 +240,20 @@ There is no C reference on the wire: results has condis only, ratios is {}.`,
               help: 'frames moved and discarded before each run (default 20000)',
             },
             {
+              name: 'cpus',
+              kind: 'text',
+              arg: 'JS,TX,RX',
+              help: `tap: pin the JS thread, the sending device's thread and the receiving one's to
+these CPUs, and the C reference's writer and reader to TX and RX (default: unpinned,
+the scheduler decides; placement moves both sides' numbers, so the report says it)`,
+            },
+            {
               name: 'json',
               kind: 'file',
-              help: `write { bench, backend, frameSize, results: [{ path, txPps, rxPps, lost }],
-ratios: { "condis/c-per-frame", "condis/c-io_uring" } } (ratios: condis rx pps
-/ C rx pps, medians; {} on the wire)`,
+              help: `write { bench, backend, frameSize, results: [{ path, txPps, rxPps, lost, spread }],
+ratios: { "condis/c-per-frame", "condis/c-io_uring" }, cpus, loadAvg, warnings }
+(ratios: condis rx pps / C rx pps, medians; {} on the wire; spread: (max - min) /
+median of the reps' rx pps; loadAvg: [start, end] 1-minute load)`,
             },
           ],
           examples: [

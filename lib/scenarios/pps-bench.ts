@@ -21,6 +21,7 @@ import {
   PpsEngine,
   type PpsRatios,
   ratiosOf,
+  type TapCpus,
   tapLoopNames,
 } from '../bench/pps/engine';
 import { type CrefBuildFailure, ensureCref, ppsFiles } from '../bench/pps/files';
@@ -37,6 +38,8 @@ export interface PpsBenchOptions {
   reps: number;
   /** Frames moved and discarded before each run. */
   warmup: number;
+  /** TAP runs: pin JS, the sending and the receiving device thread (and cref's writer/reader). */
+  cpus?: TapCpus | null;
   /** Stops the run: the engine cleans up (cref, devices, the TAP loop) and it rejects with Interrupted. */
   signal?: AbortSignal;
   /** Progress and warnings, one line each (building cref, stopping). */
@@ -59,6 +62,10 @@ export interface PpsBenchReport {
   machine: MachineInfo;
   /** The TAP loop's interfaces (removed at the end), or null on the wire. */
   loop: [string, string] | null;
+  /** The CPUs the TAP runs were pinned to, or null (unpinned). */
+  cpus: TapCpus | null;
+  /** The load average at the end (the start's is in machine). */
+  loadAvgAfter: [number, number, number];
 }
 
 /** Why a benchmark could not start: the TAP loop is not possible here, or cref did not build. */
@@ -77,7 +84,10 @@ export class PpsUnavailable extends Error {
 /** Runs the pps benchmark (see the header) and returns its report. */
 export async function runPpsBench(o: PpsBenchOptions): Promise<PpsBenchReport> {
   const log = o.log ?? (() => {});
-  const engine = new PpsEngine({ ...DEFAULT_CONFIG, frames: o.frames, warmup: o.warmup }, log);
+  const engine = new PpsEngine(
+    { ...DEFAULT_CONFIG, frames: o.frames, warmup: o.warmup, tapCpus: o.cpus ?? null },
+    log,
+  );
   if (o.backend === 'tap') {
     const why = engine.tapUnavailable();
     if (why) throw new PpsUnavailable('tap', why);
@@ -126,6 +136,8 @@ export async function runPpsBench(o: PpsBenchOptions): Promise<PpsBenchReport> {
       ratios: o.backend === 'tap' ? ratiosOf(results) : {},
       machine,
       loop: o.backend === 'tap' ? names : null,
+      cpus: o.backend === 'tap' ? (o.cpus ?? null) : null,
+      loadAvgAfter: describeMachine().loadAvg,
     };
   } finally {
     o.signal?.removeEventListener('abort', onAbort);

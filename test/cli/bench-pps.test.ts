@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureCref, ppsFiles } from '../../lib/bench/pps';
+import { ppsWarnings } from '../../lib/cli/bench-pps';
 import { tapTestsEnabled } from '../helpers/privilege';
 import { isRoot, stagePackage } from '../helpers/unprivileged';
 import { waitUntil } from '../helpers/wait';
@@ -35,14 +36,26 @@ function oneLineError(r: Ran, pattern: RegExp): void {
 
 /** The report's shape, exactly: these keys and no others. */
 function checkShape(report: Record<string, unknown>, backend: string, size: number, paths: string[]): void {
-  expect(Object.keys(report).sort()).toEqual(['backend', 'bench', 'frameSize', 'ratios', 'results']);
+  expect(Object.keys(report).sort()).toEqual([
+    'backend',
+    'bench',
+    'cpus',
+    'frameSize',
+    'loadAvg',
+    'ratios',
+    'results',
+    'warnings',
+  ]);
+  expect(report.cpus).toBeNull(); // these runs are unpinned
+  expect((report.loadAvg as number[]).length).toBe(2);
+  expect(Array.isArray(report.warnings)).toBe(true);
   expect(report.bench).toBe('pps');
   expect(report.backend).toBe(backend);
   expect(report.frameSize).toBe(size);
   const results = report.results as Record<string, unknown>[];
   expect(results.map((r) => r.path)).toEqual(paths);
   for (const r of results) {
-    expect(Object.keys(r).sort()).toEqual(['lost', 'path', 'rxPps', 'txPps']);
+    expect(Object.keys(r).sort()).toEqual(['lost', 'path', 'rxPps', 'spread', 'txPps']);
     expect(r.txPps).toBeGreaterThan(0);
     expect(r.rxPps).toBeGreaterThan(0);
     expect(Number.isInteger(r.lost)).toBe(true);
@@ -85,6 +98,9 @@ describe('condis bench pps', () => {
     [['--json'], /json/],
     [['--json='], /--json needs a file name/],
     [['extra'], /extra/],
+    [['--cpus', '1,2'], /--cpus must be JS,TX,RX \(three CPU numbers\)/],
+    [['--cpus', '0,0,4096'], /--cpus: CPU 4096 does not exist here/],
+    [['--backend', 'wire', '--cpus', '0,0,0'], /--cpus pins the TAP runs: use it with --backend tap/],
   ])('bad flags %j: one-line error, non-zero exit, no stack trace', (args, pattern) => {
     const r = condis(['bench', 'pps', ...(args as string[])]);
     oneLineError(r, pattern as RegExp);
@@ -222,4 +238,52 @@ describe('condis bench pps', () => {
     },
     180_000,
   );
+
+  it.runIf(tap)(
+    '--cpus pins the TAP runs (ours and cref), the report says so, and each path has its spread',
+    () => {
+      const json = path.join(dir, 'tap-pinned.json');
+      const r = condis([
+        'bench',
+        'pps',
+        '--backend',
+        'tap',
+        '--frames',
+        '30000',
+        '--reps',
+        '2',
+        '--cpus',
+        '0,0,0',
+        '--json',
+        json,
+      ]);
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/pinned: JS on CPU 0, sender on 0, receiver on 0/);
+      expect(r.stderr).not.toMatch(/cannot pin/); // cref's writer and reader took the pin too
+      const report = JSON.parse(fs.readFileSync(json, 'utf8'));
+      expect(report.cpus).toEqual({ js: 0, tx: 0, rx: 0 });
+      for (const p of report.results) expect(typeof p.spread).toBe('number');
+    },
+    180_000,
+  );
+});
+
+describe('pps warnings', () => {
+  it('a path whose reps spread over 20%, and a load above the core count, each get a warning', () => {
+    expect(ppsWarnings([{ path: 'condis', spread: 0.2 }], 5, 2, [1.9, 2])).toEqual([]);
+    const w = ppsWarnings(
+      [
+        { path: 'condis', spread: 0.21 },
+        { path: 'c-io_uring', spread: null },
+      ],
+      5,
+      2,
+      [1.2, 2.5],
+    );
+    expect(w).toEqual([
+      'condis: its 5 reps spread 21% (over 20%): run more reps on a quieter machine before quoting it',
+      'load average 2.5 above the 2 cores: other work took CPU time from the run',
+    ]);
+  });
 });
