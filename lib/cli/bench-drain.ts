@@ -11,6 +11,7 @@ import { ProgressBar } from '../bench/progress';
 import { lineChartSvg, type Series } from '../bench/svg-chart';
 import { formatTable } from '../bench/table';
 import { PcapWriter } from '../pcap/writer';
+import { type ColdDrainRow, runColdDrain } from '../scenarios/cold-drain';
 import {
   type DrainBenchReport,
   type DrainBenchRow,
@@ -40,6 +41,7 @@ export async function benchDrain(f: Values): Promise<number> {
   const depths = parseDepths(f.depths);
   const iterations = intFlag('iterations', f.iterations, 200, 1, 1_000_000);
   const warmup = intFlag('warmup', f.warmup, 500, 0, 1_000_000);
+  const coldSamples = intFlag('cold', f.cold, 0, 0, 1000);
 
   const pcap = typeof f.pcap === 'string' ? new PcapWriter(f.pcap) : null;
   const ac = new AbortController();
@@ -64,8 +66,26 @@ export async function benchDrain(f: Values): Promise<number> {
       },
     });
     progress.bar?.done();
-    render(report, out);
-    if (typeof f.json === 'string') fs.writeFileSync(f.json, `${JSON.stringify(jsonOf(report), null, 2)}\n`);
+    // Cold deactivations: a fresh process per sample, after the warm run (never at once: they
+    // would compete for the CPUs), at the same depths up to 16 (a cold drain is about the first
+    // deactivation a user meets, not a queue of thousands).
+    let cold: ColdDrainRow[] = [];
+    if (coldSamples > 0 && !report.interrupted) {
+      const coldDepths = depths.filter((d) => d <= 16);
+      const bar = new ProgressBar(coldDepths.length * coldSamples);
+      cold = await runColdDrain({
+        backend,
+        depths: coldDepths,
+        samples: coldSamples,
+        signal: ac.signal,
+        onProgress: (done, _t, label) => bar.update(done, label),
+      });
+      bar.done();
+    }
+    render(report, out, cold);
+    if (typeof f.json === 'string') {
+      fs.writeFileSync(f.json, `${JSON.stringify({ ...jsonOf(report), cold }, null, 2)}\n`);
+    }
     if (typeof f.svg === 'string') {
       fs.writeFileSync(f.svg, chart(report.rows, backend, report.machine.loadAvg));
     }
@@ -84,7 +104,7 @@ function jsonOf(r: DrainBenchReport): Omit<DrainBenchReport, 'interrupted' | 'ke
   return json;
 }
 
-function render(report: DrainBenchReport, out: (s: string) => void): void {
+function render(report: DrainBenchReport, out: (s: string) => void, cold: readonly ColdDrainRow[]): void {
   const { machine, rows } = report;
   out(`condis bench drain: backend ${report.note}`);
   out(
@@ -93,6 +113,36 @@ function render(report: DrainBenchReport, out: (s: string) => void): void {
   if (!report.kernelCompared) out(report.kernelNote);
   out('');
   out(renderTable(rows));
+  out('');
+  out(
+    'the slowest 1% of each depth, and what it spent waiting for a CPU (run queue: our threads runnable, not running):',
+  );
+  for (const r of rows) {
+    const t = r.tail;
+    if (!t) continue;
+    out(
+      `  depth ${r.depth}: ${t.iterations} iteration${t.iterations === 1 ? '' : 's'}, drain ${t.drainUs} us (median ${t.medianUs}); ` +
+        `run-queue wait ${t.runQueueUs} us; meanwhile V8/libuv threads ran ${t.otherThreadsUs} us, other processes ~${t.otherProcessesUs} us, steal ${t.stealUs} us`,
+    );
+  }
+  if (cold.length > 0) {
+    out('');
+    out(`cold: the first deactivation of a fresh process (${cold[0]!.samples} processes per depth), in us`);
+    out(
+      formatTable(
+        ['depth', 'drain p50', 'p90', 'max', 'ovh p50', 'p90', 'max'],
+        cold.map((c) => [
+          String(c.depth),
+          c.drainUs.p50.toFixed(1),
+          c.drainUs.p90.toFixed(1),
+          c.drainUs.max.toFixed(1),
+          c.overheadUs.p50.toFixed(1),
+          c.overheadUs.p90.toFixed(1),
+          c.overheadUs.max.toFixed(1),
+        ]),
+      ),
+    );
+  }
   out('');
   for (const t of report.targets) out(`${t.met ? 'met   ' : 'MISSED'} ${t.target}: ${t.measured}`);
   if (report.kernelCompared) {

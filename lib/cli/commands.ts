@@ -184,6 +184,13 @@ taken down with DEPTH frames queued), measured in the same run (needs root; else
               arg: 'N',
               help: 'unmeasured iterations per depth first, so the JIT has optimized the path (default 500)',
             },
+            {
+              name: 'cold',
+              kind: 'int',
+              arg: 'N',
+              help: `also N cold deactivations per depth up to 16: each the first of a fresh process
+(no warm-up: nothing compiled, no cache warm), beside the warm rows (default 0)`,
+            },
             { name: 'no-kernel', kind: 'flag', help: 'skip the kernel comparison' },
             { name: 'json', kind: 'file', help: 'write the report as JSON' },
             { name: 'svg', kind: 'file', help: 'write a chart of latency against depth (log scales) as SVG' },

@@ -41,6 +41,13 @@ import { FaultWatch } from '../bench/faults';
 import { Histogram, type Percentiles } from '../bench/histogram';
 import { KernelQuiesce } from '../bench/kernel-quiesce';
 import { describeMachine, type MachineInfo } from '../bench/machine';
+import {
+  attributeTail,
+  type DelaySnapshot,
+  delayBetween,
+  delaySnapshot,
+  type TailAttribution,
+} from '../bench/run-delay';
 import type { Device } from '../device/device';
 import { openTap, openWirePair, tapUnavailableReason } from '../device/open';
 import { FramePort } from '../device/port';
@@ -101,6 +108,11 @@ export interface DrainBenchRow {
   kernelDownUs: Percentiles | null;
   /** What the kernel did with the frames queued at the down, summed over the measured iterations. */
   kernel: { sent: number; keptReadable: number; txDropped: number; rxDropped: number } | null;
+  /**
+   * The slowest 1% of the iterations and what they spent waiting for a CPU (lib/bench/run-delay):
+   * a tail that is run-queue wait or steal is the machine's, not the drain's.
+   */
+  tail: TailAttribution | null;
 }
 
 export interface DrainTarget {
@@ -197,6 +209,37 @@ function until(cond: () => boolean, what: string, faults: FaultWatch): Promise<v
       else setImmediate(check);
     };
     setImmediate(check);
+  });
+}
+
+/**
+ * Waits for a pended deactivation's completion without spinning: the JS thread sleeps in the
+ * event loop until the device interrupt that completes it. (A setImmediate poll here kept one of
+ * the two CPUs busy inside every measured span, and the device threads then waited for a CPU:
+ * the slowest 1% of the drains at depths 1 and 16 were 2.5-2.9 ms, nearly all of it run-queue
+ * wait — lib/bench/run-delay.ts.)
+ */
+function whenCompleted(cm: BenchCallManager, what: string, faults: FaultWatch): Promise<void> {
+  faults.check();
+  if (cm.completed) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer);
+      cm.onCompleted = null;
+      faults.onFault = null;
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`timed out waiting for ${what}`));
+    }, STEP_TIMEOUT_MS);
+    cm.onCompleted = () => {
+      done();
+      resolve();
+    };
+    faults.onFault = (e) => {
+      done();
+      reject(e);
+    };
   });
 }
 
@@ -336,6 +379,7 @@ export async function runDrainBench(opts: DrainBenchOptions): Promise<DrainBench
       let inMin = Number.POSITIVE_INFINITY;
       let inMax = 0;
       const ks = { sent: 0, keptReadable: 0, txDropped: 0, rxDropped: 0 };
+      const delays: [number, DelaySnapshot][] = [];
       for (let it = 0; it < wu + iterations && !interrupted; it++) {
         const measured = it >= wu;
         // The JIT warm-up cycles through depths 0, 1 and 16 (cheap), so the synchronous path (nothing
@@ -380,8 +424,13 @@ export async function runDrainBench(opts: DrainBenchOptions): Promise<DrainBench
           }
         }
 
-        // 2. d sends in flight. On the wire the far end takes nothing until after t0.
+        // 2. d sends in flight. On the wire the far end takes nothing until after t0. The
+        // run-queue and steal clocks are read around it all (outside the measured span).
+        const before = measured ? delaySnapshot() : null;
         if (backend === 'wire') {
+          // What the far end received last iteration is harvested (and captured) first: its
+          // interrupt may still be queued behind this code, and the reset would drop it.
+          peer.poll();
           const n = far.resetQueue(2, farTokens);
           peer.rxPool.freeMany(farTokens, n);
         }
@@ -393,7 +442,7 @@ export async function runDrainBench(opts: DrainBenchOptions): Promise<DrainBench
         if (backend === 'wire') peer.postRx();
         if (dst === NDIS_STATUS_PENDING) {
           setImmediate(() => client.returnHeld());
-          await until(() => cm.completed, `the deactivation at d ${d}`, watch);
+          await whenCompleted(cm, `the deactivation at d ${d}`, watch);
         } else {
           client.returnHeld();
         }
@@ -411,6 +460,7 @@ export async function runDrainBench(opts: DrainBenchOptions): Promise<DrainBench
           const ref = d === 0 ? cm.t0 : Math.max(tMiniportSendsDone, client.tReturn, cm.t0);
           drain.record((cm.tDone - cm.t0) * 1e6);
           overhead.record((cm.tDone - ref) * 1e6);
+          delays.push([(cm.tDone - cm.t0) * 1e3, delayBetween(before!, delaySnapshot())]);
           inSum += inFlight;
           if (inFlight < inMin) inMin = inFlight;
           if (inFlight > inMax) inMax = inFlight;
@@ -422,6 +472,8 @@ export async function runDrainBench(opts: DrainBenchOptions): Promise<DrainBench
         if (ast !== NDIS_STATUS_SUCCESS) throw new Error(`re-activation: ${statusName(ast)}`);
         pcap?.flushIfAbove(1 << 20);
       }
+      // The last iteration's frames at the far end, harvested (and captured) before it closes.
+      if (backend === 'wire') peer.poll();
       // The kernel's quiesce at the same depth, in its own phase right after ours: interleaved
       // per iteration, the helper process's wakeups landed inside our measured spans (and ours
       // inside its), on two cores.
@@ -445,6 +497,7 @@ export async function runDrainBench(opts: DrainBenchOptions): Promise<DrainBench
         overheadUs: roundP(overhead.percentiles(1e-3)),
         kernelDownUs: kernel ? roundP(kdown.percentiles(1e-3)) : null,
         kernel: kernel ? ks : null,
+        tail: attributeTail(delays),
       });
     }
 
