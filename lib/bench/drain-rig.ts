@@ -37,8 +37,6 @@ export class BenchCallManager {
   tDone = 0;
   /** Status the last deactivation completed with; PENDING while it has not. */
   lastStatus: NdisStatus = NDIS_STATUS_SUCCESS;
-  /** Called when a pended deactivation completes, right after `tDone` is stamped. */
-  onCompleted: (() => void) | null = null;
   private activateWaiter: ((s: NdisStatus) => void) | null = null;
 
   constructor(
@@ -109,7 +107,6 @@ export class BenchCallManager {
       cmDeactivateVcComplete: (status) => {
         this.tDone = performance.now();
         this.lastStatus = status;
-        this.onCompleted?.();
         if (ndis.vcInfo(this.vc!)?.call === 'CLOSING') ndis.cmCloseCallComplete(status, this.vc!);
       },
     };

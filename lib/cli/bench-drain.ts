@@ -57,6 +57,7 @@ export async function benchDrain(f: Values): Promise<number> {
       iterations,
       warmup,
       kernel: !f['no-kernel'],
+      attribute: f.attribute === true,
       verifier: process.env.CONDIS_VERIFIER === 'off' ? 'off' : 'throw',
       signal: ac.signal,
       ...(pcap ? { capture: pcap } : {}),
@@ -113,10 +114,12 @@ function render(report: DrainBenchReport, out: (s: string) => void, cold: readon
   if (!report.kernelCompared) out(report.kernelNote);
   out('');
   out(renderTable(rows));
-  out('');
-  out(
-    'the slowest 1% of each depth, and what it spent waiting for a CPU (run queue: our threads runnable, not running):',
-  );
+  if (rows.some((r) => r.tail)) {
+    out('');
+    out(
+      'the slowest 1% of each depth, and what it spent waiting for a CPU (run queue: our threads runnable, not running):',
+    );
+  }
   for (const r of rows) {
     const t = r.tail;
     if (!t) continue;

@@ -191,6 +191,13 @@ taken down with DEPTH frames queued), measured in the same run (needs root; else
               help: `also N cold deactivations per depth up to 16: each the first of a fresh process
 (no warm-up: nothing compiled, no cache warm), beside the warm rows (default 0)`,
             },
+            {
+              name: 'attribute',
+              kind: 'flag',
+              help: `attribute the slowest 1% of each depth: how long our threads waited for a CPU
+and who had it (V8's threads, other processes, the hypervisor's steal); reads /proc
+around every iteration, which costs the fast path a little (default off)`,
+            },
             { name: 'no-kernel', kind: 'flag', help: 'skip the kernel comparison' },
             { name: 'json', kind: 'file', help: 'write the report as JSON' },
             { name: 'svg', kind: 'file', help: 'write a chart of latency against depth (log scales) as SVG' },

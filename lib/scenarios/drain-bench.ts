@@ -87,6 +87,13 @@ export interface DrainBenchOptions {
   kernel: boolean;
   /** Extra unmeasured iterations of the first depth for the JIT (default JIT_WARMUP). */
   jitWarmup?: number;
+  /**
+   * Read the run-queue, other-thread and steal clocks around every measured iteration to
+   * attribute the slowest 1% (DrainBenchRow.tail). Off by default: the reads (a dozen /proc files
+   * per iteration) churn the caches and the heap, and moved the depth-0 p50 from 1.3-2.4 us to
+   * 2.7-8.3 us when always on.
+   */
+  attribute?: boolean;
   /** NDIS's verifier (default 'throw'). */
   verifier?: 'throw' | 'off';
   /** Every frame moved on the VC, both ways, with VID 42 (for a pcap). */
@@ -110,7 +117,8 @@ export interface DrainBenchRow {
   kernel: { sent: number; keptReadable: number; txDropped: number; rxDropped: number } | null;
   /**
    * The slowest 1% of the iterations and what they spent waiting for a CPU (lib/bench/run-delay):
-   * a tail that is run-queue wait or steal is the machine's, not the drain's.
+   * a tail that is run-queue wait or steal is the machine's, not the drain's. null unless asked
+   * for (DrainBenchOptions.attribute).
    */
   tail: TailAttribution | null;
 }
@@ -209,37 +217,6 @@ function until(cond: () => boolean, what: string, faults: FaultWatch): Promise<v
       else setImmediate(check);
     };
     setImmediate(check);
-  });
-}
-
-/**
- * Waits for a pended deactivation's completion without spinning: the JS thread sleeps in the
- * event loop until the device interrupt that completes it. (A setImmediate poll here kept one of
- * the two CPUs busy inside every measured span, and the device threads then waited for a CPU:
- * the slowest 1% of the drains at depths 1 and 16 were 2.5-2.9 ms, nearly all of it run-queue
- * wait — lib/bench/run-delay.ts.)
- */
-function whenCompleted(cm: BenchCallManager, what: string, faults: FaultWatch): Promise<void> {
-  faults.check();
-  if (cm.completed) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const done = () => {
-      clearTimeout(timer);
-      cm.onCompleted = null;
-      faults.onFault = null;
-    };
-    const timer = setTimeout(() => {
-      done();
-      reject(new Error(`timed out waiting for ${what}`));
-    }, STEP_TIMEOUT_MS);
-    cm.onCompleted = () => {
-      done();
-      resolve();
-    };
-    faults.onFault = (e) => {
-      done();
-      reject(e);
-    };
   });
 }
 
@@ -389,6 +366,9 @@ export async function runDrainBench(opts: DrainBenchOptions): Promise<DrainBench
         const d =
           di === 0 && it < jitWarmup ? Math.min(WARMUP_DEPTHS[it % WARMUP_DEPTHS.length]!, maxDepth) : depth;
         progress.update(++step, `depth ${depth}`);
+        // The run-queue and steal clocks, read around the whole iteration: here, not just before
+        // t0 (reading /proc there left the caches cold for the span: +1.2 us at depth 0).
+        const before = measured && opts.attribute ? delaySnapshot() : null;
         // 1. d receives held by the client.
         client.resetCounts();
         client.hold = true;
@@ -424,9 +404,7 @@ export async function runDrainBench(opts: DrainBenchOptions): Promise<DrainBench
           }
         }
 
-        // 2. d sends in flight. On the wire the far end takes nothing until after t0. The
-        // run-queue and steal clocks are read around it all (outside the measured span).
-        const before = measured ? delaySnapshot() : null;
+        // 2. d sends in flight. On the wire the far end takes nothing until after t0.
         if (backend === 'wire') {
           // What the far end received last iteration is harvested (and captured) first: its
           // interrupt may still be queued behind this code, and the reset would drop it.
@@ -442,7 +420,7 @@ export async function runDrainBench(opts: DrainBenchOptions): Promise<DrainBench
         if (backend === 'wire') peer.postRx();
         if (dst === NDIS_STATUS_PENDING) {
           setImmediate(() => client.returnHeld());
-          await whenCompleted(cm, `the deactivation at d ${d}`, watch);
+          await until(() => cm.completed, `the deactivation at d ${d}`, watch);
         } else {
           client.returnHeld();
         }
@@ -460,7 +438,7 @@ export async function runDrainBench(opts: DrainBenchOptions): Promise<DrainBench
           const ref = d === 0 ? cm.t0 : Math.max(tMiniportSendsDone, client.tReturn, cm.t0);
           drain.record((cm.tDone - cm.t0) * 1e6);
           overhead.record((cm.tDone - ref) * 1e6);
-          delays.push([(cm.tDone - cm.t0) * 1e3, delayBetween(before!, delaySnapshot())]);
+          if (before) delays.push([(cm.tDone - cm.t0) * 1e3, delayBetween(before, delaySnapshot())]);
           inSum += inFlight;
           if (inFlight < inMin) inMin = inFlight;
           if (inFlight > inMax) inMax = inFlight;

@@ -54,6 +54,7 @@ describe('runDrainBench (lib/scenarios/drain-bench)', () => {
     expect(r.config).toMatchObject({ iterations, warmup, depths: [0, 3, 16], vid: 42, frameBytes: 64 });
     expect(r.config.queueSize).toBeGreaterThanOrEqual(16);
     expect(r.rows.map((x) => x.depth)).toEqual([0, 3, 16]);
+    for (const row of r.rows) expect(row.tail).toBeNull(); // not asked for
     // Every iteration was reported, and the total announced was the number of iterations run.
     const all = 3 * (iterations + warmup) + jitWarmup;
     expect(steps).toBe(all);
@@ -146,4 +147,25 @@ describe('runDrainBench (lib/scenarios/drain-bench)', () => {
       code: 'ERR_CONDIS_INVALID_ARG',
     });
   });
+
+  it('attribute: the slowest 1% of each depth with its run-queue wait and who had the CPUs', async () => {
+    const r = await runDrainBench({
+      backend: 'wire',
+      depths: [0, 4],
+      iterations: 50,
+      warmup: 0,
+      jitWarmup: 0,
+      kernel: false,
+      attribute: true,
+    });
+    for (const row of r.rows) {
+      const t = row.tail!;
+      expect(t.iterations).toBe(1); // the slowest 1% of 50 and above: the slowest one
+      expect(t.drainUs).toBeCloseTo(row.drainUs.max, -1);
+      expect(t.medianUs).toBeLessThanOrEqual(t.drainUs);
+      for (const v of [t.runQueueUs, t.otherThreadsUs, t.otherProcessesUs, t.stealUs]) {
+        expect(v).toBeGreaterThanOrEqual(0);
+      }
+    }
+  }, 60_000);
 });
