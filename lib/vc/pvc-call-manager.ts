@@ -13,6 +13,7 @@
  * The wire signalling call manager of lib/cm is the real thing; this one is for the plain Node
  * surface (VcChannel) and for tests.
  */
+import { CondisError } from '../errors';
 import type {
   CallManagerHandlers,
   NdisBindingHandle,
@@ -59,7 +60,11 @@ export class PvcCallManager {
     });
     this.binding = ndis.openAdapter(proto, miniport, this);
     const st = ndis.cmRegisterAddressFamily(this.binding, AF_CONDIS_PVC, this.handlers(), this);
-    if (st !== NDIS_STATUS_SUCCESS) throw new Error(`PvcCallManager: address family already registered`);
+    if (st !== NDIS_STATUS_SUCCESS) {
+      throw new CondisError('ERR_CONDIS_REGISTRATION', 'PvcCallManager: address family already registered', {
+        status: st,
+      });
+    }
   }
 
   /** The call manager's context of the VC a handle (any party's) names. */
@@ -88,7 +93,7 @@ export class PvcCallManager {
 
   private need(vcHandle: NdisVcHandle): PvcVc {
     const v = this.vcFor(vcHandle);
-    if (!v) throw new Error('PvcCallManager: unknown VC');
+    if (!v) throw new CondisError('ERR_CONDIS_INVALID_HANDLE', 'PvcCallManager: unknown VC');
     return v;
   }
 

@@ -54,12 +54,7 @@ const ALLOWED: readonly (Site & { why: string })[] = [
  * Plain Errors in files other branches of issue 11 own (the code to give them in brackets). Once
  * one is coded, the test below fails until it is removed here.
  */
-const AWAITING_CODE: readonly Site[] = [
-  // ERR_CONDIS_REGISTRATION
-  { file: 'lib/vc/pvc-call-manager.ts', text: 'address family already registered' },
-  // ERR_CONDIS_INVALID_HANDLE
-  { file: 'lib/vc/pvc-call-manager.ts', text: "'PvcCallManager: unknown VC'" },
-];
+const AWAITING_CODE: readonly Site[] = [];
 
 /** `new Error(`, `TypeError(`, `new RangeError(` (with or without new; not CondisError, AbortError). */
 const BARE = /(?<![\w$.])(?:new\s+)?(?:Error|TypeError|RangeError)\s*\(/;
