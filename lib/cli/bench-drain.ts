@@ -130,10 +130,12 @@ function render(report: DrainBenchReport, out: (s: string) => void, cold: readon
   }
   if (cold.length > 0) {
     out('');
-    out(`cold: the first deactivation of a fresh process (${cold[0]!.samples} processes per depth), in us`);
+    out(
+      `cold: the first deactivation of a fresh process (${cold[0]!.samples} processes per depth), in us; run-queue: our threads runnable, not running; V8 threads: the CPU they took meanwhile`,
+    );
     out(
       formatTable(
-        ['depth', 'drain p50', 'p90', 'max', 'ovh p50', 'p90', 'max'],
+        ['depth', 'drain p50', 'p90', 'max', 'ovh p50', 'p90', 'max', 'run-queue p50', 'V8 threads p50'],
         cold.map((c) => [
           String(c.depth),
           c.drainUs.p50.toFixed(1),
@@ -142,6 +144,8 @@ function render(report: DrainBenchReport, out: (s: string) => void, cold: readon
           c.overheadUs.p50.toFixed(1),
           c.overheadUs.p90.toFixed(1),
           c.overheadUs.max.toFixed(1),
+          c.runQueueUs.toFixed(1),
+          c.otherThreadsUs.toFixed(1),
         ]),
       ),
     );

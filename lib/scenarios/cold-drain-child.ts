@@ -1,20 +1,35 @@
 /**
  * Child of cold-drain.ts: ONE deactivation, the first of this process (no warm-up), at the depth
- * argv[3] on the backend argv[2], through the drain benchmark's own rig; prints one JSON line
- * { depth, drainUs, overheadUs } on stdout.
+ * argv[3] on the backend argv[2], through the drain benchmark's own rig, with its CPU-wait
+ * attribution (one iteration: its /proc reads fall outside the measured span); prints one JSON
+ * line { depth, drainUs, overheadUs, runQueueUs, otherThreadsUs } on stdout.
  */
 import { runDrainBench } from './drain-bench';
 
 const backend = process.argv[2] === 'tap' ? 'tap' : 'wire';
 const depth = Number(process.argv[3] ?? 1);
 
-runDrainBench({ backend, depths: [depth], iterations: 1, warmup: 0, jitWarmup: 0, kernel: false })
+runDrainBench({
+  backend,
+  depths: [depth],
+  iterations: 1,
+  warmup: 0,
+  jitWarmup: 0,
+  kernel: false,
+  attribute: true,
+})
   .then((r) => {
     const row = r.rows[0];
-    if (!row) throw new Error('no row');
-    process.stdout.write(
-      `${JSON.stringify({ depth, drainUs: row.drainUs.max, overheadUs: row.overheadUs.max })}\n`,
-    );
+    if (!row?.tail) throw new Error('no row');
+    const t = row.tail;
+    const sample = {
+      depth,
+      drainUs: row.drainUs.max,
+      overheadUs: row.overheadUs.max,
+      runQueueUs: t.runQueueUs,
+      otherThreadsUs: t.otherThreadsUs,
+    };
+    process.stdout.write(`${JSON.stringify(sample)}\n`);
   })
   .catch((e: Error) => {
     process.stderr.write(`${e.message}\n`);

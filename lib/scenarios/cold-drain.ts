@@ -27,6 +27,13 @@ export interface ColdDrainRow {
   drainUs: Percentiles;
   /** Above the moment the last send / held receive came back (as the warm rows). */
   overheadUs: Percentiles;
+  /**
+   * Medians over the samples: how long our threads sat runnable but not running during the
+   * deactivation, and how much CPU the process's other threads (V8's compiler and GC workers)
+   * took meanwhile (lib/bench/run-delay).
+   */
+  runQueueUs: number;
+  otherThreadsUs: number;
 }
 
 /** What one child prints (its only stdout line). */
@@ -34,6 +41,8 @@ export interface ColdSample {
   depth: number;
   drainUs: number;
   overheadUs: number;
+  runQueueUs: number;
+  otherThreadsUs: number;
 }
 
 const CHILD = path.join(__dirname, `cold-drain-child${path.extname(__filename)}`);
@@ -73,12 +82,16 @@ export async function runColdDrain(opts: ColdDrainOptions): Promise<ColdDrainRow
   for (const depth of opts.depths) {
     const drain = new Histogram();
     const overhead = new Histogram();
+    const waits: number[] = [];
+    const others: number[] = [];
     let n = 0;
     for (; n < opts.samples && !opts.signal?.aborted; n++) {
       opts.onProgress?.(++done, total, `cold, depth ${depth}`);
       const s = await coldSample(opts.backend, depth);
       drain.record(s.drainUs * 1e3);
       overhead.record(s.overheadUs * 1e3);
+      waits.push(s.runQueueUs);
+      others.push(s.otherThreadsUs);
     }
     if (n === 0) break;
     rows.push({
@@ -86,9 +99,16 @@ export async function runColdDrain(opts: ColdDrainOptions): Promise<ColdDrainRow
       samples: n,
       drainUs: round(drain.percentiles(1e-3)),
       overheadUs: round(overhead.percentiles(1e-3)),
+      runQueueUs: median(waits),
+      otherThreadsUs: median(others),
     });
   }
   return rows;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)] ?? 0;
 }
 
 function round(p: Percentiles): Percentiles {
