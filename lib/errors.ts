@@ -85,6 +85,9 @@ export const ErrorCodes = {
     'no free queue pair on the miniport for another VC; close a VC or open more queue pairs',
   ERR_CONDIS_CHANNEL_CLOSED: 'the channel (or VC) was closed; nothing more is sent or received on it',
   ERR_CONDIS_CALL_FAILED: 'the call could not be made or activated; `status` names the NDIS_STATUS',
+  // Benchmarks and warmUp() (lib/scenarios, lib/bench).
+  ERR_CONDIS_BENCH_FAILED:
+    'a benchmark or warmUp() could not run a step of its own (its rig, its helper process, a step that timed out); the message says which',
   // Queues that went to NEEDS_RESET (a ringError; one code per shared RingError number, native/virtq.h).
   ERR_CONDIS_RING_AVAIL_IDX_TOO_FAR: 'avail.idx ran more than the queue size ahead; reset the queue',
   ERR_CONDIS_RING_HEAD_OUT_OF_RANGE: 'avail.ring named a descriptor beyond the table; reset the queue',

@@ -120,6 +120,7 @@ export { type MermaidOptions, type Party, Trace, type TraceEvent, type TraceKind
 export type { ActivationState, CallState, SendPolicy } from './ndis/vc-states';
 export { Verifier, type VerifierMode } from './ndis/verifier';
 export { PcapWriter } from './pcap/writer';
+export { type WarmUpOptions, type WarmUpReport, warmUp } from './scenarios/warm-up';
 export { AbortError } from './vc/abort';
 export {
   pvcCallManagerFor,

@@ -14,6 +14,8 @@
  * Hot path: sends reuse `capacity` preallocated NBLs over one frame; held receives go to a
  * preallocated array; nothing is allocated per frame or per iteration (trace off).
  */
+
+import { CondisError } from '../errors';
 import type {
   CallManagerHandlers,
   NdisAfHandle,
@@ -49,7 +51,8 @@ export class BenchCallManager {
     });
     this.binding = ndis.openAdapter(proto, miniport, this);
     const st = ndis.cmRegisterAddressFamily(this.binding, AF_CONDIS_BENCH, this.handlers(), this);
-    if (st !== NDIS_STATUS_SUCCESS) throw new Error(`bench call manager: ${statusName(st)}`);
+    if (st !== NDIS_STATUS_SUCCESS)
+      throw new CondisError('ERR_CONDIS_BENCH_FAILED', `bench call manager: ${statusName(st)}`);
   }
 
   /** NdisCmDeactivateVc, stamped. Returns what it returned (PENDING: wait for `completed`). */
@@ -161,14 +164,16 @@ export class BenchClient {
     });
     this.binding = ndis.openAdapter(proto, miniport, this);
     const af = ndis.clOpenAddressFamily(this.binding, AF_CONDIS_BENCH, {}, this);
-    if (!af.afHandle) throw new Error(`bench client: open AF: ${statusName(af.status)}`);
+    if (!af.afHandle)
+      throw new CondisError('ERR_CONDIS_BENCH_FAILED', `bench client: open AF: ${statusName(af.status)}`);
     this.af = af.afHandle;
   }
 
   /** NdisCoCreateVc + NdisClMakeCall. */
   async connect(params: CoCallParameters): Promise<NdisStatus> {
     const r = this.ndis.coCreateVc(this.binding, this.af, this);
-    if (!r.vcHandle) throw new Error(`bench client: create VC: ${statusName(r.status)}`);
+    if (!r.vcHandle)
+      throw new CondisError('ERR_CONDIS_BENCH_FAILED', `bench client: create VC: ${statusName(r.status)}`);
     this.vc = r.vcHandle;
     return this.ndis.clMakeCallAsync(this.vc, params);
   }

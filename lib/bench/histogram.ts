@@ -11,6 +11,7 @@
  * Why not an array of samples: a long run would grow it without bound and sorting it allocates;
  * the benchmark's hot loop must stay allocation-free.
  */
+import { CondisError } from '../errors';
 
 const SUB_BITS = 7;
 const SUB_HALF = 1 << SUB_BITS; // 128 sub-buckets per power of two
@@ -73,7 +74,8 @@ export class Histogram {
 
   /** The value at percentile p (0..100): the top of the bucket holding that rank. NaN if empty. */
   valueAt(p: number): number {
-    if (!(p >= 0 && p <= 100)) throw new RangeError(`percentile must be in [0, 100], got ${p}`);
+    if (!(p >= 0 && p <= 100))
+      throw new CondisError('ERR_CONDIS_INVALID_ARG', `percentile must be in [0, 100], got ${p}`);
     if (this.total === 0) return Number.NaN;
     if (p === 100) return this.max;
     const rank = Math.max(1, Math.ceil((p / 100) * this.total));

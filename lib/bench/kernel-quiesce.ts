@@ -26,6 +26,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { Socket } from 'node:net';
 import * as path from 'node:path';
+import { CondisError } from '../errors';
 import { packageRoot } from './pps/files';
 
 /**
@@ -106,7 +107,8 @@ export class KernelQuiesce {
   static async start(ifname: string, maxDepth: number): Promise<KernelQuiesce> {
     const txqlen = Math.max(1000, maxDepth + 64);
     const script = kernelQuiesceScript();
-    if (!fs.existsSync(script)) throw new Error(`kernel quiesce helper: ${script} not found`);
+    if (!fs.existsSync(script))
+      throw new CondisError('ERR_CONDIS_BENCH_FAILED', `kernel quiesce helper: ${script} not found`);
     const child = spawn('python3', [script, ifname, String(txqlen)], { stdio: 'pipe' });
     const k = new KernelQuiesce(ifname, child);
     let first: string;
@@ -118,7 +120,7 @@ export class KernelQuiesce {
     }
     if (first !== 'ready') {
       k.stop();
-      throw new Error(first.replace(/^err /, 'kernel quiesce helper: '));
+      throw new CondisError('ERR_CONDIS_BENCH_FAILED', first.replace(/^err /, 'kernel quiesce helper: '));
     }
     return k;
   }
@@ -130,7 +132,8 @@ export class KernelQuiesce {
     this.child.stdin.write(`q ${depth}\n`);
     const reply = await this.line();
     const m = /^ok (\d+) (\d+) (\d+)$/.exec(reply);
-    if (!m) throw new Error(reply.replace(/^err /, 'kernel quiesce helper: '));
+    if (!m)
+      throw new CondisError('ERR_CONDIS_BENCH_FAILED', reply.replace(/^err /, 'kernel quiesce helper: '));
     return {
       ns: Number(m[1]),
       sent: Number(m[2]),
@@ -172,7 +175,12 @@ export class KernelQuiesce {
           ? setTimeout(() => {
               this.waiting = null;
               this.hold(false);
-              reject(new Error(`kernel quiesce helper: no answer in ${timeoutMs} ms`));
+              reject(
+                new CondisError(
+                  'ERR_CONDIS_BENCH_FAILED',
+                  `kernel quiesce helper: no answer in ${timeoutMs} ms`,
+                ),
+              );
             }, timeoutMs)
           : undefined;
       this.waiting = (line) => {

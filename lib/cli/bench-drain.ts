@@ -71,21 +71,24 @@ export async function benchDrain(f: Values): Promise<number> {
     // would compete for the CPUs), at the same depths up to 16 (a cold drain is about the first
     // deactivation a user meets, not a queue of thousands).
     let cold: ColdDrainRow[] = [];
+    let warmed: ColdDrainRow[] = [];
     if (coldSamples > 0 && !report.interrupted) {
       const coldDepths = depths.filter((d) => d <= 16);
-      const bar = new ProgressBar(coldDepths.length * coldSamples);
-      cold = await runColdDrain({
-        backend,
-        depths: coldDepths,
-        samples: coldSamples,
-        signal: ac.signal,
-        onProgress: (done, _t, label) => bar.update(done, label),
+      const bar = new ProgressBar(2 * coldDepths.length * coldSamples);
+      const base = { backend, depths: coldDepths, samples: coldSamples, signal: ac.signal };
+      cold = await runColdDrain({ ...base, onProgress: (done, _t, label) => bar.update(done, label) });
+      const half = coldDepths.length * coldSamples;
+      warmed = await runColdDrain({
+        ...base,
+        warmUp: COLD_WARM_UP,
+        onProgress: (done, _t, label) => bar.update(half + done, label),
       });
       bar.done();
     }
-    render(report, out, cold);
+    render(report, out, cold, warmed);
     if (typeof f.json === 'string') {
-      fs.writeFileSync(f.json, `${JSON.stringify({ ...jsonOf(report), cold }, null, 2)}\n`);
+      const json = { ...jsonOf(report), cold, coldAfterWarmUp: warmed };
+      fs.writeFileSync(f.json, `${JSON.stringify(json, null, 2)}\n`);
     }
     if (typeof f.svg === 'string') {
       fs.writeFileSync(f.svg, chart(report.rows, backend, report.machine.loadAvg));
@@ -105,7 +108,15 @@ function jsonOf(r: DrainBenchReport): Omit<DrainBenchReport, 'interrupted' | 'ke
   return json;
 }
 
-function render(report: DrainBenchReport, out: (s: string) => void, cold: readonly ColdDrainRow[]): void {
+/** warmUp()'s deactivations in the "cold after warmUp()" processes (its default). */
+const COLD_WARM_UP = 300;
+
+function render(
+  report: DrainBenchReport,
+  out: (s: string) => void,
+  cold: readonly ColdDrainRow[],
+  warmed: readonly ColdDrainRow[],
+): void {
   const { machine, rows } = report;
   out(`condis bench drain: backend ${report.note}`);
   out(
@@ -128,27 +139,34 @@ function render(report: DrainBenchReport, out: (s: string) => void, cold: readon
         `run-queue wait ${t.runQueueUs} us; meanwhile V8/libuv threads ran ${t.otherThreadsUs} us, other processes ~${t.otherProcessesUs} us, steal ${t.stealUs} us`,
     );
   }
+  const coldTable = (rows: readonly ColdDrainRow[]) =>
+    formatTable(
+      ['depth', 'drain p50', 'p90', 'max', 'ovh p50', 'p90', 'max', 'run-queue p50', 'V8 threads p50'],
+      rows.map((c) => [
+        String(c.depth),
+        c.drainUs.p50.toFixed(1),
+        c.drainUs.p90.toFixed(1),
+        c.drainUs.max.toFixed(1),
+        c.overheadUs.p50.toFixed(1),
+        c.overheadUs.p90.toFixed(1),
+        c.overheadUs.max.toFixed(1),
+        c.runQueueUs.toFixed(1),
+        c.otherThreadsUs.toFixed(1),
+      ]),
+    );
   if (cold.length > 0) {
     out('');
     out(
       `cold: the first deactivation of a fresh process (${cold[0]!.samples} processes per depth), in us; run-queue: our threads runnable, not running; V8 threads: the CPU they took meanwhile`,
     );
+    out(coldTable(cold));
+  }
+  if (warmed.length > 0) {
+    out('');
     out(
-      formatTable(
-        ['depth', 'drain p50', 'p90', 'max', 'ovh p50', 'p90', 'max', 'run-queue p50', 'V8 threads p50'],
-        cold.map((c) => [
-          String(c.depth),
-          c.drainUs.p50.toFixed(1),
-          c.drainUs.p90.toFixed(1),
-          c.drainUs.max.toFixed(1),
-          c.overheadUs.p50.toFixed(1),
-          c.overheadUs.p90.toFixed(1),
-          c.overheadUs.max.toFixed(1),
-          c.runQueueUs.toFixed(1),
-          c.otherThreadsUs.toFixed(1),
-        ]),
-      ),
+      `cold after warmUp(): the same, each process having called warmUp() (${COLD_WARM_UP} deactivations on a pair of its own) first`,
     );
+    out(coldTable(warmed));
   }
   out('');
   for (const t of report.targets) out(`${t.met ? 'met   ' : 'MISSED'} ${t.target}: ${t.measured}`);

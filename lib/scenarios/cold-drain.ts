@@ -16,6 +16,8 @@ export interface ColdDrainOptions {
   depths: readonly number[];
   /** Fresh processes per depth (>= 1). */
   samples: number;
+  /** Each process first runs warmUp() with this many deactivations (default 0: truly cold). */
+  warmUp?: number;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number, label: string) => void;
 }
@@ -51,9 +53,9 @@ const CHILD = path.join(__dirname, `cold-drain-child${path.extname(__filename)}`
 const LOADER = path.extname(__filename) === '.ts' ? ['--require', 'tsx/cjs'] : [];
 
 /** One cold sample: a fresh node process. */
-export function coldSample(backend: 'tap' | 'wire', depth: number): Promise<ColdSample> {
+export function coldSample(backend: 'tap' | 'wire', depth: number, warm = 0): Promise<ColdSample> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...LOADER, CHILD, backend, String(depth)], {
+    const child = spawn(process.execPath, [...LOADER, CHILD, backend, String(depth), String(warm)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -86,8 +88,8 @@ export async function runColdDrain(opts: ColdDrainOptions): Promise<ColdDrainRow
     const others: number[] = [];
     let n = 0;
     for (; n < opts.samples && !opts.signal?.aborted; n++) {
-      opts.onProgress?.(++done, total, `cold, depth ${depth}`);
-      const s = await coldSample(opts.backend, depth);
+      opts.onProgress?.(++done, total, `cold${opts.warmUp ? ' after warmUp()' : ''}, depth ${depth}`);
+      const s = await coldSample(opts.backend, depth, opts.warmUp ?? 0);
       drain.record(s.drainUs * 1e3);
       overhead.record(s.overheadUs * 1e3);
       waits.push(s.runQueueUs);

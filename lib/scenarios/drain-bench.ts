@@ -176,7 +176,8 @@ function openBed(backend: 'tap' | 'wire', queueSize: number): Bed {
     a = openTap({ name: names[0]!, queuePairs: 2, queueSize, up: false });
   } catch (e) {
     const why = tapUnavailableReason(e);
-    if (why) throw new Error(`--backend tap needs root (CAP_NET_ADMIN): ${why}`);
+    if (why)
+      throw new CondisError('ERR_CONDIS_BENCH_FAILED', `--backend tap needs root (CAP_NET_ADMIN): ${why}`);
     throw e;
   }
   let b: Device;
@@ -213,7 +214,8 @@ function until(cond: () => boolean, what: string, faults: FaultWatch): Promise<v
     const check = () => {
       if (faults.fault) reject(faults.fault);
       else if (cond()) resolve();
-      else if (Date.now() > deadline) reject(new Error(`timed out waiting for ${what}`));
+      else if (Date.now() > deadline)
+        reject(new CondisError('ERR_CONDIS_BENCH_FAILED', `timed out waiting for ${what}`));
       else setImmediate(check);
     };
     setImmediate(check);
@@ -329,7 +331,8 @@ export async function runDrainBench(opts: DrainBenchOptions): Promise<DrainBench
     if (pcap) peer.onFrame = (bytes, off, len) => pcap.capture(bytes, off, len, VID);
     const st = await client.connect(condisCallParameters(VID));
     watch.check();
-    if (st !== NDIS_STATUS_SUCCESS) throw new Error(`make call on VID ${VID}: ${statusName(st)}`);
+    if (st !== NDIS_STATUS_SUCCESS)
+      throw new CondisError('ERR_CONDIS_BENCH_FAILED', `make call on VID ${VID}: ${statusName(st)}`);
     const vc = adapter.vcFor(client.vc) as MiniportVc;
     const farTokens = new Uint32Array(queueSize);
     if (backend === 'tap') peer.postRx();
@@ -374,7 +377,8 @@ export async function runDrainBench(opts: DrainBenchOptions): Promise<DrainBench
         client.hold = true;
         // At most 256 at a time, and what the kernel lost on a TAP loop is sent again.
         for (let tries = 0; client.heldCount < d; tries++) {
-          if (tries > 1000) throw new Error(`could not get ${d} receives held`);
+          if (tries > 1000)
+            throw new CondisError('ERR_CONDIS_BENCH_FAILED', `could not get ${d} receives held`);
           if (peer.txRoom() === 0) {
             // The far end's ring is full until its completions are harvested, which its interrupt
             // does: wait for that (a macrotask) instead of spinning through the tries in microtasks.
@@ -426,10 +430,16 @@ export async function runDrainBench(opts: DrainBenchOptions): Promise<DrainBench
         }
         watch.check(); // a fault aborts the drain: its code says more than the status
         if (cm.lastStatus !== NDIS_STATUS_SUCCESS) {
-          throw new Error(`deactivation at d ${d} completed with ${statusName(cm.lastStatus)}`);
+          throw new CondisError(
+            'ERR_CONDIS_BENCH_FAILED',
+            `deactivation at d ${d} completed with ${statusName(cm.lastStatus)}`,
+          );
         }
         if (client.completed !== d) {
-          throw new Error(`d ${d}: ${client.completed} of ${d} sends completed`);
+          throw new CondisError(
+            'ERR_CONDIS_BENCH_FAILED',
+            `d ${d}: ${client.completed} of ${d} sends completed`,
+          );
         }
         if (measured) {
           // The hardware's drain ends at the later of: the miniport handing the last send
@@ -447,7 +457,8 @@ export async function runDrainBench(opts: DrainBenchOptions): Promise<DrainBench
         client.hold = false;
         const ast = await cm.activate(condisCallParameters(VID));
         watch.check();
-        if (ast !== NDIS_STATUS_SUCCESS) throw new Error(`re-activation: ${statusName(ast)}`);
+        if (ast !== NDIS_STATUS_SUCCESS)
+          throw new CondisError('ERR_CONDIS_BENCH_FAILED', `re-activation: ${statusName(ast)}`);
         pcap?.flushIfAbove(1 << 20);
       }
       // The last iteration's frames at the far end, harvested (and captured) before it closes.

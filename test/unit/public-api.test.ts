@@ -108,10 +108,13 @@ const VALUES = [
   'tapUnavailableReason',
   'vidOf',
   'virtio',
+  'warmUp',
 ];
 
 /** Names that exist only for TypeScript (interfaces and type aliases). */
 const TYPES = [
+  'WarmUpOptions',
+  'WarmUpReport',
   'ActivationState',
   'AddressFamily',
   'Backend',

@@ -1,0 +1,71 @@
+/**
+ * warmUp(): runs the package's deactivation path a few hundred times on a private wire pair, so
+ * that a program's FIRST deactivation is as fast as a warm one.
+ *
+ * Why: V8 compiles a function on its first call and runs it in its interpreter until it has run
+ * enough to be compiled further, and the deactivation path crosses a few hundred functions (NDIS's
+ * state machine and verifier, the miniport's drain, the driver side of the rings). A process's
+ * first deactivation with one send in flight took ~2.2 ms on the 2-core VM (the drain bench's
+ * `--cold`), every step of it slow (the NDIS trace: ~0.3 ms in MiniportCoDeactivateVc alone,
+ * nothing waiting on the hardware), against ~30 µs warm. The code is shared by every instance, so
+ * warming a private one warms the user's: after warmUp() the first deactivation of a NEW runtime on
+ * NEW devices took 134-229 µs (300 deactivations, ~100 ms). The user's own handlers are not warmed.
+ *
+ * Opt-in: a program that measures its drains, or that wants its first deactivation fast, calls it
+ * once at start. The wire needs no privilege, so it works anywhere the package loads.
+ *
+ * Sits with the scenarios (lib/scenarios): it runs the drain benchmark's rig (drain-bench.ts)
+ * without measuring anything.
+ */
+import { CondisError } from '../errors';
+import { throwIfAborted } from '../vc/abort';
+
+/** What warmUp() runs: how many deactivations, and a signal to stop it. */
+export interface WarmUpOptions {
+  /** Deactivations to run, cycling through 0, 1 and 16 in flight (default 300, 1..100000). */
+  deactivations?: number;
+  /** Stops after the deactivation under way; warmUp then rejects with AbortError (ABORT_ERR). */
+  signal?: AbortSignal;
+}
+
+/** What warmUp() did: the deactivations it ran and how long that took. */
+export interface WarmUpReport {
+  /** Deactivations run. */
+  deactivations: number;
+  /** Wall time, milliseconds. */
+  ms: number;
+}
+
+/**
+ * Warms the package's deactivation path up (see the file comment): resolves once `deactivations`
+ * have run on a private wire pair with its own Ndis, which are closed again. Throws
+ * ERR_CONDIS_INVALID_ARG for a count outside 1..100000; rejects with AbortError when `signal`
+ * aborts (the pair is closed first).
+ */
+export async function warmUp(options: WarmUpOptions = {}): Promise<WarmUpReport> {
+  const n = options.deactivations ?? 300;
+  if (!Number.isInteger(n) || n < 1 || n > 100_000) {
+    throw new CondisError(
+      'ERR_CONDIS_INVALID_ARG',
+      `warmUp: deactivations must be a whole number from 1 to 100000, got ${n}`,
+    );
+  }
+  throwIfAborted(options.signal, 'warmUp');
+  const t0 = performance.now();
+  // Loaded here, not at the top: the package root exports warmUp, and a program that never calls
+  // it should not load the benchmark's modules (the rig, its histogram, the kernel comparison).
+  const { runDrainBench } = await import('./drain-bench');
+  // jitWarmup cycles through depths 0, 1 and 16 (capped at the largest depth: 16 here), then one
+  // "measured" iteration whose figures nobody reads.
+  await runDrainBench({
+    backend: 'wire',
+    depths: [16],
+    iterations: 1,
+    warmup: 0,
+    jitWarmup: n - 1,
+    kernel: false,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  throwIfAborted(options.signal, 'warmUp');
+  return { deactivations: n, ms: Math.round((performance.now() - t0) * 10) / 10 };
+}
