@@ -193,6 +193,9 @@ class Device : public std::enable_shared_from_this<Device> {
   std::unique_ptr<TapRxRing> rx_ring_;
   std::atomic<bool> rx_uring_on_{false};
   std::vector<TapRxRing::Frame> rx_frames_;  // batch entries, I/O thread only
+  // I/O thread: receive goes through the armed read (made, and not turned down by the kernel).
+  // ORDERING: relaxed — rx_uring_on_ is written by this same thread (or before it started).
+  bool rx_ring_on() const { return rx_ring_ && rx_uring_on_.load(std::memory_order_relaxed); }
 
   // Wire: the peer fills our receive queues, we fill theirs. peer_ is set before start() and
   // cleared after our thread has stopped.

@@ -675,7 +675,7 @@ bool Device::service_tx() {
 
 void Device::pause_tap_rx(bool pause) {
   if (pause == tap_rx_paused_ || backend_lost_.load(std::memory_order_relaxed)) return;  // ORDERING: advisory
-  if (rx_ring_ && rx_uring_on_.load(std::memory_order_relaxed)) {  // ORDERING: written by this thread
+  if (rx_ring_on()) {
     // The armed read is paused by not collecting: its completions wait in the ring and, once
     // its buffers are spent, it ends (-ENOBUFS) and the kernel keeps the frames.
     tap_rx_paused_ = pause;
@@ -714,7 +714,7 @@ bool Device::service_tap_rx() {
   if (backend_lost_.load(std::memory_order_relaxed)) return false;  // ORDERING: advisory
   const uint32_t want = IoLoop::tap_rx_budget(*this);
   if (want == 0) return false;  // paused until a receive queue gets a buffer
-  if (rx_ring_ && rx_uring_on_.load(std::memory_order_relaxed)) return IoLoop::ring_tap_rx(*this, want);  // ORDERING: this thread's
+  if (rx_ring_on()) return IoLoop::ring_tap_rx(*this, want);
   const uint32_t got = IoLoop::read_tap_batch(*this, want);
   if (got == 0) return false;
   IoLoop::deliver_tap_batch(*this, got);
@@ -756,7 +756,7 @@ bool Device::arm_and_check() {
     }
   }
   // Completions of the armed read that came after the last pass: take them before sleeping.
-  if (rx_ring_ && rx_uring_on_.load(std::memory_order_relaxed) && !tap_rx_paused_ && rx_ring_->ready()) more = true;  // ORDERING: this thread's
+  if (rx_ring_on() && !tap_rx_paused_ && rx_ring_->ready()) more = true;
   if (backend_ == BackendKind::kTap && tap_rx_paused_) {
     // Reading is paused for want of buffers: ask for a kick when any receive queue gets one.
     std::lock_guard<std::mutex> r(rx_mu_);
@@ -802,7 +802,7 @@ bool Device::spin_for_work(uint64_t* idle_since) {
         if (queues_[tx_queue_of(p)].pending() > 0) return true;
       }
     }
-    if (rx_ring_ && rx_uring_on_.load(std::memory_order_relaxed) && !tap_rx_paused_ && rx_ring_->ready()) return true;  // ORDERING: this thread's
+    if (rx_ring_on() && !tap_rx_paused_ && rx_ring_->ready()) return true;
   }
 }
 

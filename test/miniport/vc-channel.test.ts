@@ -1,36 +1,15 @@
 // VcChannel: the plain Node surface (frames in, frames out, statuses as promises) over the same
 // miniport, through a CoNDIS client and the PvcCallManager. Wire backend, no privileges.
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Device, FramePort, openWirePair } from '../../lib/device';
-import { MiniportAdapter } from '../../lib/miniport';
-import { NDIS_STATUS_SUCCESS, Ndis } from '../../lib/ndis';
+import { describe, expect, it } from 'vitest';
+import { NDIS_STATUS_SUCCESS } from '../../lib/ndis';
 import { VcChannel } from '../../lib/vc';
 import { frame, seqOf } from '../helpers/frames';
 import { waitUntil } from '../helpers/wait';
-
-let open: Device[] = [];
-afterEach(() => {
-  for (const d of open) d.destroy();
-  open = [];
-});
-
-function setup(vid: number) {
-  const [a, b] = openWirePair({ queuePairs: 2, queueSize: 64 });
-  open.push(a, b);
-  const ndis = new Ndis({ verifier: 'throw' });
-  const adapter = new MiniportAdapter(ndis, a);
-  b.bindPair(1, vid);
-  const peer = new FramePort(b, 1);
-  const seen: number[] = [];
-  peer.onFrame = (bytes, off) => seen.push(seqOf(bytes, off));
-  b.onInterrupt = () => peer.poll();
-  peer.postRx();
-  return { ndis, adapter, peer, seen };
-}
+import { wireRig } from '../vc/wire';
 
 describe('VcChannel', () => {
   it('send() resolves on completion and the async iterator yields received frames', async () => {
-    const { ndis, adapter, peer, seen } = setup(7);
+    const { ndis, adapter, peer, seen } = wireRig(7);
     const ch = await VcChannel.open(ndis, adapter.handle, { vid: 7 });
     const statuses = await Promise.all(Array.from({ length: 100 }, (_, i) => ch.send(frame(64, i))));
     expect(statuses.every((s) => s === NDIS_STATUS_SUCCESS)).toBe(true);
@@ -56,7 +35,7 @@ describe('VcChannel', () => {
   });
 
   it('a second channel on a VID in use fails to open', async () => {
-    const { ndis, adapter } = setup(7);
+    const { ndis, adapter } = wireRig(7);
     const ch = await VcChannel.open(ndis, adapter.handle, { vid: 7 });
     await expect(VcChannel.open(ndis, adapter.handle, { vid: 7 })).rejects.toThrow(/INVALID_DATA/);
     await expect(VcChannel.open(ndis, adapter.handle, { vid: 7 })).rejects.toMatchObject({
