@@ -23,6 +23,14 @@ describe('warmUp()', () => {
     expect(deviceThreads()).toBe(before); // its devices' I/O threads are gone
   }, 30_000);
 
+  it("waits for V8's background threads to go quiet before it resolves (two quiet 5 ms looks, at most 500 ms)", async () => {
+    const r = await warmUp({ deactivations: 40 });
+    // At least the two looks that found them quiet; never more than the cap (plus a timer's lateness).
+    expect(r.settleMs).toBeGreaterThanOrEqual(9);
+    expect(r.settleMs).toBeLessThan(700);
+    expect(r.settleMs).toBeLessThanOrEqual(r.ms);
+  }, 30_000);
+
   it.each([0, -1, 1.5, 100_001])('refuses %s deactivations with ERR_CONDIS_INVALID_ARG', async (n) => {
     await expect(warmUp({ deactivations: n })).rejects.toMatchObject({ code: 'ERR_CONDIS_INVALID_ARG' });
   });
