@@ -49,8 +49,12 @@ export interface ColdSample {
 
 const CHILD = path.join(__dirname, `cold-drain-child${path.extname(__filename)}`);
 
-/** Run from the TypeScript sources (the tests), the child needs tsx to load. */
-const LOADER = path.extname(__filename) === '.ts' ? ['--require', 'tsx/cjs'] : [];
+/**
+ * Run from the TypeScript sources (the tests), the child needs tsx to load: `--import tsx`, not
+ * `--require tsx/cjs`, which leaves warmUp()'s dynamic import() to Node's own ESM loader (it cannot
+ * find a .ts module).
+ */
+const LOADER = path.extname(__filename) === '.ts' ? ['--import', 'tsx'] : [];
 
 /** One cold sample: a fresh node process. */
 export function coldSample(backend: 'tap' | 'wire', depth: number, warm = 0): Promise<ColdSample> {

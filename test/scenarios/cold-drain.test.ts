@@ -28,6 +28,12 @@ describe('cold drain samples', () => {
     ]);
   }, 60_000);
 
+  it('a sample after warmUp() runs from the TypeScript sources too (its dynamic import loads)', async () => {
+    const s = await coldSample('wire', 1, 20);
+    expect(s.depth).toBe(1);
+    expect(s.drainUs).toBeGreaterThan(0);
+  }, 60_000);
+
   it('a child that fails says why', async () => {
     await expect(coldSample('wire', 99_999)).rejects.toThrow(
       /cold drain sample \(depth 99999\) failed: exit 1: depths: 99999 is not a whole number 0..4096/,
