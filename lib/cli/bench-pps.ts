@@ -36,7 +36,15 @@ export interface PpsReport {
   bench: 'pps';
   backend: 'tap' | 'wire';
   frameSize: number;
-  results: { path: PathName; txPps: number; rxPps: number; lost: number; spread: number | null }[];
+  results: {
+    path: PathName;
+    txPps: number;
+    rxPps: number;
+    lost: number;
+    spread: number | null;
+    /** Each rep's rx pps, in the order they ran: what the spread and the median come from. */
+    repsRxPps: number[];
+  }[];
   ratios: PpsRatios | Record<string, never>;
   /** The CPUs the TAP runs were pinned to (--cpus), or null. */
   cpus: TapCpus | null;
@@ -172,6 +180,7 @@ export async function benchPps(f: Values): Promise<number> {
       rxPps: r.rxPps,
       lost: r.lost,
       spread: spreadOf(r),
+      repsRxPps: r.reps.map((x) => Math.round(x.rxPps)),
     })),
     ratios,
     cpus: bench.cpus,

@@ -264,10 +264,11 @@ the scheduler decides; placement moves both sides' numbers, so the report says i
             {
               name: 'json',
               kind: 'file',
-              help: `write { bench, backend, frameSize, results: [{ path, txPps, rxPps, lost, spread }],
-ratios: { "condis/c-per-frame", "condis/c-io_uring" }, cpus, loadAvg, warnings }
+              help: `write { bench, backend, frameSize, results: [{ path, txPps, rxPps, lost, spread,
+repsRxPps }], ratios: { "condis/c-per-frame", "condis/c-io_uring" }, cpus, loadAvg, warnings }
 (ratios: condis rx pps / C rx pps, medians; {} on the wire; spread: (max - min) /
-median of the reps' rx pps; loadAvg: [start, end] 1-minute load)`,
+median of the reps' rx pps; repsRxPps: each rep's, in run order; loadAvg: [start, end]
+1-minute load)`,
             },
           ],
           examples: [

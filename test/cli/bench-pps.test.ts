@@ -55,11 +55,17 @@ function checkShape(report: Record<string, unknown>, backend: string, size: numb
   const results = report.results as Record<string, unknown>[];
   expect(results.map((r) => r.path)).toEqual(paths);
   for (const r of results) {
-    expect(Object.keys(r).sort()).toEqual(['lost', 'path', 'rxPps', 'spread', 'txPps']);
+    expect(Object.keys(r).sort()).toEqual(['lost', 'path', 'repsRxPps', 'rxPps', 'spread', 'txPps']);
     expect(r.txPps).toBeGreaterThan(0);
     expect(r.rxPps).toBeGreaterThan(0);
     expect(Number.isInteger(r.lost)).toBe(true);
     expect(r.lost).toBeGreaterThanOrEqual(0);
+    // The reps the median came from: rxPps is their median (each rounded to a whole pps).
+    const reps = [...(r.repsRxPps as number[])].sort((a, b) => a - b);
+    expect(reps.length).toBeGreaterThan(0);
+    const mid = reps.length >> 1;
+    const median = reps.length % 2 ? reps[mid]! : (reps[mid - 1]! + reps[mid]!) / 2;
+    expect(Math.abs(median - (r.rxPps as number))).toBeLessThanOrEqual(1);
   }
 }
 
