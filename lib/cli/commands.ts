@@ -101,6 +101,12 @@ after the re-activation (default 5; 1..1000)`,
         },
         { name: 'json', kind: 'flag', help: 'print the report as JSON' },
         {
+          name: 'cold',
+          kind: 'flag',
+          help: `skip warmUp() (by default the demo runs it first): the deactivation is then this
+process's first run of the path, V8 compiling it as it goes (~1 ms instead of tens of µs)`,
+        },
+        {
           name: 'pause-at',
           kind: 'choice',
           arg: 'STEP',

@@ -62,6 +62,7 @@ export async function demo(f: Values): Promise<number> {
       pings,
       ...(typeof f.pcap === 'string' ? { pcap: f.pcap } : {}),
       diagram: mermaid !== undefined,
+      warmUp: f.cold !== true,
       signal: ac.signal,
       beforeStep,
       onEvent: (e) => renderEvent(e, say),
@@ -93,6 +94,11 @@ export async function demo(f: Values): Promise<number> {
 /** One line (or two) per phase, as it ends. */
 function renderEvent(e: DemoEvent, say: (s: string) => void): void {
   switch (e.kind) {
+    case 'warmed-up':
+      say(
+        `warm-up     warmUp(): ${e.warmUp.deactivations} deactivations on private wire pairs in ${Math.round(e.warmUp.ms)} ms, so the drain below is not V8's first run of the path (--cold skips it)`,
+      );
+      break;
     case 'topology':
       say(e.note);
       break;

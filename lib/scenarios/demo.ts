@@ -31,6 +31,7 @@ import { type Peer, type PingCount, tapPeer, wirePeer } from './demo-peers';
 import { DemoRun } from './demo-run';
 import { compactSequence, drainLatencyUs, keptEvents } from './demo-sequence';
 import { CLIENT_IP, type DemoBackend, HOST_IP, openDemoNic, openEndpointA, VID } from './demo-topology';
+import { type WarmUpReport, warmUp } from './warm-up';
 
 export type { PingCount } from './demo-peers';
 export type { DemoBackend } from './demo-topology';
@@ -90,10 +91,17 @@ export interface DemoOptions {
   beforeStep?: (step: DemoStep) => void | Promise<void>;
   /** Each phase as it ends (for a progress display). */
   onEvent?: (e: DemoEvent) => void;
+  /**
+   * Run warmUp() first, before anything is opened, so the deactivation measures the path warm and
+   * not V8's first run of it (cold, ~1 ms; warm, tens of µs). Default false; `condis demo` sets
+   * it unless --cold.
+   */
+  warmUp?: boolean;
 }
 
 /** What happened, phase by phase, as it happens. */
 export type DemoEvent =
+  | { kind: 'warmed-up'; warmUp: WarmUpReport }
   | { kind: 'topology'; backend: DemoBackend; note: string }
   | { kind: 'call'; pair: number | undefined }
   | { kind: 'ping'; step: 'ping' | 'ping-again'; pings: PingCount }
@@ -134,6 +142,8 @@ export interface DemoReport {
     fromClient: { sent: number; received: number; lost: number };
   };
   deactivation: DemoDeactivation;
+  /** What warmUp() ran before the demo (options.warmUp), or null: the deactivation was cold. */
+  warmUp: WarmUpReport | null;
   reactivation: { status: string; maxSduSize: number };
   close: string;
   /** The VC's NDIS slot. */
@@ -197,6 +207,11 @@ async function demoSteps(
     run.defer('', () => w.close());
   }
 
+  let warm: WarmUpReport | null = null;
+  if (options.warmUp) {
+    warm = await guard(warmUp(options.signal ? { signal: options.signal } : {}));
+    emit({ kind: 'warmed-up', warmUp: warm });
+  }
   const nic = openDemoNic(run, options.backend ?? 'auto');
   const isTap = nic.backend === 'tap';
   emit({ kind: 'topology', backend: nic.backend, note: nic.note });
@@ -333,6 +348,7 @@ async function demoSteps(
     pings: { before, underTraffic, inactive, after },
     frames,
     deactivation,
+    warmUp: warm,
     reactivation: { status: statusName(react), maxSduSize: REACTIVATION_MAX_SDU },
     close: statusName(closed),
     vcSlot: slot,

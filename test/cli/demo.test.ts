@@ -127,13 +127,24 @@ describe('condis demo --backend wire', () => {
       rep.sequence.join('\n'),
     ).toBe(true);
     expect(rep.verifierViolations).toBe(0);
+    // warmUp() ran first (the default), so the drain above was the path's warm one.
+    expect(rep.warmUp?.deactivations).toBe(300);
   }, 60_000);
 
-  it('prints the backend and its reason on the first line, then the report', () => {
+  it('--cold skips warmUp(): no warm-up line, the backend first, warmUp null in the JSON', () => {
+    const r = condis(['demo', '--backend', 'wire', '--pings', '1', '--cold']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split('\n')[0]).toMatch(/^wire backend: asked for \(--backend wire\)/);
+    expect(r.stdout).not.toMatch(/^warm-up/m);
+    expect(report(['--backend', 'wire', '--pings', '1', '--cold']).warmUp).toBeNull();
+  }, 60_000);
+
+  it('prints the warm-up, then the backend and its reason, then the report', () => {
     const r = condis(['demo', '--backend', 'wire', '--pings', '2']);
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.split('\n');
-    expect(lines[0]).toMatch(/^wire backend: asked for \(--backend wire\)/);
+    expect(lines[0]).toMatch(/^warm-up {5}warmUp\(\): 300 deactivations on private wire pairs in \d+ ms/);
+    expect(lines[1]).toMatch(/^wire backend: asked for \(--backend wire\)/);
     expect(r.stdout).toMatch(
       /^deactivate {2}NdisCmDeactivateVc under traffic: [1-9]\d* send\(s\) in flight/m,
     );
