@@ -9,7 +9,7 @@
  * `--cold`), every step of it slow (the NDIS trace: ~0.3 ms in MiniportCoDeactivateVc alone,
  * nothing waiting on the hardware), against ~30 µs warm. The code is shared by every instance, so
  * warming a private one warms the user's: after warmUp() the first deactivation of a NEW runtime on
- * NEW devices took 134-229 µs (300 deactivations, ~100 ms). The user's own handlers are not warmed.
+ * NEW devices took 134-229 µs (300 deactivations, ~0.1 s then; now two runtimes and a settle, ~0.35 s in all). The user's own handlers are not warmed.
  *
  * Opt-in: a program that measures its drains, or that wants its first deactivation fast, calls it
  * once at start. The wire needs no privilege, so it works anywhere the package loads.
