@@ -164,7 +164,7 @@ function render(
   if (warmed.length > 0) {
     out('');
     out(
-      `cold after warmUp(): the same, each process having called warmUp() (${COLD_WARM_UP} deactivations on a pair of its own) first`,
+      `cold after warmUp(): the same, each process having called warmUp() (${COLD_WARM_UP} deactivations on private wire pairs, then a settle) first`,
     );
     out(coldTable(warmed));
   }

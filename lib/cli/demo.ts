@@ -111,7 +111,7 @@ function renderEvent(e: DemoEvent, say: (s: string) => void): void {
     case 'deactivated': {
       const d = e.deactivation;
       say(
-        `deactivate  NdisCmDeactivateVc under traffic: ${d.sendsInFlight} send(s) in flight, ${d.receivesHeld} receive(s) held -> ${d.pended ? 'pended, drained' : 'done at once'} in ${d.drainUs.toFixed(1)} µs`,
+        `deactivate  NdisCmDeactivateVc under traffic: ${d.sendsInFlight} send(s) in flight, ${d.receivesHeld} receive(s) held -> ${d.pended ? 'pended, drained' : d.sendsInFlight > 0 ? 'done at once (the device had sent them: the miniport harvested their completions first)' : 'done at once'} in ${d.drainUs.toFixed(1)} µs`,
       );
       say(`            traffic meanwhile: ${e.traffic.answered}/${e.traffic.sent} answered`);
       break;

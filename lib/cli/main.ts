@@ -58,7 +58,8 @@ function help(names: readonly string[]): number {
 export async function main(argv: string[]): Promise<number> {
   const [first] = argv;
   if (first === undefined) {
-    process.stdout.write(`${helpText(CONDIS, [])}\n`);
+    // A usage error: the usage goes where errors go (stdout stays empty for a pipe).
+    process.stderr.write(`${helpText(CONDIS, [])}\n`);
     return 2;
   }
   if (first === '--version' || first === '-v') {
@@ -75,7 +76,8 @@ export async function main(argv: string[]): Promise<number> {
   while (def.subcommands) {
     const a = argv[i];
     if (a === undefined || isHelp(a)) {
-      process.stdout.write(`${helpText(def, names)}\n`);
+      // Asked for (--help): stdout, exit 0. A subcommand missing: a usage error, on stderr, exit 2.
+      (a === undefined ? process.stderr : process.stdout).write(`${helpText(def, names)}\n`);
       return a === undefined ? 2 : 0;
     }
     const sub = def.subcommands.find((c) => c.name === a);

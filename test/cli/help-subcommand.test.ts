@@ -42,4 +42,14 @@ describe('condis help <cmd> [<sub>]', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(`${line}\n`);
   });
+
+  it.each([[[]], [['bench']]])(
+    '%j, a subcommand missing: the usage on stderr (stdout empty), exit 2',
+    (args) => {
+      const r = condis(args);
+      expect(r.code).toBe(2);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/^usage: condis /);
+    },
+  );
 });

@@ -15,7 +15,7 @@ const deviceThreads = () =>
   }).length;
 
 describe('warmUp()', () => {
-  it('runs the deactivations asked for on a pair of its own, and closes it', async () => {
+  it('runs the deactivations asked for on pairs of its own, and closes them', async () => {
     const before = deviceThreads();
     const r = await warmUp({ deactivations: 40 });
     expect(r.deactivations).toBe(40);
