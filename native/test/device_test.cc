@@ -698,7 +698,10 @@ TEST(flow_control_holds_sends_until_receive_buffers_are_posted) {
   auto d = harvest(w.a.tx(0), false);
   CHECK_EQ(d.size(), 16u);
   for (const auto& e : d) CHECK_EQ(e.len, uint32_t{kTxSent});
-  // The other 12, in order.
+  // The other 12, in order. a's thread publishes its own completions before b's receives at the
+  // end of a pass (service_tx), so the sends can read complete a moment before b's used ring
+  // shows the frames: wait for those too (regression: CI once harvested 0 of 12 here).
+  CHECK(wait_until([&] { return bq.raw().used_idx() == 16; }));
   auto r = harvest(bq);
   REQUIRE_EQ(r.size(), 12u);
   for (uint32_t i = 0; i < 12; i++) CHECK(r[i].data == make_frame(4 + i));
