@@ -554,9 +554,16 @@ TEST(vlan_steering_pair1_vid7_both_ends) {
   refill_rx(w.b, 0);
   refill_rx(w.b, 1);
   const std::vector<uint8_t> f = make_frame(7, 200);
+  const uint16_t used1 = w.b.rx(1).raw().used_idx();
+  const uint16_t used0 = w.b.rx(0).raw().used_idx();
   post_raw_frame(w.a, 0, with_tag(f, 0x2000 | 7), 70);
   post_raw_frame(w.a, 0, with_tag(f, 0x6000 | 0), 71);
   CHECK(wait_until([&] { return w.a.tx(0).raw().used_idx() == static_cast<uint16_t>(w.a.tx(0).avail_shadow()); }));
+  // b's used rings are published after a's completions (service_tx): wait for them too.
+  CHECK(wait_until([&] {
+    return w.b.rx(1).raw().used_idx() == static_cast<uint16_t>(used1 + 1) &&
+           w.b.rx(0).raw().used_idx() == static_cast<uint16_t>(used0 + 1);
+  }));
   auto r1 = harvest(w.b.rx(1));
   auto r0 = harvest(w.b.rx(0));
   REQUIRE_EQ(r1.size(), 1u);
