@@ -30,6 +30,12 @@ export interface Percentiles {
   max: number;
 }
 
+/** Each percentile rounded to one decimal, for a report. */
+export function roundPercentiles(p: Percentiles): Percentiles {
+  const r = (x: number) => Math.round(x * 10) / 10;
+  return { p50: r(p.p50), p90: r(p.p90), p99: r(p.p99), p999: r(p.p999), max: r(p.max) };
+}
+
 export class Histogram {
   readonly counts: Float64Array;
   total = 0;

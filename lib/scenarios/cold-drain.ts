@@ -9,7 +9,8 @@
  */
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { Histogram, type Percentiles } from '../bench/histogram';
+import { Histogram, type Percentiles, roundPercentiles } from '../bench/histogram';
+import { median } from '../bench/stats';
 
 export interface ColdDrainOptions {
   backend: 'tap' | 'wire';
@@ -103,21 +104,11 @@ export async function runColdDrain(opts: ColdDrainOptions): Promise<ColdDrainRow
     rows.push({
       depth,
       samples: n,
-      drainUs: round(drain.percentiles(1e-3)),
-      overheadUs: round(overhead.percentiles(1e-3)),
+      drainUs: roundPercentiles(drain.percentiles(1e-3)),
+      overheadUs: roundPercentiles(overhead.percentiles(1e-3)),
       runQueueUs: median(waits),
       otherThreadsUs: median(others),
     });
   }
   return rows;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor((s.length - 1) / 2)] ?? 0;
-}
-
-function round(p: Percentiles): Percentiles {
-  const r = (x: number) => Math.round(x * 10) / 10;
-  return { p50: r(p.p50), p90: r(p.p90), p99: r(p.p99), p999: r(p.p999), max: r(p.max) };
 }

@@ -38,7 +38,7 @@
 
 import { BenchCallManager, BenchClient } from '../bench/drain-rig';
 import { FaultWatch } from '../bench/faults';
-import { Histogram, type Percentiles } from '../bench/histogram';
+import { Histogram, type Percentiles, roundPercentiles } from '../bench/histogram';
 import { KernelQuiesce } from '../bench/kernel-quiesce';
 import { describeMachine, type MachineInfo } from '../bench/machine';
 import {
@@ -254,13 +254,6 @@ function nextPow2(n: number): number {
 }
 
 const r1 = (v: number) => Math.round(v * 10) / 10;
-const roundP = (p: Percentiles): Percentiles => ({
-  p50: r1(p.p50),
-  p90: r1(p.p90),
-  p99: r1(p.p99),
-  p999: r1(p.p999),
-  max: r1(p.max),
-});
 
 function checkOptions(o: DrainBenchOptions): number[] {
   const depths = [...new Set(o.depths)].sort((a, b) => a - b);
@@ -482,9 +475,9 @@ export async function runDrainBench(opts: DrainBenchOptions): Promise<DrainBench
         depth,
         iterations,
         inFlight: { mean: r1(inSum / iterations), min: inMin, max: inMax },
-        drainUs: roundP(drain.percentiles(1e-3)),
-        overheadUs: roundP(overhead.percentiles(1e-3)),
-        kernelDownUs: kernel ? roundP(kdown.percentiles(1e-3)) : null,
+        drainUs: roundPercentiles(drain.percentiles(1e-3)),
+        overheadUs: roundPercentiles(overhead.percentiles(1e-3)),
+        kernelDownUs: kernel ? roundPercentiles(kdown.percentiles(1e-3)) : null,
         kernel: kernel ? ks : null,
         tail: attributeTail(delays),
       });

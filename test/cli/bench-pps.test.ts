@@ -35,6 +35,14 @@ function oneLineError(r: Ran, pattern: RegExp): void {
 }
 
 /** The report's shape, exactly: these keys and no others. */
+/** `condis bench pps --backend tap ARGS`, which must end well: exit 0, no stack trace. */
+function tapRun(args: string[]): Ran {
+  const r = condis(['bench', 'pps', '--backend', 'tap', ...args]);
+  expect(r.stderr).not.toMatch(/^\s+at /m);
+  expect(r.code).toBe(0);
+  return r;
+}
+
 function checkShape(report: Record<string, unknown>, backend: string, size: number, paths: string[]): void {
   expect(Object.keys(report).sort()).toEqual([
     'backend',
@@ -215,22 +223,7 @@ describe('condis bench pps', () => {
     '--backend tap: condis, c-per-frame and c-io_uring in one run, with the ratios; the loop is removed',
     () => {
       const json = path.join(dir, 'tap.json');
-      const r = condis([
-        'bench',
-        'pps',
-        '--backend',
-        'tap',
-        '--frames',
-        '100000',
-        '--size',
-        '64',
-        '--reps',
-        '1',
-        '--json',
-        json,
-      ]);
-      expect(r.stderr).not.toMatch(/^\s+at /m);
-      expect(r.code).toBe(0);
+      const r = tapRun(['--frames', '100000', '--size', '64', '--reps', '1', '--json', json]);
       expect(r.stdout).toMatch(/vs c-per-frame\s+vs c-io_uring/);
       expect(r.stdout).toMatch(/ratios \(condis rx pps \/ C rx pps\): condis\/c-per-frame \d/);
       const report = JSON.parse(fs.readFileSync(json, 'utf8'));
@@ -249,22 +242,7 @@ describe('condis bench pps', () => {
     '--cpus pins the TAP runs (ours and cref), the report says so, and each path has its spread',
     () => {
       const json = path.join(dir, 'tap-pinned.json');
-      const r = condis([
-        'bench',
-        'pps',
-        '--backend',
-        'tap',
-        '--frames',
-        '30000',
-        '--reps',
-        '2',
-        '--cpus',
-        '0,0,0',
-        '--json',
-        json,
-      ]);
-      expect(r.stderr).not.toMatch(/^\s+at /m);
-      expect(r.code).toBe(0);
+      const r = tapRun(['--frames', '30000', '--reps', '2', '--cpus', '0,0,0', '--json', json]);
       expect(r.stdout).toMatch(/pinned: JS on CPU 0, sender on 0, receiver on 0/);
       expect(r.stderr).not.toMatch(/cannot pin/); // cref's writer and reader took the pin too
       const report = JSON.parse(fs.readFileSync(json, 'utf8'));

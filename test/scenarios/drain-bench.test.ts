@@ -27,6 +27,9 @@ function counter() {
   return { c, capture };
 }
 
+/** Only the measured iterations: no warm-up of either kind, no kernel comparison. */
+const NOTHING_ELSE = { warmup: 0, jitWarmup: 0, kernel: false } as const;
+
 describe('runDrainBench (lib/scenarios/drain-bench)', () => {
   it('measures every depth on the wire; every in-flight frame is delivered', async () => {
     const { c, capture } = counter();
@@ -94,9 +97,7 @@ describe('runDrainBench (lib/scenarios/drain-bench)', () => {
       backend: 'wire',
       depths: [1, 2],
       iterations: 3,
-      warmup: 0,
-      jitWarmup: 0,
-      kernel: false,
+      ...NOTHING_ELSE,
       signal: ac.signal,
       onProgress: (done) => {
         if (done === 4) ac.abort(); // the first iteration of depth 2
@@ -114,9 +115,7 @@ describe('runDrainBench (lib/scenarios/drain-bench)', () => {
         backend: 'tap',
         depths: [0, 4],
         iterations: 3,
-        warmup: 0,
-        jitWarmup: 0,
-        kernel: false,
+        ...NOTHING_ELSE,
         capture,
       });
       expect(r).toMatchObject({ backend: 'tap', interrupted: false });
@@ -153,9 +152,7 @@ describe('runDrainBench (lib/scenarios/drain-bench)', () => {
       backend: 'wire',
       depths: [0, 4],
       iterations: 50,
-      warmup: 0,
-      jitWarmup: 0,
-      kernel: false,
+      ...NOTHING_ELSE,
       attribute: true,
     });
     for (const row of r.rows) {

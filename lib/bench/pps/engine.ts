@@ -68,7 +68,7 @@ export interface PpsConfig {
    * The wire runs pin the JS thread and the two device threads to these CPUs (setThreadCpus,
    * DeviceOptions.cpus); null (the default) = as the scheduler sees fit. For experiments: on the
    * 2-core VM, JS on CPU 0 and the devices on CPU 1 moved 4.4-4.9 Mpps against 5.1-6.4 unpinned
-   * (3 runs each). The TAP runs are never pinned (cref is not either).
+   * (3 runs each). The TAP runs have their own setting, tapCpus.
    */
   wireCpus: WireCpus | null;
   /**
