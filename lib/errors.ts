@@ -100,6 +100,8 @@ export const ErrorCodes = {
   ERR_CONDIS_RING_ZERO_LENGTH: 'a descriptor of length 0; reset the queue',
   ERR_CONDIS_RING_CHAIN_TOO_LONG:
     'a chain with more segments or bytes than the device gathers; reset the queue',
+  ERR_CONDIS_RING_BAD_VNET_HDR:
+    "a transmit frame's virtio_net_hdr asks for an offload that was not negotiated or names offsets outside the frame (detail: the VnetHdrFault); reset the queue",
   // The driver side's checks of the device's used ring (lib/virtio/driver-queue.ts).
   ERR_CONDIS_RING_USED_IDX_TOO_FAR:
     'used.idx ran past what the driver made available (driver-detected); reset the queue',

@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CondisError } from './errors';
+import type { VirtioNetFeature } from './virtio/vnet-hdr';
 
 /** Options the native side reads; lib/device/options.ts validates them first. */
 export interface NativeDeviceOptions {
@@ -30,6 +31,10 @@ export interface NativeDeviceOptions {
   pollUs?: number;
   /** CPUs the device thread may run on (default: any). */
   cpus?: number[];
+  /** virtio-net features the driver accepts (names of lib/virtio/vnet-hdr.ts VirtioNetF); vnetHdr only. */
+  features?: string[];
+  /** openWirePair: the features the driver of end b accepts (default: `features`). */
+  peerFeatures?: string[];
 }
 
 /** Counters of one queue pair, as the device thread keeps them (Device.stats().pairs[k]). */
@@ -44,6 +49,8 @@ export interface NativePairStats {
   rxBytes: number;
   rxNoBuffer: number;
   rxTooBig: number;
+  /** GSO frames dropped: the driver did not accept the GUEST_ feature they need (a wire peer sent them). */
+  rxGsoDropped: number;
   interrupts: number;
   rxState: number;
   txState: number;
@@ -63,6 +70,8 @@ export interface NativeStats {
   ringErrors: number;
   /** 1 once the device's I/O thread had to stop (DeviceStatus.Failed, 'deviceFailed'), else 0. */
   threadFailures: number;
+  /** NEEDS_CSUM frames the device checksummed for a driver without GUEST_CSUM (a wire peer sent them). */
+  csumCompleted: number;
   /** TAP writes go in io_uring batches (else write()/writev() per frame). */
   uring: boolean;
   /** TAP reads come from an armed io_uring multishot read (Linux 6.7+; else read() per frame). */
@@ -76,6 +85,10 @@ export interface NativeInfo {
   backend: 'tap' | 'wire';
   queuePairs: number;
   vnetHdr: boolean;
+  /** virtio-net features (virtio 1.2, 5.1.3): what the backend offers, and what was negotiated with the driver. */
+  features: { offered: VirtioNetFeature[]; negotiated: VirtioNetFeature[] };
+  /** The largest frame (after the vnet header, before a VC's tag) the device takes on transmit. */
+  maxFrame: number;
   ifname?: string;
   ifindex?: number;
   mac?: string;

@@ -9,11 +9,38 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 
 namespace condis {
+
+namespace {
+
+// With a HOST_ GSO feature a frame may carry a 64 KiB packet whatever the MTU: the kernel (or
+// the wire's far end) segments it. Without, the MTU's frame is the limit.
+uint32_t tx_frame_limit(uint32_t mtu_frame, uint64_t features) {
+  return (features & kHostGsoFeatures) ? std::max(mtu_frame, kGsoMaxFrame) : mtu_frame;
+}
+
+// Virtio 5.1.3 negotiation: the features the driver accepted that the device offers. A driver
+// that accepts a feature without one it depends on (5.1.3.1) is refused: that is its bug.
+Error negotiate(const DeviceConfig& cfg, bool vnet, uint64_t offered, uint64_t* out) {
+  if (cfg.features_given && cfg.features != 0 && !vnet)
+    return Error::condis(codes::kInvalidArg, "features need a virtio_net_hdr in the ring: open with vnetHdr: true");
+  const uint64_t accepted = cfg.features_given ? cfg.features : (vnet ? kDefaultNetFeatures : 0);
+  const char* needs = nullptr;
+  if (const char* f = missing_feature_dependency(accepted, &needs))
+    return Error::condis(codes::kInvalidArg, std::string("feature ") + f + " needs " + needs +
+                                                 " (virtio 1.2, 5.1.3.1): accept both, or neither");
+  *out = accepted & offered;
+  return Error();
+}
+
+}  // namespace
+
+uint32_t Device::max_frame() const { return max_frame_; }
 
 std::shared_ptr<Device> Device::create(uint8_t* region, size_t len, const DeviceConfig& cfg, Error* err) {
   const char* why = nullptr;
@@ -53,12 +80,25 @@ std::shared_ptr<Device> Device::create(uint8_t* region, size_t len, const Device
       return nullptr;
     }
     d->vnet_ = d->tap_.vnet_hdr();
+    d->offered_ = d->vnet_ ? tap_offered_features(d->tap_.probe_offloads()) : 0;
+    Error ne = negotiate(cfg, d->vnet_, d->offered_, &d->features_);
+    // Receive offloads: the kernel may now hand over partial checksums and GSO frames.
+    if (!ne && d->vnet_) ne = d->tap_.set_offload(tun_offload_for(d->features_));
+    if (ne) {
+      *err = ne;
+      return nullptr;  // ~Device closes the TAP it opened
+    }
     uint32_t mtu = 1500;
     d->tap_.get_mtu(&mtu);
-    d->max_frame_ = max_frame_for_mtu(mtu);
+    d->max_frame_ = tx_frame_limit(max_frame_for_mtu(mtu), d->features_);
   } else {
     d->vnet_ = cfg.tap.vnet_hdr;  // the wire carries the header through when both ends use it
-    d->max_frame_ = cfg.wire_max_frame;
+    d->offered_ = d->vnet_ ? kAllNetFeatures : 0;  // it moves headers and never segments
+    if (Error ne = negotiate(cfg, d->vnet_, d->offered_, &d->features_)) {
+      *err = ne;
+      return nullptr;
+    }
+    d->max_frame_ = tx_frame_limit(cfg.wire_max_frame, d->features_);
   }
   d->kick_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   d->stop_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -334,7 +374,7 @@ Error Device::set_mtu(uint32_t mtu) {
   Error e = tap_.set_mtu(mtu);
   if (e) return e;
   std::lock_guard<std::mutex> t(tx_mu_);
-  max_frame_ = max_frame_for_mtu(mtu);
+  max_frame_ = tx_frame_limit(max_frame_for_mtu(mtu), features_);
   return Error();
 }
 
@@ -350,6 +390,7 @@ void Device::stats(DeviceStats* out) const {
   out->irq_coalesced = m_.irq_coalesced.get();
   out->ring_errors = m_.ring_errors.get();
   out->thread_failures = m_.thread_failures.get();
+  out->csum_completed = m_.csum_completed.get();
   out->uring = uring_ != nullptr;
   out->rx_uring = rx_uring_on_.load(std::memory_order_relaxed);  // ORDERING: a snapshot for reporting
   out->pairs.clear();
@@ -366,6 +407,7 @@ void Device::stats(DeviceStats* out) const {
     s.rx_bytes = m.rx_bytes.get();
     s.rx_no_buffer = m.rx_no_buffer.get();
     s.rx_too_big = m.rx_too_big.get();
+    s.rx_gso_dropped = m.rx_gso_dropped.get();
     s.interrupts = m.interrupts.get();
     s.rx_state = queues_[rx_queue_of(p)].state();
     s.tx_state = queues_[tx_queue_of(p)].state();

@@ -27,6 +27,7 @@
 #include "tap.h"
 #include "tap_rx.h"
 #include "uring.h"
+#include "virtio_net.h"
 #include "virtq.h"
 
 namespace condis {
@@ -46,6 +47,10 @@ struct DeviceConfig {
   uint32_t wire_max_frame = max_frame_for_mtu(9216);  // largest frame a wire carries (no MTU to ask)
   uint32_t spin_ns = 0;  // busy-poll this long for more work before sleeping (0 = never; pollUs)
   std::vector<uint32_t> cpus;  // the CPUs the I/O thread may run on (empty = any; cpus)
+  // The virtio-net features the driver accepts (5.1.3; needs a vnet header). Not given: the
+  // defaults (kDefaultNetFeatures). The device negotiates what it offers of them.
+  bool features_given = false;
+  uint64_t features = 0;
 };
 
 // Restricts the calling thread to `cpus` (empty = every CPU the process may use). EINVAL when
@@ -55,13 +60,13 @@ Error set_thread_cpus(const std::vector<uint32_t>& cpus);
 struct PairStats {
   uint32_t vid;
   uint64_t tx_frames, tx_bytes, tx_unbound, tx_malformed, tx_errors;
-  uint64_t rx_frames, rx_bytes, rx_no_buffer, rx_too_big, interrupts;
+  uint64_t rx_frames, rx_bytes, rx_no_buffer, rx_too_big, rx_gso_dropped, interrupts;
   uint32_t rx_state, tx_state;
 };
 
 struct DeviceStats {
   uint64_t rx_unbound_vid, rx_malformed, rx_read_errors, rx_deferred, kicks, wakeups, batches;
-  uint64_t irq_raised, irq_coalesced, ring_errors, thread_failures;
+  uint64_t irq_raised, irq_coalesced, ring_errors, thread_failures, csum_completed;
   bool uring;     // transmit batches through io_uring
   bool rx_uring;  // TAP receive through an armed multishot read (tap_rx.h), not read() per frame
   std::vector<PairStats> pairs;
@@ -127,6 +132,9 @@ class Device : public std::enable_shared_from_this<Device> {
   const Tap* tap() const { return backend_ == BackendKind::kTap ? &tap_ : nullptr; }
   uint32_t num_pairs() const { return num_queues_ / 2; }
   bool vnet_hdr() const { return vnet_; }
+  uint64_t offered_features() const { return offered_; }
+  uint64_t features() const { return features_; }  // negotiated
+  uint32_t max_frame() const;  // the largest frame (after the vnet header) transmit takes
 
  private:
   Device() = default;
@@ -175,6 +183,8 @@ class Device : public std::enable_shared_from_this<Device> {
   uint32_t num_queues_ = 0;
   uint32_t queue_size_ = 0;
   bool vnet_ = false;
+  uint64_t offered_ = 0;   // virtio-net features the backend can serve
+  uint64_t features_ = 0;  // negotiated: offered_ and accepted by the driver (fixed at create)
   BackendKind backend_ = BackendKind::kWire;
   DeviceConfig cfg_;
 
@@ -244,9 +254,11 @@ class Device : public std::enable_shared_from_this<Device> {
   // so it goes out with one plain write: the kernel's iovec import cost more than the copy.
   static constexpr uint32_t kTxFlatMax = 2048;
   std::vector<uint8_t> tx_flat_;  // batch x kTxFlatMax, I/O thread only
-  // TAP reads: one staging slot per frame of a batch, 64 KiB behind the vnet header. (A TAP's MTU
-  // goes up to 65521; a tagged frame at that MTU, 65539 bytes, would not fit: not handled yet.)
-  static constexpr uint32_t kTapFrameMax = 65536;
+  // TAP reads: one staging slot per frame of a batch, behind the vnet header: room for a GSO
+  // frame (kGsoMaxFrame, a 64 KiB packet behind a tagged Ethernet header) and for a tagged frame
+  // at the largest MTU a TAP takes (65521 + 18).
+  static constexpr uint32_t kTapFrameMax = 65600;
+  static_assert(kTapFrameMax >= kGsoMaxFrame && kTapFrameMax >= max_frame_for_mtu(65521), "staging fits any frame");
   static constexpr size_t kRxStageSlot = kTapFrameMax + kVnetHdrLen;
   std::vector<uint8_t> rx_stage_;  // batch x kRxStageSlot bytes, I/O thread only; read() path only
   std::vector<uint32_t> rx_stage_len_;  // bytes read into each staging slot (I/O thread only)

@@ -35,6 +35,15 @@ bool get_bool(const Napi::Object& o, const char* k, bool dflt) {
   return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : dflt;
 }
 
+// A feature set as its names, in bit order (Device.info().features).
+Napi::Array feature_names(Napi::Env env, uint64_t set) {
+  Napi::Array a = Napi::Array::New(env);
+  uint32_t k = 0;
+  for (const FeatureName& fn : kFeatureNames)
+    if (set & feat(fn.bit)) a.Set(k++, Napi::String::New(env, fn.name));
+  return a;
+}
+
 // The region must be a Uint8Array over a SharedArrayBuffer (N-API in Node 20 has no direct
 // SharedArrayBuffer accessor; a typed array view gives us its pinned backing store).
 bool region_of(Napi::Value v, uint8_t** data, size_t* len) {
@@ -326,6 +335,7 @@ Napi::Value DeviceWrap::Stats(const Napi::CallbackInfo& info) {
   n(o, "irqCoalesced", s.irq_coalesced);
   n(o, "ringErrors", s.ring_errors);
   n(o, "threadFailures", s.thread_failures);
+  n(o, "csumCompleted", s.csum_completed);
   o.Set("uring", Napi::Boolean::New(env, s.uring));
   o.Set("rxUring", Napi::Boolean::New(env, s.rx_uring));
   Napi::Array pairs = Napi::Array::New(env, s.pairs.size());
@@ -342,6 +352,7 @@ Napi::Value DeviceWrap::Stats(const Napi::CallbackInfo& info) {
     n(po, "rxBytes", p.rx_bytes);
     n(po, "rxNoBuffer", p.rx_no_buffer);
     n(po, "rxTooBig", p.rx_too_big);
+    n(po, "rxGsoDropped", p.rx_gso_dropped);
     n(po, "interrupts", p.interrupts);
     n(po, "rxState", p.rx_state);
     n(po, "txState", p.tx_state);
@@ -358,6 +369,11 @@ Napi::Value DeviceWrap::Info(const Napi::CallbackInfo& info) {
   o.Set("name", Napi::String::New(env, name_));
   o.Set("queuePairs", Napi::Number::New(env, dev_->num_pairs()));
   o.Set("vnetHdr", Napi::Boolean::New(env, dev_->vnet_hdr()));
+  Napi::Object f = Napi::Object::New(env);
+  f.Set("offered", feature_names(env, dev_->offered_features()));
+  f.Set("negotiated", feature_names(env, dev_->features()));
+  o.Set("features", f);
+  o.Set("maxFrame", Napi::Number::New(env, dev_->max_frame()));
   if (const Tap* t = dev_->tap()) {
     o.Set("backend", Napi::String::New(env, "tap"));
     o.Set("ifname", Napi::String::New(env, t->name()));
@@ -436,6 +452,33 @@ bool read_cpus(Napi::Env env, const Napi::Value& v, std::vector<uint32_t>* out) 
   return true;
 }
 
+// An optional array of virtio-net feature names (lib/virtio/vnet-hdr.ts's VirtioNetF keys).
+bool read_features(Napi::Env env, const Napi::Value& v, DeviceConfig* cfg) {
+  if (v.IsUndefined() || v.IsNull()) return true;
+  auto bad = [&](const std::string& why) {
+    to_js(env, Error::condis(codes::kInvalidArg, why)).ThrowAsJavaScriptException();
+    return false;
+  };
+  if (!v.IsArray()) return bad("features must be an array of virtio-net feature names");
+  Napi::Array a = v.As<Napi::Array>();
+  cfg->features_given = true;
+  cfg->features = 0;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value e = a.Get(i);
+    if (!e.IsString()) return bad("features must be an array of virtio-net feature names");
+    const std::string s = e.As<Napi::String>().Utf8Value();
+    bool known = false;
+    for (const FeatureName& fn : kFeatureNames) {
+      if (s == fn.name) {
+        cfg->features |= feat(fn.bit);
+        known = true;
+      }
+    }
+    if (!known) return bad("unknown virtio-net feature '" + s + "'");
+  }
+  return true;
+}
+
 bool read_device_config(Napi::Env env, const Napi::Object& o, DeviceConfig* cfg) {
   cfg->batch = get_u32(o, "batch", 64);
   cfg->use_uring = get_bool(o, "uring", true);
@@ -448,6 +491,7 @@ bool read_device_config(Napi::Env env, const Napi::Object& o, DeviceConfig* cfg)
   Napi::Value name = o.Get("name");
   if (name.IsString()) cfg->tap.name = name.As<Napi::String>().Utf8Value();
   if (!read_cpus(env, o.Get("cpus"), &cfg->cpus)) return false;
+  if (!read_features(env, o.Get("features"), cfg)) return false;
   Napi::Value mac = o.Get("mac");
   if (mac.IsTypedArray()) {
     Napi::Uint8Array m = mac.As<Napi::Uint8Array>();
@@ -519,7 +563,13 @@ Napi::Value OpenWirePair(const Napi::CallbackInfo& info) {
     to_js(env, err).ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  std::shared_ptr<Device> b = Device::create(db, lb, cfg, &err);
+  // Each end is its own NIC with its own driver: b may accept other virtio-net features.
+  DeviceConfig cfg_b = cfg;
+  if (!read_features(env, info[2].As<Napi::Object>().Get("peerFeatures"), &cfg_b)) {
+    a->close(false, 0);
+    return env.Undefined();
+  }
+  std::shared_ptr<Device> b = Device::create(db, lb, cfg_b, &err);
   if (!b) {
     a->close(false, 0);
     to_js(env, err).ThrowAsJavaScriptException();

@@ -102,6 +102,50 @@ uint32_t scatter_frame(const iovec* src, int n, uint32_t skip_off, uint32_t skip
   return written;
 }
 
+// Copies `len` bytes at chain offset `off` out of the chain, across segments. The caller checked
+// off + len <= c.total.
+void read_chain(const Chain& c, uint32_t off, uint8_t* out, uint32_t len) {
+  for (uint32_t i = 0; i < c.nseg && len > 0; i++) {
+    if (off >= c.seg[i].len) {
+      off -= c.seg[i].len;
+      continue;
+    }
+    const uint32_t n = std::min(len, c.seg[i].len - off);
+    // SAFETY: off + n <= seg.len, and the segment was checked to lie inside the pool.
+    std::memcpy(out, c.seg[i].ptr + off, n);
+    out += n;
+    len -= n;
+    off = 0;
+  }
+}
+
+// The Internet checksum of chain bytes [off, end), folded: a 16-bit word may straddle two
+// segments (the driver splits buffers anywhere), so an odd byte left at a segment's end is
+// paired with the next segment's first.
+uint16_t chain_checksum(const Chain& c, uint32_t off, uint32_t end) {
+  uint64_t sum = 0;
+  bool odd = false;  // the last byte summed was the high byte of a word still open
+  uint32_t at = 0;   // chain offset of segment i
+  for (uint32_t i = 0; i < c.nseg && at < end; at += c.seg[i].len, i++) {
+    const uint32_t lo = std::max(off, at), hi = std::min(end, at + c.seg[i].len);
+    if (lo >= hi) continue;
+    // SAFETY: [lo - at, hi - at) lies inside segment i, which lies inside the pool.
+    const uint8_t* p = c.seg[i].ptr + (lo - at);
+    uint32_t len = hi - lo;
+    if (odd) {
+      sum += *p++;
+      len--;
+      odd = false;
+    }
+    sum = csum_add(sum, p, len & ~1u);
+    if (len & 1) {
+      sum += uint32_t{p[len - 1]} << 8;
+      odd = true;
+    }
+  }
+  return csum_fold(sum);
+}
+
 // Copies `len` bytes to chain offset `off`, across segments: the driver may split a buffer
 // anywhere (virtio 1.2, 2.7.4), even inside the vnet header. The caller checked off + len fits.
 void write_chain(const Chain& dst, uint32_t off, const uint8_t* p, uint32_t len) {
@@ -208,6 +252,7 @@ class IoLoop {
       complete_refused(t, c.head, kTxMalformed, t.pm.tx_malformed);
       return Take::kCompleted;
     }
+    if (pass.hl != 0 && !header_ok(d, pass, t, c)) return Take::kStop;
     if (t.pair != 0 && t.vid == 0) {
       complete_refused(t, c.head, kTxUnbound, t.pm.tx_unbound);
       return Take::kCompleted;
@@ -221,6 +266,26 @@ class IoLoop {
       return Take::kCompleted;
     }
     return Take::kFrame;
+  }
+
+  // The virtio_net_hdr check (5.1.6.2): a header that asks for what was not negotiated, or names
+  // offsets outside its frame, is a driver bug the device must not act on. Like a malformed
+  // descriptor it stops this transmit queue (NEEDS_RESET, kRingBadVnetHdr, detail = the fault),
+  // and only this one. A plain frame (flags 0, gso_type 0) has nothing to check.
+  [[gnu::always_inline]] static bool header_ok(Device& d, TxPass& pass, TxTurn& t, const Chain& c) {
+    uint8_t copy[kVnetHdrLen];
+    const uint8_t* h = c.seg[0].ptr;
+    if (c.seg[0].len < kVnetHdrLen) {  // the driver split the header (2.7.4 allows it)
+      read_chain(c, 0, copy, kVnetHdrLen);
+      h = copy;
+    }
+    if ((h[kVnetFlagsOff] | h[kVnetGsoTypeOff]) == 0) return true;
+    const VnetHdrFault why = check_tx_vnet_hdr(h, c.total - pass.hl, d.features_);
+    if (why == kHdrOk) return true;
+    t.q.fail(kRingBadVnetHdr, why);
+    d.m_.ring_errors.add();
+    pass.want_irq = true;
+    return false;
   }
 
   // -- route and tag, stage --
@@ -279,12 +344,7 @@ class IoLoop {
       s.hdr[lead + 1] = static_cast<uint8_t>(kEthP8021Q & 0xff);
       s.hdr[lead + 2] = static_cast<uint8_t>(vid >> 8);  // TCI: PCP 0, DEI 0, VID
       s.hdr[lead + 3] = static_cast<uint8_t>(vid & 0xff);
-      if (hl != 0 && vnet_needs_csum(s.hdr)) {
-        uint16_t cs;
-        std::memcpy(&cs, s.hdr + kVnetCsumStartOff, 2);
-        if (csum_start_across_tag(cs, static_cast<int32_t>(kVlanTagLen), &cs))
-          std::memcpy(s.hdr + kVnetCsumStartOff, &cs, 2);
-      }
+      if (hl != 0) vnet_offsets_across_tag(s.hdr, static_cast<int32_t>(kVlanTagLen));
       lead += kVlanTagLen;
     }
     s.iov[0] = iovec{s.hdr, lead};
@@ -414,6 +474,8 @@ class IoLoop {
     uint32_t hl;     // vnet header bytes in front of the frame: 0 or kVnetHdrLen
     uint32_t vid;    // 802.1Q VID, 0 for an untagged or priority-tagged frame
     bool tagged;     // an 802.1Q tag follows the MACs: stripped on delivery
+    uint8_t vflags;  // the header's flags and gso_type (0 without a header)
+    uint8_t vgso;
   };
 
   // Take and validate: the frame holds an Ethernet header and, if its TPID says 802.1Q, a TCI.
@@ -422,8 +484,16 @@ class IoLoop {
     f->hl = rx.vnet_ ? kVnetHdrLen : 0;
     f->vid = 0;
     f->tagged = false;
+    f->vflags = 0;
+    f->vgso = 0;
     uint8_t eth[2];  // the ethertype only: a 14-byte untagged frame has nothing after it
     if (total < f->hl + kEthHdrLen || !gather(iov, iovcnt, f->hl + kEthTypeOff, eth, 2)) return false;
+    if (f->hl != 0) {
+      uint8_t fg[2];  // flags, gso_type
+      if (!gather(iov, iovcnt, kVnetFlagsOff, fg, 2)) return false;
+      f->vflags = fg[0];
+      f->vgso = fg[1];
+    }
     if (be16(eth) == kEthP8021Q) {
       uint8_t tci[2];
       if (total < f->hl + kVlanHdrLen || !gather(iov, iovcnt, f->hl + kVlanTciOff, tci, 2)) return false;
@@ -460,19 +530,51 @@ class IoLoop {
     return Deliver::kDone;
   }
 
-  // Stage: scatters the frame into chain c without its tag, and moves csum_start with the tag
-  // (the vnet header lies before the tag, so it is read from the source). Returns bytes written.
-  [[gnu::always_inline]] static uint32_t strip_and_scatter(const RxFrame& f, const iovec* iov, int iovcnt,
-                                                           const Chain& c) {
+  // Offloads: whether the receiving driver takes this frame. A GSO frame goes only to a driver
+  // that accepted its GUEST_ feature: a TAP's kernel sends none other (TUNSETOFFLOAD), a wire
+  // peer may, and this device does not segment. Such a frame is dropped and counted.
+  [[gnu::always_inline]] static bool offload_accepted(const Device& rx, const RxFrame& f, PairMetrics& pm) {
+    if (f.vgso == kGsoNone) return true;
+    bool known = false;
+    const uint64_t need = guest_feature_for_gso(f.vgso, &known);
+    if (known && (rx.features_ & need) == need) return true;
+    pm.rx_gso_dropped.add();
+    return false;
+  }
+
+  // Stage: scatters the frame into chain c without its tag. Then the header, for a frame that
+  // has one that says something: its offsets move with the stripped tag, and a driver that did
+  // not accept GUEST_CSUM gets flags 0 and a complete checksum (5.1.6.3: the device "MUST set
+  // flags to zero and SHOULD supply a fully checksummed packet"; a wire peer may have sent
+  // NEEDS_CSUM, which the device then completes here). Returns bytes written.
+  [[gnu::always_inline]] static uint32_t strip_and_scatter(Device& rx, const RxFrame& f, const iovec* iov,
+                                                           int iovcnt, const Chain& c) {
     const uint32_t n = scatter_frame(iov, iovcnt, f.hl + kEthTypeOff, f.tagged ? kVlanTagLen : 0, c);
-    uint8_t h[kVnetCsumStartEnd];  // virtio_net_hdr up to and with csum_start
-    if (f.tagged && f.hl != 0 && gather(iov, iovcnt, 0, h, sizeof h) && vnet_needs_csum(h)) {
-      uint16_t cs;
-      std::memcpy(&cs, h + kVnetCsumStartOff, 2);
-      if (csum_start_across_tag(cs, -static_cast<int32_t>(kVlanTagLen), &cs))
-        write_chain(c, kVnetCsumStartOff, reinterpret_cast<const uint8_t*>(&cs), 2);
+    if (f.hl == 0 || (f.vflags | f.vgso) == 0) return n;  // a plain frame's header passes as is
+    uint8_t h[kVnetHdrLen];
+    read_chain(c, 0, h, kVnetHdrLen);
+    if (f.tagged) vnet_offsets_across_tag(h, -static_cast<int32_t>(kVlanTagLen));
+    if (!(rx.features_ & feat(VIRTIO_NET_F_GUEST_CSUM))) {
+      if (h[kVnetFlagsOff] & kVnetHdrFNeedsCsum) complete_checksum(rx, h, c, n);
+      h[kVnetFlagsOff] = 0;
     }
+    write_chain(c, 0, h, kVnetHdrLen);
     return n;
+  }
+
+  // The checksum a NEEDS_CSUM frame left partial, completed in the receive chain as the kernel's
+  // skb_checksum_help does: the sum from csum_start to the end (the field holds the pseudo-header
+  // seed), folded, stored at csum_start + csum_offset; a UDP sum of 0 is sent as 0xffff.
+  // Offsets that do not fit the frame are left alone (the sender's device checked them).
+  static void complete_checksum(Device& rx, const uint8_t* h, const Chain& c, uint32_t n) {
+    const uint32_t start = kVnetHdrLen + le16(h + kVnetCsumStartOff);
+    const uint32_t field = start + le16(h + kVnetCsumOffsetOff);
+    if (field + 2 > n) return;
+    uint16_t sum = chain_checksum(c, start, n);
+    if (sum == 0 && le16(h + kVnetCsumOffsetOff) == 6) sum = 0xffff;  // UDP: 0 means "no checksum"
+    const uint8_t out[2] = {static_cast<uint8_t>(sum >> 8), static_cast<uint8_t>(sum & 0xff)};
+    write_chain(c, field, out, 2);
+    rx.m_.csum_completed.add();
   }
 
   // Complete: the chain goes back with the frame's length (published per batch, by the filler).
@@ -590,6 +692,7 @@ Deliver Device::deliver(Device& rx, const iovec* iov, int iovcnt, uint32_t total
   *rxq_out = qi;
   DeviceQueue& q = rx.queues_[qi];
   PairMetrics& pm = rx.pm_[pair];
+  if (!IoLoop::offload_accepted(rx, f, pm)) return Deliver::kDropped;
   const Deliver took = IoLoop::take_buffer(rx, q, pm);
   if (took != Deliver::kDone) return took;
   const Chain& c = rx.rx_chain_;
@@ -599,7 +702,7 @@ Deliver Device::deliver(Device& rx, const iovec* iov, int iovcnt, uint32_t total
     pm.rx_too_big.add();
     return Deliver::kDropped;
   }
-  const uint32_t n = IoLoop::strip_and_scatter(f, iov, iovcnt, c);  // stage
+  const uint32_t n = IoLoop::strip_and_scatter(rx, f, iov, iovcnt, c);  // stage
   IoLoop::complete_received(q, pm, c.head, n, f.hl);
   return Deliver::kDone;
 }

@@ -29,6 +29,7 @@ struct PairMetrics {
   Counter rx_bytes;
   Counter rx_no_buffer;    // a frame for this pair arrived with no receive buffer posted: dropped
   Counter rx_too_big;      // a frame larger than the posted buffer chain: dropped
+  Counter rx_gso_dropped;  // a GSO frame whose GUEST_ feature the driver did not accept (wire): dropped
   Counter interrupts;      // used-ring publications that asked for an interrupt
 };
 
@@ -45,6 +46,7 @@ struct DeviceMetrics {
   Counter irq_coalesced;   // interrupts folded into one already in flight
   Counter ring_errors;     // queues put in NEEDS_RESET
   Counter thread_failures; // the I/O thread had to stop (kDeviceFailed): 0 or 1
+  Counter csum_completed;  // NEEDS_CSUM frames checksummed for a driver without GUEST_CSUM (wire)
 };
 
 }  // namespace condis

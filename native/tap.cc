@@ -24,11 +24,19 @@
 #include <cstdio>
 #include <cstring>
 
+#include "virtio_net.h"
+
 namespace condis {
 namespace {
 
 constexpr const char* kTunPath = "/dev/net/tun";
-constexpr int kVnetHdrSize = 12;  // struct virtio_net_hdr_v1 / _mrg_rxbuf (virtio 5.1.6)
+constexpr int kVnetHdrSize = 12;
+static_assert(kTunFCsum == TUN_F_CSUM && kTunFTso4 == TUN_F_TSO4 && kTunFTso6 == TUN_F_TSO6 &&
+                  kTunFTsoEcn == TUN_F_TSO_ECN,
+              "virtio_net.h spells linux/if_tun.h's TUN_F_* flags");
+#ifdef TUN_F_USO4  // Linux 6.2 headers; older ones lack it, and the kernel may still have it (probe_offloads)
+static_assert(kTunFUso4 == TUN_F_USO4 && kTunFUso6 == TUN_F_USO6, "virtio_net.h spells TUN_F_USO4/6");
+#endif  // struct virtio_net_hdr_v1 / _mrg_rxbuf (virtio 5.1.6)
 constexpr const char* kMtuRange = "68..65521";  // tun: ETH_MIN_MTU .. 65535 - ETH_HLEN
 constexpr const char* kWireHint =
     "or use the 'wire' backend, which needs no privilege";
@@ -505,6 +513,32 @@ Error Tap::get_link(bool* up) const {
   Error e = sioc_get(SIOCGIFFLAGS, "ioctl(SIOCGIFFLAGS)", "read the link flags", &ifr);
   if (e) return e;
   *up = (ifr.ifr_flags & IFF_UP) != 0;
+  return Error{};
+}
+
+unsigned Tap::probe_offloads() {
+  if (fd_ < 0 || !vnet_hdr_) return 0;
+  // Newest first: a kernel without USO (before 6.2) refuses the whole word with EINVAL.
+  const unsigned tries[] = {kTunFCsum | kTunFTso4 | kTunFTso6 | kTunFTsoEcn | kTunFUso4 | kTunFUso6,
+                            kTunFCsum | kTunFTso4 | kTunFTso6 | kTunFTsoEcn, kTunFCsum};
+  unsigned accepted = 0;
+  for (unsigned t : tries) {
+    if (ioctl(fd_, TUNSETOFFLOAD, static_cast<unsigned long>(t)) == 0) {
+      accepted = t;
+      break;
+    }
+  }
+  (void)ioctl(fd_, TUNSETOFFLOAD, 0UL);  // off until negotiated
+  return accepted;
+}
+
+Error Tap::set_offload(unsigned tun_flags) {
+  if (fd_ < 0) return not_open("set its offloads");
+  if (ioctl(fd_, TUNSETOFFLOAD, static_cast<unsigned long>(tun_flags)) < 0) {
+    const int err = errno;
+    return Error::os(err, "ioctl(TUNSETOFFLOAD)",
+                     "cannot turn on the negotiated receive offloads of TAP " + quote(name_));
+  }
   return Error{};
 }
 

@@ -61,6 +61,12 @@ class Tap {
   Error get_link(bool* up) const;
   Error set_persist(bool persist);
 
+  // The TUNSETOFFLOAD flags (TUN_F_*) this kernel's tun takes, found by trying them (vnet header
+  // only; 0 without). Leaves the TAP's offloads off: set_offload() sets the negotiated ones.
+  unsigned probe_offloads();
+  // TUNSETOFFLOAD: which partial-checksum and GSO frames the kernel may hand us on receive.
+  Error set_offload(unsigned tun_flags);
+
  private:
   Error sioc_get(unsigned long req, const char* syscall, const char* what, ifreq* ifr) const;
 

@@ -35,7 +35,7 @@ namespace condis {
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "virtio 1.x rings are little-endian");
 
 constexpr uint32_t kRegionMagic = 0x54444e43;  // "CNDT"
-constexpr uint32_t kAbiVersion = 2;  // 2: kDeviceFailed, device_fault, kTxDeviceFailed
+constexpr uint32_t kAbiVersion = 3;  // 2: kDeviceFailed, device_fault, kTxDeviceFailed; 3: kRingBadVnetHdr
 constexpr uint32_t kMaxQueuePairs = 64;
 constexpr uint32_t kMaxQueues = 2 * kMaxQueuePairs;
 constexpr uint32_t kMinQueueSize = 2;
@@ -71,6 +71,7 @@ enum RingError : uint32_t {
   kRingIndirectUnsupported = 8,  // VIRTQ_DESC_F_INDIRECT was not negotiated
   kRingZeroLength = 9,         // a descriptor of length 0
   kRingChainTooLong = 10,      // more segments than the device gathers (kMaxChainSegments)
+  kRingBadVnetHdr = 11,        // a transmit frame's virtio_net_hdr breaks 5.1.6.2 (detail: VnetHdrFault)
 };
 
 // 2.7.5 The Virtqueue Descriptor Table

@@ -22,6 +22,7 @@ function nativeOptions(o: ResolvedOptions) {
   return {
     name: o.name,
     vnetHdr: o.vnetHdr,
+    ...(o.features ? { features: o.features } : {}),
     multiQueue: o.multiQueue,
     persist: o.persist,
     up: o.up,
@@ -47,16 +48,27 @@ export function openTap(options: DeviceOptions = {}): Device {
   return dev;
 }
 
-/** Opens two devices joined by an in-process wire: what one transmits, the other receives. */
-export function openWirePair(options: DeviceOptions = {}): [Device, Device] {
+/**
+ * Opens two devices joined by an in-process wire: what one transmits, the other receives. Both
+ * ends take `options`; each end is its own NIC, so `peer.features` may give end b's driver other
+ * virtio-net features than end a's (default: the same).
+ */
+export function openWirePair(
+  options: DeviceOptions = {},
+  peer: Pick<DeviceOptions, 'features'> = {},
+): [Device, Device] {
   const o = resolveOptions(options);
+  const pb =
+    peer.features === undefined
+      ? undefined
+      : resolveOptions({ vnetHdr: o.vnetHdr, features: peer.features }).features;
   const a = new Device('wire', regionFor(o));
   const b = new Device('wire', regionFor(o));
   try {
     const [na, nb] = native().openWirePair(
       a.region.u8,
       b.region.u8,
-      { ...nativeOptions(o), name: o.name || 'wire' },
+      { ...nativeOptions(o), name: o.name || 'wire', ...(pb ? { peerFeatures: pb } : {}) },
       a.interrupt,
       b.interrupt,
     );

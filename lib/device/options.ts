@@ -4,6 +4,7 @@
  */
 import { CondisError } from '../errors';
 import { kMaxQueuePairs, kMaxQueueSize, kMinQueueSize } from '../virtio/layout';
+import { VirtioNetF, type VirtioNetFeature } from '../virtio/vnet-hdr';
 
 /** How a device moves frames: `tap` (a Linux TAP, needs CAP_NET_ADMIN) or `wire` (an in-process cable, no privileges). */
 export type Backend = 'tap' | 'wire';
@@ -18,6 +19,14 @@ export interface DeviceOptions {
   bufferSize?: number;
   /** Buffers start with a 12-byte virtio_net_hdr (TAP: IFF_VNET_HDR). Default false. */
   vnetHdr?: boolean;
+  /**
+   * The virtio-net features the driver accepts (virtio 1.2, 5.1.3), with `vnetHdr` only; the device
+   * negotiates those it offers (`info().features`). GUEST_* let the device hand over partial
+   * checksums and 64 KiB GSO frames (a TAP: TUNSETOFFLOAD), so receive buffers must then be at
+   * least kBigRxBufferBytes; HOST_* let the driver send them. Default with vnetHdr:
+   * kDefaultVnetFeatures (the transmit offloads only).
+   */
+  features?: readonly VirtioNetFeature[];
   /** TAP name (1..15 chars; may contain one %d). Default: the kernel picks tapN. */
   name?: string;
   mtu?: number;
@@ -51,6 +60,7 @@ export interface ResolvedOptions {
   queueSize: number;
   bufferSize: number;
   vnetHdr: boolean;
+  features: VirtioNetFeature[] | undefined;
   name: string;
   mtu: number;
   mac: Uint8Array | undefined;
@@ -113,6 +123,7 @@ export function resolveOptions(options: DeviceOptions = {}): ResolvedOptions {
     'queueSize',
     'bufferSize',
     'vnetHdr',
+    'features',
     'name',
     'mtu',
     'mac',
@@ -137,11 +148,14 @@ export function resolveOptions(options: DeviceOptions = {}): ResolvedOptions {
   const mac = o.mac;
   if (mac !== undefined && typeof mac !== 'string') throw bad('mac must be a string', 'mac');
   const mtu = o.mtu === undefined ? 0 : int(o, 'mtu', 0, 68, 65521);
+  const vnetHdr = bool(o, 'vnetHdr', false);
+  const features = o.features === undefined ? undefined : checkFeatures(o.features, vnetHdr);
   return {
     queuePairs: int(o, 'queuePairs', 4, 1, kMaxQueuePairs),
     queueSize,
     bufferSize,
-    vnetHdr: bool(o, 'vnetHdr', false),
+    vnetHdr,
+    features,
     name,
     mtu,
     mac: mac === undefined ? undefined : parseMac(mac),
@@ -153,6 +167,21 @@ export function resolveOptions(options: DeviceOptions = {}): ResolvedOptions {
     pollUs: int(o, 'pollUs', 0, 0, 10_000),
     cpus: o.cpus === undefined ? undefined : checkCpus(o.cpus, 'cpus'),
   };
+}
+
+/** A list of virtio-net feature names; the dependencies between them (5.1.3.1) the device checks. */
+function checkFeatures(v: unknown, vnetHdr: boolean): VirtioNetFeature[] {
+  if (!Array.isArray(v)) throw bad('features must be an array of virtio-net feature names', 'features');
+  for (const f of v) {
+    if (typeof f !== 'string' || !Object.hasOwn(VirtioNetF, f))
+      throw bad(
+        `unknown virtio-net feature ${JSON.stringify(f)}; known: ${Object.keys(VirtioNetF).join(', ')}`,
+        'features',
+      );
+  }
+  if (v.length > 0 && !vnetHdr)
+    throw bad('features need a virtio_net_hdr in the ring: open with vnetHdr: true', 'features');
+  return [...v] as VirtioNetFeature[];
 }
 
 /**

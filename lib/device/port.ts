@@ -10,6 +10,7 @@ import { CondisError } from '../errors';
 import type { BufferPool } from '../virtio/buffer-pool';
 import type { DriverQueue } from '../virtio/driver-queue';
 import { TxStatus } from '../virtio/layout';
+import { VIRTIO_NET_HDR_F_NEEDS_CSUM, VnetHdrOff } from '../virtio/vnet-hdr';
 import type { Device } from './device';
 
 // A module-local copy: under tsx every imported binding is a getter V8 does not inline.
@@ -97,6 +98,33 @@ export class FramePort {
     this.bytes.set(length === frame.length ? frame : frame.subarray(0, length), off + this.hdr);
     this.primed[slot] = 0;
     this.txq.addBuffer(off, this.hdr + length, false, slot);
+    this.sent++;
+    return true;
+  }
+
+  /**
+   * Copies a frame together with the virtio_net_hdr in front of it, `bytes[offset - hdr, offset +
+   * length)` (with vnetHdr the header lies just before where onFrame's `offset` points): how a
+   * forwarder passes a received frame on with its offloads (a GSO frame stays one frame, a
+   * partial checksum stays partial). The receive-only flags (DATA_VALID, RSC_INFO) are cleared: a
+   * driver must not set them on transmit (virtio 1.2, 5.1.6.2) and the device refuses them.
+   * Without vnetHdr it is send(). Not yet published: call flush(). False if full.
+   */
+  sendWithHeader(bytes: Uint8Array, offset: number, length: number): boolean {
+    const pool = this.txPool;
+    const hdr = this.hdr;
+    if (this.txq.freeDescriptors() === 0 || length + hdr > pool.slotSize) return false;
+    const slot = pool.alloc();
+    if (slot < 0) return false;
+    const off = pool.offsetOf(slot);
+    // Same region: no view at all; another device's region: one subarray view (as send() makes
+    // for a window), small beside the copy.
+    if (bytes === this.bytes) this.bytes.copyWithin(off, offset - hdr, offset + length);
+    else this.bytes.set(bytes.subarray(offset - hdr, offset + length), off);
+    if (hdr > 0)
+      this.bytes[off + VnetHdrOff.flags] = this.bytes[off + VnetHdrOff.flags]! & VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    this.primed[slot] = 0;
+    this.txq.addBuffer(off, hdr + length, false, slot);
     this.sent++;
     return true;
   }

@@ -18,8 +18,8 @@
  */
 
 export const kRegionMagic = 0x54444e43; // "CNDT"
-/** 2: DeviceStatus.Failed, RegionHeader.device_fault, TxStatus.DeviceFailed. */
-export const kAbiVersion = 2;
+/** 2: DeviceStatus.Failed, RegionHeader.device_fault, TxStatus.DeviceFailed. 3: RingError.BadVnetHdr. */
+export const kAbiVersion = 3;
 export const kMaxQueuePairs = 64;
 export const kMaxQueues = 2 * kMaxQueuePairs;
 export const kMinQueueSize = 2;
@@ -80,6 +80,8 @@ export const RingError = {
   ZeroLength: 9,
   /** More segments than the device gathers (kMaxChainSegments). */
   ChainTooLong: 10,
+  /** A transmit frame's virtio_net_hdr breaks virtio 1.2, 5.1.6.2; `detail` is a VnetHdrFault (vnet-hdr.ts). */
+  BadVnetHdr: 11,
 } as const;
 export type RingError = (typeof RingError)[keyof typeof RingError];
 
@@ -327,6 +329,7 @@ export function layoutFacts(queueSize: number, numQueues: number): Record<string
     kRingIndirectUnsupported: RingError.IndirectUnsupported,
     kRingZeroLength: RingError.ZeroLength,
     kRingChainTooLong: RingError.ChainTooLong,
+    kRingBadVnetHdr: RingError.BadVnetHdr,
     sizeof_RegionHeader: kRegionHeaderBytes,
     RegionHeader_magic: RegionHeaderOff.magic,
     RegionHeader_abi_version: RegionHeaderOff.abiVersion,

@@ -69,7 +69,13 @@ export const kVirtioNetFeatureNames = Object.keys(VirtioNetF) as readonly Virtio
  * offloads (the kernel's TAP always takes partial checksums and GSO frames it can segment), and
  * nothing on receive, so a driver that posts MTU-sized receive buffers never sees a 64 KiB frame.
  */
-export const kDefaultVnetFeatures: readonly VirtioNetFeature[] = ['CSUM', 'HOST_TSO4', 'HOST_TSO6', 'HOST_ECN', 'HOST_USO'];
+export const kDefaultVnetFeatures: readonly VirtioNetFeature[] = [
+  'CSUM',
+  'HOST_TSO4',
+  'HOST_TSO6',
+  'HOST_ECN',
+  'HOST_USO',
+];
 
 /**
  * The smallest receive chain a driver posts once it negotiated a GUEST_TSO or GUEST_USO feature
@@ -80,6 +86,29 @@ export const kBigRxBufferBytes = 65562;
 
 /** The largest L3 packet a GSO frame carries (an IPv4 total length, IPv6 without jumbograms). */
 export const kGsoMaxPacket = 65535;
+
+/**
+ * Why the device refused a transmit header (QueueStatus.detail of a queue stopped with
+ * RingError.BadVnetHdr; native/virtio_net.h `enum VnetHdrFault`). Stable numbers.
+ */
+export const VnetHdrFault = {
+  Ok: 0,
+  /** A flag other than NEEDS_CSUM: DATA_VALID and RSC_INFO are for receive only (5.1.6.2). */
+  UnknownFlags: 1,
+  /** Not NONE, TCPV4, TCPV6 or UDP_L4 (UFO is not offered). */
+  UnknownGsoType: 2,
+  /** A GSO type (or ECN) whose HOST_ feature was not negotiated. */
+  GsoNotNegotiated: 3,
+  /** A GSO frame with gso_size 0. */
+  GsoSizeZero: 4,
+  /** NEEDS_CSUM without CSUM negotiated. */
+  CsumNotNegotiated: 5,
+  /** csum_start + csum_offset + 2 lies past the frame. */
+  CsumPastFrame: 6,
+  /** A GSO frame without NEEDS_CSUM (5.1.6.2: the driver MUST set it). */
+  GsoWithoutCsum: 7,
+} as const;
+export type VnetHdrFault = (typeof VnetHdrFault)[keyof typeof VnetHdrFault];
 
 /** Reads the le16 at `off` of the header that starts at `at` in `u8`. */
 export function vnetU16(u8: Uint8Array, at: number, off: number): number {

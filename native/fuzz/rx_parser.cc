@@ -14,11 +14,15 @@
 //     was steered to; after publishing, each receive queue's used ring holds one element per
 //     buffer the device consumed, in order, with the right head and length, and each buffer holds
 //     the frame with its tag removed (and csum_start 4 smaller when the vnet header asks for a
-//     checksum) followed by untouched bytes; the device's counters match the model's.
+//     checksum, hdr_len 4 smaller on a GSO frame; for a driver without GUEST_CSUM, flags 0 and
+//     a NEEDS_CSUM frame's checksum completed per RFC 1071) followed by untouched bytes; the
+//     device's counters match the model's.
 //
 // Input (native/fuzz/fuzz_input.h; missing bytes read as 0):
 //   u8 cfg        bit 0: vnet header (12 bytes before each frame); bits 1-2: queue size 4 << x;
-//                 bits 3-4: queue pairs 1 + x
+//                 bits 3-4: queue pairs 1 + x; bit 5 (with bit 0): the driver accepts every
+//                 virtio-net feature (GUEST_CSUM, GUEST_TSO/USO), else the device's defaults
+//                 (no GUEST_ feature: GSO frames are dropped, NEEDS_CSUM ones completed)
 //   u16 vid       for each pair 1.. : bound to that VID (bind_pair; 0, out of range or in use:
 //                 left unbound and disabled)
 //   u8 rx         bit 0: pair 0's receive queue enabled; bit 1 + p: pair p's first chain is
@@ -83,12 +87,29 @@ struct RxQueueModel {
 };
 
 struct PairCounters {
-  uint64_t rx_frames = 0, rx_bytes = 0, rx_no_buffer = 0, rx_too_big = 0;
+  uint64_t rx_frames = 0, rx_bytes = 0, rx_no_buffer = 0, rx_too_big = 0, rx_gso_dropped = 0;
 };
 
 // The model's own (ether.h has the device's): a model that shared the code's helpers and
 // constants would agree with the code's mistakes.
 uint16_t model_be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+uint16_t model_le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
+void model_put_le16(uint8_t* p, uint16_t v) {
+  p[0] = static_cast<uint8_t>(v & 0xff);
+  p[1] = static_cast<uint8_t>(v >> 8);
+}
+
+// RFC 1071 over out[from, to): big-endian words, an odd last byte padded with zero, folded and
+// complemented.
+uint16_t model_checksum(const std::vector<uint8_t>& out, size_t from, size_t to) {
+  uint32_t sum = 0;
+  for (size_t i = from; i < to; i += 2) {
+    sum += static_cast<uint32_t>(out[i]) << 8;
+    if (i + 1 < to) sum += out[i + 1];
+    sum = (sum & 0xffff) + (sum >> 16);
+  }
+  return static_cast<uint16_t>(~sum & 0xffff);
+}
 
 }  // namespace
 
@@ -100,6 +121,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint32_t q = 4u << ((cfg >> 1) & 3);
   const uint32_t pairs = 1 + ((cfg >> 3) & 3);
   const uint32_t nq = 2 * pairs;
+  const bool guest_all = vnet && ((cfg >> 5) & 1);
 
   std::vector<uint16_t> want_vid(pairs, 0);
   for (uint32_t p = 1; p < pairs; p++) want_vid[p] = in.u16();
@@ -137,6 +159,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   DeviceConfig dc;
   dc.backend = BackendKind::kWire;
   dc.tap.vnet_hdr = vnet;
+  if (guest_all) {
+    dc.features_given = true;
+    dc.features = kAllNetFeatures;
+  }
   dc.batch = 1;
   Error err;
   std::shared_ptr<Device> dev = Device::create(region, len, dc, &err);
@@ -188,7 +214,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   // The frames, and the model's verdict for each.
-  uint64_t want_malformed = 0, want_unbound = 0, want_ring_errors = 0;
+  uint64_t want_malformed = 0, want_unbound = 0, want_ring_errors = 0, want_csum_completed = 0;
   std::vector<PairCounters> pc(pairs);
   const QueueLayout ql = queue_layout(q);
   const uint32_t nframes = 1 + in.u8() % 4;
@@ -235,7 +261,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         want_rxq = static_cast<int>(2 * pair);
       }
     }
-    if (steered) {
+    // virtio 1.2, 5.1.6.4: a GSO frame goes only to a driver that accepted its GUEST_ feature
+    // (TCPV4 1, TCPV6 4, UDP_L4 5, each possibly with ECN 0x80; the legacy UDP 3 and unknown
+    // types never); this device does not segment.
+    const uint8_t gso = vnet && steered ? frame[1] : 0;
+    const uint8_t gso_kind = gso & 0x7f;
+    if (gso != 0 && !(guest_all && (gso_kind == 1 || gso_kind == 4 || gso_kind == 5))) {
+      pc[pair].rx_gso_dropped++;
+    } else if (steered) {
       RxQueueModel& m = rq[pair];
       if (!m.ready) {
         pc[pair].rx_no_buffer++;
@@ -253,10 +286,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           pc[pair].rx_too_big++;
         } else {
           if (strip && vnet && (out[0] & 1)) {  // VIRTIO_NET_HDR_F_NEEDS_CSUM: csum_start (LE) moves
-            uint16_t cs = static_cast<uint16_t>(out[6] | (out[7] << 8));
-            if (cs >= 4) cs = static_cast<uint16_t>(cs - 4);
-            out[6] = static_cast<uint8_t>(cs & 0xff);
-            out[7] = static_cast<uint8_t>(cs >> 8);
+            const uint16_t cs = model_le16(&out[6]);
+            if (cs >= 4) model_put_le16(&out[6], static_cast<uint16_t>(cs - 4));
+          }
+          if (strip && vnet && out[1] != 0) {  // a GSO frame's hdr_len moves too (0: not given)
+            const uint16_t h = model_le16(&out[2]);
+            if (h >= 4) model_put_le16(&out[2], static_cast<uint16_t>(h - 4));
+          }
+          if (vnet && !guest_all) {  // 5.1.6.3: flags 0 and a fully checksummed frame
+            if (out[0] & 1) {
+              const size_t start = hl + model_le16(&out[6]);
+              const size_t field = start + model_le16(&out[8]);
+              if (field + 2 <= out.size()) {
+                uint16_t sum = model_checksum(out, start, out.size());
+                if (sum == 0 && model_le16(&out[8]) == 6) sum = 0xffff;  // UDP
+                out[field] = static_cast<uint8_t>(sum >> 8);
+                out[field + 1] = static_cast<uint8_t>(sum & 0xff);
+                want_csum_completed++;
+              }
+            }
+            out[0] = 0;
           }
           const uint32_t n = static_cast<uint32_t>(out.size());
           m.used.push_back({c.head, n, std::move(out), m.next});
@@ -311,12 +360,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (st.rx_malformed != want_malformed) die("rx_malformed", st.rx_malformed, want_malformed);
   if (st.rx_unbound_vid != want_unbound) die("rx_unbound_vid", st.rx_unbound_vid, want_unbound);
   if (st.ring_errors != want_ring_errors) die("ring_errors", st.ring_errors, want_ring_errors);
+  if (st.csum_completed != want_csum_completed) die("csum_completed", st.csum_completed, want_csum_completed);
   for (uint32_t p = 0; p < pairs; p++) {
     const PairStats& s = st.pairs[p];
     if (s.rx_frames != pc[p].rx_frames) die("rx_frames", s.rx_frames, pc[p].rx_frames);
     if (s.rx_bytes != pc[p].rx_bytes) die("rx_bytes", s.rx_bytes, pc[p].rx_bytes);
     if (s.rx_no_buffer != pc[p].rx_no_buffer) die("rx_no_buffer", s.rx_no_buffer, pc[p].rx_no_buffer);
     if (s.rx_too_big != pc[p].rx_too_big) die("rx_too_big", s.rx_too_big, pc[p].rx_too_big);
+    if (s.rx_gso_dropped != pc[p].rx_gso_dropped) die("rx_gso_dropped", s.rx_gso_dropped, pc[p].rx_gso_dropped);
   }
 
   dev.reset();  // closes it; the region must outlive the device

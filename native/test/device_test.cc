@@ -651,6 +651,9 @@ TEST(malformed_and_oversized_frames) {
 TEST(vnet_hdr_wire_keeps_the_header_and_fixes_csum_start_across_a_tag) {
   WireOpts o;
   o.vnet_hdr = true;
+  // b's driver takes partial checksums (GUEST_CSUM): the header reaches it as sent.
+  o.cfg_b.features_given = true;
+  o.cfg_b.features = kAllNetFeatures;
   Wire w(o);
   REQUIRE_WIRE(w);
   CHECK(w.a.dev->vnet_hdr());
@@ -674,6 +677,46 @@ TEST(vnet_hdr_wire_keeps_the_header_and_fixes_csum_start_across_a_tag) {
   const DeviceStats sb = w.b.stats();
   CHECK_EQ(sb.pairs[1].rx_bytes, 300u);  // bytes count the frame, not the header
   CHECK_EQ(w.a.stats().pairs[1].tx_bytes, 304u);  // with the inserted tag
+}
+
+// A driver that did not accept GUEST_CSUM gets flags 0 and a complete checksum (virtio 1.2,
+// 5.1.6.3), and a GSO frame only if it accepted the GUEST_ feature for it.
+TEST(vnet_hdr_wire_completes_checksums_and_drops_gso_for_a_driver_without_the_features) {
+  WireOpts o;
+  o.vnet_hdr = true;
+  o.cfg_a.features_given = true;
+  o.cfg_a.features = kAllNetFeatures;  // b keeps the defaults: no GUEST_ features
+  Wire w(o);
+  REQUIRE_WIRE(w);
+  CHECK_EQ(w.b.dev->features(), kDefaultNetFeatures);
+  refill_rx(w.b, 0);
+  // IPv4 + UDP, 8 payload bytes; UDP checksum field seeded with a pseudo-header sum of our own.
+  std::vector<uint8_t> f = make_frame(7, 14 + 20 + 8 + 8, 0x0800);
+  const uint32_t l4 = 14 + 20;
+  f[l4 + 6] = 0x12;
+  f[l4 + 7] = 0x34;
+  uint8_t vh[kVnetHdrLen] = {1 /*NEEDS_CSUM*/, 0, 0, 0, 0, 0, static_cast<uint8_t>(l4), 0, 6, 0, 0, 0};
+  std::vector<uint8_t> buf(vh, vh + kVnetHdrLen);
+  buf.insert(buf.end(), f.begin(), f.end());
+  post_raw_frame(w.a, 0, buf, 1);
+  std::vector<uint8_t> gso = buf;
+  gso[1] = 1;  // VIRTIO_NET_HDR_GSO_TCPV4
+  gso[4] = 100;  // gso_size
+  post_raw_frame(w.a, 0, gso, 2);
+  CHECK(wait_until([&] { return w.a.tx(0).raw().used_idx() == 2; }));
+  CHECK(wait_until([&] { return w.b.rx(0).raw().used_idx() == 1; }));
+  auto r = harvest(w.b.rx(0));
+  REQUIRE_EQ(r.size(), 1u);
+  CHECK_EQ(r[0].data[0], 0);  // flags cleared
+  // The sum over the L4 bytes with the stored checksum folds to the seed's complement: the
+  // device added exactly the bytes after csum_start to the seed.
+  const uint16_t stored = static_cast<uint16_t>(r[0].data[kVnetHdrLen + l4 + 6] << 8 | r[0].data[kVnetHdrLen + l4 + 7]);
+  std::vector<uint8_t> seeded(r[0].data.begin() + kVnetHdrLen + l4, r[0].data.end());
+  seeded[6] = 0x12;
+  seeded[7] = 0x34;
+  CHECK_EQ(stored, csum_fold(csum_add(0, seeded.data(), static_cast<uint32_t>(seeded.size()))));
+  CHECK_EQ(w.b.stats().csum_completed, 1u);
+  CHECK_EQ(w.b.stats().pairs[0].rx_gso_dropped, 1u);
 }
 
 // ---- flow control -----------------------------------------------------------------------------
