@@ -22,6 +22,18 @@ def send(ifname, frame_hex, count):
         s.send(frame)
 
 
+PACKET_VNET_HDR = 15
+
+
+def send_vnet(ifname, hdr_hex, frame_hex):
+    """One frame with a struct virtio_net_hdr (10 bytes, the legacy layout packet sockets use)
+    in front: the kernel builds a GSO / CHECKSUM_PARTIAL skb from it, as a virtio guest's would be."""
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
+    s.bind((ifname, 0))
+    s.send(bytes.fromhex(hdr_hex) + bytes.fromhex(frame_hex))
+
+
 def recv(ifname, ethertype, count, timeout_ms):
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     s.bind((ifname, ETH_P_ALL))
@@ -57,5 +69,7 @@ def recv(ifname, ethertype, count, timeout_ms):
 if __name__ == "__main__":
     if sys.argv[1] == "send":
         send(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    elif sys.argv[1] == "send-vnet":
+        send_vnet(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         recv(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))

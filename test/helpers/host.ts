@@ -62,7 +62,15 @@ export function packetSend(ifname: string, frameHex: string, count: number): voi
 }
 
 /**
- * Starts capturing frames with ethertype `ethertype` on `ifname`; `stop()` returns the frames (hex)
+ * Sends one frame out of `ifname` with a 10-byte struct virtio_net_hdr (PACKET_VNET_HDR) in front,
+ * so the kernel builds it as a GSO and/or CHECKSUM_PARTIAL packet, as a virtio guest's.
+ */
+export function packetSendVnet(ifname: string, vnetHdrHex: string, frameHex: string): void {
+  sh('python3', [PY, 'send-vnet', ifname, vnetHdrHex, frameHex]);
+}
+
+/**
+ * Starts capturing frames with ethertype `ethertype` on `ifname`; `done` settles with the frames (hex)
  * seen until then (or until `count` were seen).
  */
 export function packetCapture(ifname: string, ethertype: number, count: number, timeoutMs = 5000) {
