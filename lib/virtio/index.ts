@@ -14,3 +14,4 @@ export {
   readQueueStatus,
   validateRegionHeader,
 } from './region';
+export * from './vnet-hdr';
