@@ -69,6 +69,7 @@ import type { BufferPool } from '../virtio/buffer-pool';
 import * as control from './control';
 import { abortVc } from './drain';
 import { servicePair } from './interrupt';
+import { offloadFromFeatures } from './offload';
 import { returnNetBufferLists } from './receive';
 import { coSendNetBufferLists, resetTransmitq } from './send';
 import { AdapterState } from './state';
@@ -106,6 +107,14 @@ export interface MiniportAdapterOptions {
    * that returned SUCCESS.
    */
   onDeactivated?: (vc: MiniportVc, status: NdisStatus) => void;
+  /**
+   * Task offloads (issue 13). true: the device must have been opened with `vnetHdr: true` (and
+   * `features: kMiniportOffloadFeatures` for all of them); the adapter advertises the NDIS_OFFLOAD
+   * its negotiated features allow (lib/miniport/offload.ts) with NdisMSetMiniportAttributes, so
+   * protocols can query it and set OID_TCP_OFFLOAD_PARAMETERS. Default false: nothing advertised,
+   * today's behaviour.
+   */
+  offloads?: boolean;
 }
 
 /** The adapter's events: 'vcAbort' and 'queueReset' (see the top of this file). */
@@ -183,6 +192,15 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
     this.handle = options.register
       ? options.register(handlers, this)
       : ndis.registerMiniport(options.name ?? 'condis-miniport', handlers, this);
+    if (options.offloads) {
+      const info = device.info();
+      if (!info.vnetHdr)
+        throw new CondisError(
+          'ERR_CONDIS_INVALID_ARG',
+          'MiniportAdapter offloads: true needs a device opened with vnetHdr: true',
+        );
+      ndis.setMiniportOffloadAttributes(this.handle, offloadFromFeatures(info.features.negotiated));
+    }
   }
 
   /**
