@@ -66,6 +66,7 @@ import { NetBuffer, NetBufferList } from '../ndis/nbl';
 import type { Ndis } from '../ndis/ndis';
 import { NDIS_STATUS_SUCCESS, type NdisStatus } from '../ndis/status';
 import type { BufferPool } from '../virtio/buffer-pool';
+import { kBigRxBufferBytes } from '../virtio/vnet-hdr';
 import * as control from './control';
 import { abortVc } from './drain';
 import { servicePair } from './interrupt';
@@ -181,6 +182,7 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
       rxResourcesThreshold: options.rxResourcesThreshold,
       untaggedPair: options.untaggedPair,
       onDeactivated: options.onDeactivated,
+      offloads: options.offloads,
       onVcAbort: (err) => this.emit('vcAbort', err),
     });
     device.onInterrupt = this.onInterrupt;
@@ -199,7 +201,18 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
           'ERR_CONDIS_INVALID_ARG',
           'MiniportAdapter offloads: true needs a device opened with vnetHdr: true',
         );
-      ndis.setMiniportOffloadAttributes(this.handle, offloadFromFeatures(info.features.negotiated));
+      const negotiated = info.features.negotiated;
+      // Big receive buffers (virtio 5.1.6.3.1, no MRG_RXBUF): with a GUEST_TSO feature every
+      // posted receive buffer must hold a 64 KiB frame. The region's buffers are one size, fixed
+      // at open (bufferSize), so memory stays bounded at bufferSize x buffersPerQueue x 2 x
+      // queuePairs; the adapter refuses a device whose buffers are too small rather than grow.
+      const big = negotiated.includes('GUEST_TSO4') || negotiated.includes('GUEST_TSO6');
+      if (big && device.region.bufferSize < kBigRxBufferBytes)
+        throw new CondisError(
+          'ERR_CONDIS_INVALID_ARG',
+          `MiniportAdapter offloads with GUEST_TSO: open the device with bufferSize >= ${kBigRxBufferBytes} (got ${device.region.bufferSize})`,
+        );
+      ndis.setMiniportOffloadAttributes(this.handle, offloadFromFeatures(negotiated));
     }
   }
 
