@@ -246,6 +246,8 @@ function completeChains(st: AdapterState, vc: MiniportVc, pair: QueuePair, n: nu
     nbl.miniportReserved = left;
     if (left === 0) {
       nbl.miniportReserved = undefined;
+      // LsoV2TransmitComplete: the byte count set at placement stands only for a send that went.
+      if (nbl.status !== NDIS_STATUS_SUCCESS) nbl.lsoTransmitCompleteBytes = 0;
       countCompletion(vc, nbl);
       if (tail) tail.next = nbl;
       else head = nbl;

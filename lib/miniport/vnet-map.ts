@@ -93,7 +93,12 @@ export function readRxVnetHdr(bytes: Uint8Array, at: number, nbl: NetBufferList,
   nbl.rscDupAckCount = 0;
   const size = vnetU16(bytes, at, VnetHdrOff.gsoSize);
   if (gso !== VIRTIO_NET_HDR_GSO_NONE && size !== 0) {
-    const hdrLen = vnetU16(bytes, at, VnetHdrOff.hdrLen);
+    let hdrLen = vnetU16(bytes, at, VnetHdrOff.hdrLen);
+    // hdr_len is a hint (0: not given): then the TCP header's end from csum_start, if it is set.
+    if (hdrLen === 0 && (flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) {
+      const tcp = vnetU16(bytes, at, VnetHdrOff.csumStart);
+      if (tcp + 13 < frameLen) hdrLen = tcp + ((bytes[at + 12 + tcp + 12]! >>> 4) << 2);
+    }
     const payload = frameLen > hdrLen ? frameLen - hdrLen : 0;
     nbl.rscCoalescedSegCount = Math.ceil(payload / size);
     nbl.rscMss = size;
