@@ -114,6 +114,8 @@ export const ErrorCodes = {
   // The NDIS runtime (lib/ndis): calls outside the contract that are not one §6 rule.
   ERR_CONDIS_BAD_TRANSITION:
     'an event with no entry in the VC/call transition tables (spec §2.2/§2.5); fix the call order',
+  ERR_CONDIS_OFFLOAD_NOT_ADVERTISED:
+    "the verifier: a send asks for LSO (MSS != 0) or a checksum offload that its VC's miniport did not advertise (NDIS_OFFLOAD) or a protocol disabled with OID_TCP_OFFLOAD_PARAMETERS; compute it in software or check the offload first",
   ERR_CONDIS_WRONG_CALLER:
     'a driver made a call it may not make (such as a client calling an NdisCm function)',
   ERR_CONDIS_WRONG_VARIANT:

@@ -66,9 +66,11 @@ import { NetBuffer, NetBufferList } from '../ndis/nbl';
 import type { Ndis } from '../ndis/ndis';
 import { NDIS_STATUS_SUCCESS, type NdisStatus } from '../ndis/status';
 import type { BufferPool } from '../virtio/buffer-pool';
+import { kBigRxBufferBytes } from '../virtio/vnet-hdr';
 import * as control from './control';
 import { abortVc } from './drain';
 import { servicePair } from './interrupt';
+import { offloadFromFeatures } from './offload';
 import { returnNetBufferLists } from './receive';
 import { coSendNetBufferLists, resetTransmitq } from './send';
 import { AdapterState } from './state';
@@ -106,6 +108,14 @@ export interface MiniportAdapterOptions {
    * that returned SUCCESS.
    */
   onDeactivated?: (vc: MiniportVc, status: NdisStatus) => void;
+  /**
+   * Task offloads (issue 13). true: the device must have been opened with `vnetHdr: true` (and
+   * `features: kMiniportOffloadFeatures` for all of them); the adapter advertises the NDIS_OFFLOAD
+   * its negotiated features allow (lib/miniport/offload.ts) with NdisMSetMiniportAttributes, so
+   * protocols can query it and set OID_TCP_OFFLOAD_PARAMETERS. Default false: nothing advertised,
+   * today's behaviour.
+   */
+  offloads?: boolean;
 }
 
 /** The adapter's events: 'vcAbort' and 'queueReset' (see the top of this file). */
@@ -172,6 +182,7 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
       rxResourcesThreshold: options.rxResourcesThreshold,
       untaggedPair: options.untaggedPair,
       onDeactivated: options.onDeactivated,
+      offloads: options.offloads,
       onVcAbort: (err) => this.emit('vcAbort', err),
     });
     device.onInterrupt = this.onInterrupt;
@@ -183,6 +194,26 @@ export class MiniportAdapter extends EventEmitter<MiniportAdapterEvents> {
     this.handle = options.register
       ? options.register(handlers, this)
       : ndis.registerMiniport(options.name ?? 'condis-miniport', handlers, this);
+    if (options.offloads) {
+      const info = device.info();
+      if (!info.vnetHdr)
+        throw new CondisError(
+          'ERR_CONDIS_INVALID_ARG',
+          'MiniportAdapter offloads: true needs a device opened with vnetHdr: true',
+        );
+      const negotiated = info.features.negotiated;
+      // Big receive buffers (virtio 5.1.6.3.1, no MRG_RXBUF): with a GUEST_TSO feature every
+      // posted receive buffer must hold a 64 KiB frame. The region's buffers are one size, fixed
+      // at open (bufferSize), so memory stays bounded at bufferSize x buffersPerQueue x 2 x
+      // queuePairs; the adapter refuses a device whose buffers are too small rather than grow.
+      const big = negotiated.includes('GUEST_TSO4') || negotiated.includes('GUEST_TSO6');
+      if (big && device.region.bufferSize < kBigRxBufferBytes)
+        throw new CondisError(
+          'ERR_CONDIS_INVALID_ARG',
+          `MiniportAdapter offloads with GUEST_TSO: open the device with bufferSize >= ${kBigRxBufferBytes} (got ${device.region.bufferSize})`,
+        );
+      ndis.setMiniportOffloadAttributes(this.handle, offloadFromFeatures(negotiated));
+    }
   }
 
   /**

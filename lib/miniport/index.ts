@@ -22,5 +22,6 @@ export {
   type PoolCounts,
   RingNetBufferList,
 } from './adapter';
+export { kMiniportOffloadFeatures, offloadFromFeatures } from './offload';
 export { txStatusToNdis } from './send';
 export { MiniportVc, ReceiveNetBufferList, VcCounters, VcState, vcStateName } from './vc';

@@ -15,11 +15,13 @@
  * drain there); interrupt.ts and adapter.ts (which hands MiniportReturnNetBufferLists to NDIS)
  * call down into it.
  */
+
 import { CondisError } from '../errors';
 import { NDIS_RECEIVE_FLAGS_RESOURCES, type NetBufferList } from '../ndis/nbl';
 import { checkDrain } from './drain';
 import type { AdapterState } from './state';
 import { type MiniportVc, type QueuePair, ReceiveNetBufferList, VcState } from './vc';
+import { readRxVnetHdr } from './vnet-map';
 
 /**
  * Harvests the receiveq of `pair`. Active VC: indicate every non-empty frame (one list, one
@@ -55,6 +57,7 @@ export function harvestRx(st: AdapterState, vc: MiniportVc, pair: QueuePair): nu
     }
     const nbl = pair.rxNbl(slot);
     nbl.firstNetBuffer!.dataLength = len - hdr;
+    if (st.offloads) readRxVnetHdr(st.bytes, pool.offsetOf(slot), nbl, len - hdr);
     nbl.next = null;
     nbl.status = 0;
     // The NBL is reused across VCs as the pair is lent out again: name this VC every time.

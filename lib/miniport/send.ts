@@ -29,6 +29,7 @@ import {
 import { TxStatus } from '../virtio/layout';
 import type { AdapterState } from './state';
 import { type MiniportVc, type QueuePair, VcState } from './vc';
+import { writeTxVnetHdr } from './vnet-map';
 
 /**
  * What became of a frame (the device's TxStatus in used.len) as the NDIS_STATUS of its NBL.
@@ -157,7 +158,8 @@ function placeFrame(
       const index = Math.floor((start - pair.txPoolLo) / pool.slotSize);
       const slotEnd = pair.txPoolLo + (index + 1) * pool.slotSize;
       if (start + hdr + len <= slotEnd && pool.isAllocated(pool.firstSlot + index)) {
-        if (hdr > 0) bytes.fill(0, start, start + hdr); // virtio_net_hdr: no offloads
+        if (st.offloads) writeTxVnetHdr(bytes, start, nbl, len);
+        else if (hdr > 0) bytes.fill(0, start, start + hdr); // virtio_net_hdr: no offloads
         q.addBuffer(start, hdr + len, false, t);
         pair.txNbl[t] = nbl;
         pair.txSlot[t] = -1;
@@ -172,9 +174,11 @@ function placeFrame(
     return false;
   }
   const off = pair.txPool.offsetOf(slot);
-  if (hdr > 0) bytes.fill(0, off, off + hdr);
   const from = nb.dataOffset;
   bytes.set(from === 0 && len === buf.length ? buf : buf.subarray(from, from + len), off + hdr);
+  // After the copy: the LSO header length is read from the frame's TCP header.
+  if (st.offloads) writeTxVnetHdr(bytes, off, nbl, len);
+  else if (hdr > 0) bytes.fill(0, off, off + hdr);
   q.addBuffer(off, hdr + len, false, t);
   pair.txNbl[t] = nbl;
   pair.txSlot[t] = slot;
@@ -242,6 +246,8 @@ function completeChains(st: AdapterState, vc: MiniportVc, pair: QueuePair, n: nu
     nbl.miniportReserved = left;
     if (left === 0) {
       nbl.miniportReserved = undefined;
+      // LsoV2TransmitComplete: the byte count set at placement stands only for a send that went.
+      if (nbl.status !== NDIS_STATUS_SUCCESS) nbl.lsoTransmitCompleteBytes = 0;
       countCompletion(vc, nbl);
       if (tail) tail.next = nbl;
       else head = nbl;

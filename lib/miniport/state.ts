@@ -33,6 +33,8 @@ export interface AdapterStateOptions {
   onDeactivated?: ((vc: MiniportVc, status: NdisStatus) => void) | undefined;
   /** Reports an aborted deactivation (the adapter emits it as 'vcAbort'). */
   onVcAbort: (err: CondisError) => void;
+  /** MiniportAdapterOptions.offloads: map NBL offload info to and from the virtio_net_hdr. */
+  offloads?: boolean;
 }
 
 export class AdapterState {
@@ -45,6 +47,8 @@ export class AdapterState {
   /** Largest frame a buffer holds after the header. */
   readonly frameCapacity: number;
   readonly rxResourcesThreshold: number;
+  /** Offloads on (and a vnetHdr device): send.ts/receive.ts map NBL info to and from the header. */
+  readonly offloads: boolean;
   /**
    * Called each time the miniport hands send completions to NDIS (MiniportAdapter.onSendsCompleted,
    * which reads and writes this field), once per batch. For measurement; null by default.
@@ -73,6 +77,7 @@ export class AdapterState {
     this.hdr = region.payloadOffset;
     this.frameCapacity = region.bufferSize - region.payloadOffset;
     this.rxResourcesThreshold = options.rxResourcesThreshold ?? 0;
+    this.offloads = options.offloads === true && region.payloadOffset > 0;
     this.onDeactivated = options.onDeactivated;
     this.onVcAbort = options.onVcAbort;
     // Pair 0's QueuePair only preallocates NBLs and scratch: its buffers stay in the pool until a

@@ -11,6 +11,7 @@ import type { NdisBindingHandle, NdisVcHandle } from './actors';
 import type { NdisCore } from './core';
 import { CondisErrorCode, ruleCode } from './errors';
 import { NblOwner, NDIS_RECEIVE_FLAGS_RESOURCES, type NetBufferList } from './nbl';
+import { NDIS_TCP_LARGE_SEND_OFFLOAD_IPv6, NdisCsumTx, type NdisOffload } from './offload';
 import { partyOf, roleOf, slotOf, type VcRec } from './registry';
 import { NDIS_STATUS_CLOSING, NDIS_STATUS_SUCCESS, NDIS_STATUS_VC_NOT_ACTIVATED } from './status';
 import { sendVerdict } from './vc-states';
@@ -42,6 +43,11 @@ export function coSendNetBufferLists(
     }
     if (slotOf(p.sourceHandle) !== vc.slot) {
       core.flag(ruleCode(61), `${name}: NBL SourceHandle is not the VC's handle`, vc);
+    }
+    // Offload requests only cost a branch on NBLs that carry none.
+    if ((p.lsoMss | p.csumTx) !== 0) {
+      const why = offloadRefusal(vc.miniport.offloadCurrent, p);
+      if (why !== undefined) core.flag(CondisErrorCode.OFFLOAD_NOT_ADVERTISED, `${name}: ${why}`, vc);
     }
     n++;
   }
@@ -319,4 +325,31 @@ function pollTouched(core: NdisCore): void {
     vc.drain.poll();
   }
   t.length = 0;
+}
+
+/**
+ * Why the offloads `nbl` asks for are not in the miniport's current NDIS_OFFLOAD (undefined: they
+ * are). LSO needs LsoV2 for its IPVersion; a checksum request needs the transmit checksum of its
+ * protocol and IP version (IpHeaderChecksum: IPv4's IpChecksum).
+ */
+function offloadRefusal(o: NdisOffload | undefined, nbl: NetBufferList): string | undefined {
+  if (nbl.lsoMss !== 0) {
+    const v6 = nbl.lsoIpVersion === NDIS_TCP_LARGE_SEND_OFFLOAD_IPv6;
+    const side = o && (v6 ? o.LsoV2.IPv6 : o.LsoV2.IPv4);
+    if (!side || side.MaxOffLoadSize === 0)
+      return `an LSOv2 NBL (MSS ${nbl.lsoMss}, IPv${v6 ? 6 : 4}) on a VC whose miniport does not offer LsoV2 for it`;
+  }
+  const t = nbl.csumTx;
+  if (t !== 0) {
+    const v6 = (t & NdisCsumTx.IsIPv6) !== 0;
+    const tx = o && (v6 ? o.Checksum.IPv6Transmit : o.Checksum.IPv4Transmit);
+    const ok =
+      o !== undefined &&
+      tx !== undefined &&
+      (!(t & NdisCsumTx.TcpChecksum) || tx.TcpChecksum) &&
+      (!(t & NdisCsumTx.UdpChecksum) || tx.UdpChecksum) &&
+      (!(t & NdisCsumTx.IpHeaderChecksum) || (!v6 && o.Checksum.IPv4Transmit.IpChecksum));
+    if (!ok) return `a checksum request (0x${t.toString(16)}) on a VC whose miniport does not offer it`;
+  }
+  return undefined;
 }

@@ -18,6 +18,8 @@ export const CondisErrorCode = {
   BAD_TRANSITION: 'ERR_CONDIS_BAD_TRANSITION',
   /** A call made by a driver that is not allowed to make it (e.g. a client calling an NdisCm function). */
   WRONG_CALLER: 'ERR_CONDIS_WRONG_CALLER',
+  /** A send asks for an offload its VC's miniport does not currently offer (issue 13). */
+  OFFLOAD_NOT_ADVERTISED: 'ERR_CONDIS_OFFLOAD_NOT_ADVERTISED',
   /** An NdisCm* function on an MCM VC or an NdisMCm* function on a stand-alone VC (spec §5 C4). */
   WRONG_VARIANT: 'ERR_CONDIS_WRONG_VARIANT',
   /** A hung drain hit the configured deactivation deadline (spec §2.4; issue point 6). */

@@ -8,6 +8,7 @@ export * from './errors';
 export * from './mailbox';
 export * from './nbl';
 export * from './ndis';
+export * from './offload';
 export * from './scheduler';
 export * from './status';
 export * from './trace';

@@ -68,6 +68,31 @@ export class NetBufferList {
   /** @internal ownership as tracked by the runtime. */
   ndisOwner: NblOwner = NblOwner.Owner;
 
+  // Offload info (NET_BUFFER_LIST_INFO slots, lib/ndis/offload.ts), plain numbers so nothing is
+  // allocated per packet; clearNblOffloadInfo resets them when a pooled NBL is reused.
+  /** TcpLargeSendNetBufferListInfo.Transmit.Type (NDIS_TCP_LARGE_SEND_OFFLOAD_V2_TYPE for LSOv2). */
+  lsoType = 0;
+  /** TcpLargeSendNetBufferListInfo.Transmit.MSS: non-zero asks for a large send. */
+  lsoMss = 0;
+  /** TcpLargeSendNetBufferListInfo.Transmit.TcpHeaderOffset (from the frame's first byte). */
+  lsoTcpHeaderOffset = 0;
+  /** LsoV2Transmit.IPVersion (NDIS_TCP_LARGE_SEND_OFFLOAD_IPv4 / IPv6). */
+  lsoIpVersion = 0;
+  /** LsoV2TransmitComplete.Reserved stand-in: the TCP payload bytes sent, set on completion. */
+  lsoTransmitCompleteBytes = 0;
+  /** TcpIpChecksumNetBufferListInfo.Transmit bits (NdisCsumTx). */
+  csumTx = 0;
+  /** TcpIpChecksumNetBufferListInfo.Transmit.TcpHeaderOffset. */
+  csumTcpHeaderOffset = 0;
+  /** TcpIpChecksumNetBufferListInfo.Receive bits (NdisCsumRx). */
+  csumRx = 0;
+  /** TcpRecvSegCoalesceInfo.CoalescedSegCount (receive). */
+  rscCoalescedSegCount = 0;
+  /** TcpRecvSegCoalesceInfo.DupAckCount (receive). */
+  rscDupAckCount = 0;
+  /** The MSS of the coalesced segments (receive; virtio's gso_size). */
+  rscMss = 0;
+
   constructor(firstNetBuffer: NetBuffer | null = null) {
     this.firstNetBuffer = firstNetBuffer;
   }

@@ -75,10 +75,16 @@ import {
   returnNetBufferLists,
 } from './data-path';
 import type { NetBufferList } from './nbl';
+import {
+  applyOffloadParameters,
+  cloneNdisOffload,
+  type NdisOffload,
+  type NdisOffloadParameters,
+} from './offload';
 import type { DeactivationRecord, NdisOptions, VcInfo } from './options';
 import { complete, request } from './request';
 import { microtaskScheduler, type Scheduler } from './scheduler';
-import { NDIS_STATUS_SUCCESS, type NdisStatus } from './status';
+import { NDIS_STATUS_NOT_SUPPORTED, NDIS_STATUS_SUCCESS, type NdisStatus } from './status';
 import { Trace } from './trace';
 import {
   CM_ACTIVATE_VC,
@@ -166,6 +172,48 @@ export class Ndis {
    */
   registerMcm(name: string, handlers: MiniportCoHandlers, adapterContext?: unknown): NdisMiniportHandle {
     return registerMcm(this.core, name, handlers, adapterContext);
+  }
+
+  /**
+   * NdisMSetMiniportAttributes with NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES: the miniport's
+   * HardwareOffloadCapabilities and its DefaultOffloadConfiguration (default: the capabilities).
+   * Until a miniport calls this it advertised nothing, and the verifier flags any LSO or checksum
+   * request sent on its VCs (ERR_CONDIS_OFFLOAD_NOT_ADVERTISED). Control path: copies the records.
+   */
+  setMiniportOffloadAttributes(
+    miniport: NdisMiniportHandle,
+    hardware: NdisOffload,
+    current?: NdisOffload,
+  ): void {
+    const mp = this.core.need(this.core.miniports.get(miniport), 'NdisMSetMiniportAttributes');
+    mp.offloadHardware = cloneNdisOffload(hardware);
+    mp.offloadCurrent = cloneNdisOffload(current ?? hardware);
+  }
+
+  /**
+   * OID_TCP_OFFLOAD_HARDWARE_CAPABILITIES ('hardware') or OID_TCP_OFFLOAD_CURRENT_CONFIG
+   * ('current') query on a miniport: a copy of its NDIS_OFFLOAD, undefined if it advertised none.
+   */
+  queryOffload(
+    miniport: NdisMiniportHandle,
+    which: 'hardware' | 'current' = 'current',
+  ): NdisOffload | undefined {
+    const mp = this.core.need(this.core.miniports.get(miniport), 'OID_TCP_OFFLOAD_CURRENT_CONFIG');
+    const o = which === 'hardware' ? mp.offloadHardware : mp.offloadCurrent;
+    return o && cloneNdisOffload(o);
+  }
+
+  /**
+   * OID_TCP_OFFLOAD_PARAMETERS set: a protocol's choice of offloads, applied to the miniport's
+   * current configuration within its hardware capabilities (NO_CHANGE members keep theirs).
+   * NOT_SUPPORTED if the miniport advertised no offload. Sends on the miniport's VCs are checked
+   * against the new configuration from the next send on.
+   */
+  setOffloadParameters(miniport: NdisMiniportHandle, params: NdisOffloadParameters): NdisStatus {
+    const mp = this.core.need(this.core.miniports.get(miniport), 'OID_TCP_OFFLOAD_PARAMETERS');
+    if (!mp.offloadHardware || !mp.offloadCurrent) return NDIS_STATUS_NOT_SUPPORTED;
+    applyOffloadParameters(mp.offloadCurrent, mp.offloadHardware, params);
+    return NDIS_STATUS_SUCCESS;
   }
 
   /** NdisMDeregisterMiniportDriver / halt: asserts no VC is left (spec §5 U10). */

@@ -9,6 +9,7 @@
  * data-path, delivery) reads these records; this file imports only types and the per-VC parts
  * (drain.ts, mailbox.ts).
  */
+
 import type {
   AddressFamily,
   CallManagerHandlers,
@@ -27,6 +28,7 @@ import type { TimerId } from './clock';
 import { Drain } from './drain';
 import { CondisErrorCode, ndisError } from './errors';
 import { Mailbox } from './mailbox';
+import type { NdisOffload } from './offload';
 import type { NdisStatus } from './status';
 import type { Party, Trace, TraceKind } from './trace';
 import type { ActivationState, CallState } from './vc-states';
@@ -52,6 +54,13 @@ export class MiniportRec {
   readonly bindings: BindingRec[] = [];
   readonly afs: AfRegistration[] = [];
   resetting = false;
+  /**
+   * NDIS_MINIPORT_ADAPTER_OFFLOAD_ATTRIBUTES: HardwareOffloadCapabilities and the current
+   * configuration (DefaultOffloadConfiguration, then OID_TCP_OFFLOAD_PARAMETERS). Undefined: the
+   * miniport advertised no offload (every LSO or checksum request is a verifier break).
+   */
+  offloadHardware: NdisOffload | undefined = undefined;
+  offloadCurrent: NdisOffload | undefined = undefined;
   constructor(
     readonly handle: NdisMiniportHandle,
     readonly handlers: MiniportCoHandlers,
