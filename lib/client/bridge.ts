@@ -166,6 +166,7 @@ export class NdisBridge {
   private readonly ab: Direction;
   private readonly ba: Direction;
   private stopping: Promise<NdisStatus> | null = null;
+  private held = 0;
 
   private constructor(
     private readonly ndis: Ndis,
@@ -257,7 +258,9 @@ export class NdisBridge {
   }
 
   /** Received NBLs held (zero copy, waiting for their forwards), both directions. */
-  heldRx = 0;
+  get heldRx(): number {
+    return this.held;
+  }
 
   /**
    * NdisClMakeCall on both VCs (`vid` of each end; each call its own parameter object, E50).
@@ -441,7 +444,7 @@ export class NdisBridge {
       if (held > 0) {
         // Returned once its last forward completes (onSendComplete).
         p.protocolReserved = held;
-        this.heldRx++;
+        this.held++;
       } else if (!resources) {
         if (retTail) retTail.next = p;
         else retHead = p;
@@ -475,7 +478,7 @@ export class NdisBridge {
         const left = (rx.protocolReserved as number) - 1;
         rx.protocolReserved = left === 0 ? undefined : left;
         if (left === 0) {
-          this.heldRx--;
+          this.held--;
           if (retTail) retTail.next = rx;
           else retHead = rx;
           retTail = rx;
