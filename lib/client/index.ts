@@ -4,6 +4,15 @@
  * arp.ts, ipv4.ts and icmp.ts the byte-level parsing and encoding they speak.
  */
 export { ARP_LEN, ARP_REPLY, ARP_REQUEST, ArpVerdict, checkArp, writeArpReply } from './arp';
+export {
+  BridgeCounters,
+  BridgeDrops,
+  type BridgeEndOptions,
+  type BridgeState,
+  carryOffloadInfo,
+  NdisBridge,
+  type NdisBridgeOptions,
+} from './bridge';
 export { ETH_HLEN, ETH_ZLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4 } from './ethernet';
 export { checkIcmp, ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, IcmpVerdict, writeEchoReply } from './icmp';
 export {

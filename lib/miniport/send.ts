@@ -3,7 +3,8 @@
  * transmitq, the software queue, and the abort of a transmitq (queue reset).
  *
  * One NET_BUFFER = one frame = one single-descriptor chain. A NET_BUFFER whose memory already lies
- * in this pair's transmit pool goes on the ring as is (descriptor addr = its region offset: zero
+ * in a held slot of this device's pool (this pair's transmit pool, or a receive buffer a bridge
+ * forwards: heldPoolSlot) goes on the ring as is (descriptor addr = its region offset: zero
  * copy); any other is copied into a transmit pool buffer. An NBL completes when the chains of all
  * its NET_BUFFERs have come back; `miniportReserved` holds how many are still out (a number: no
  * allocation), and its status is the first failure any of them reported.
@@ -149,23 +150,18 @@ function placeFrame(
   const buf = nb.buffer;
   const len = nb.dataLength;
   if (buf.buffer === st.sab) {
-    // Zero copy: the frame (and the virtio_net_hdr room before it) must sit inside one slot of
-    // THIS pair's transmit pool, a slot the sender holds (allocated), or the device would reject
-    // the descriptor (DescOutOfPool) or read memory someone else owns.
+    // Zero copy: the frame (and the virtio_net_hdr room before it) must sit inside one held slot
+    // of this device's pool, or the device would reject the descriptor (DescOutOfPool) or read
+    // memory someone else owns.
     const start = buf.byteOffset + nb.dataOffset - hdr;
-    if (start >= pair.txPoolLo && start + hdr + len <= pair.txPoolHi) {
-      const pool = pair.txPool;
-      const index = Math.floor((start - pair.txPoolLo) / pool.slotSize);
-      const slotEnd = pair.txPoolLo + (index + 1) * pool.slotSize;
-      if (start + hdr + len <= slotEnd && pool.isAllocated(pool.firstSlot + index)) {
-        if (st.offloads) writeTxVnetHdr(bytes, start, nbl, len);
-        else if (hdr > 0) bytes.fill(0, start, start + hdr); // virtio_net_hdr: no offloads
-        q.addBuffer(start, hdr + len, false, t);
-        pair.txNbl[t] = nbl;
-        pair.txSlot[t] = -1;
-        vc.counters.txZeroCopy++;
-        return true;
-      }
+    if (heldPoolSlot(st, start, hdr + len)) {
+      if (st.offloads) writeTxVnetHdr(bytes, start, nbl, len);
+      else if (hdr > 0) bytes.fill(0, start, start + hdr); // virtio_net_hdr: no offloads
+      q.addBuffer(start, hdr + len, false, t);
+      pair.txNbl[t] = nbl;
+      pair.txSlot[t] = -1;
+      vc.counters.txZeroCopy++;
+      return true;
     }
   }
   const slot = pair.txPool.alloc();
@@ -184,6 +180,25 @@ function placeFrame(
   pair.txSlot[t] = slot;
   vc.counters.txCopied++;
   return true;
+}
+
+/**
+ * Whether `[start, start + total)` lies inside ONE slot of this device's pool that is allocated
+ * (held by whoever sends it), so it may go on a transmitq as is. Not only this pair's transmit
+ * pool (a RingNetBufferList): issue 13 (the reference bridge, lib/client/bridge.ts) forwards a
+ * received frame by sending the receive buffer itself on another VC of the same device — a slot
+ * of another pair's receive pool that the protocol holds (indicated, not returned), off its ring.
+ * The device accepts any descriptor inside the pool, so this is a driver-side rule only; the
+ * slot stays its holder's (txSlot -1: the completion frees nothing).
+ */
+function heldPoolSlot(st: AdapterState, start: number, total: number): boolean {
+  const r = st.device.region;
+  const rel = start - r.poolOffset;
+  if (rel < 0 || rel + total > r.poolSize) return false;
+  const slot = Math.floor(rel / r.bufferSize);
+  if (rel + total > (slot + 1) * r.bufferSize) return false;
+  const pool = st.device.pools[Math.floor(slot / r.buffersPerQueue)];
+  return pool?.isAllocated(slot) === true;
 }
 
 /** Moves what the software queue holds onto the ring while there is room. Not published. */

@@ -1,0 +1,116 @@
+/**
+ * The NDIS forwarding path of `condis bench tcp` (issue 13 point 4, path `condis-ndis`): two
+ * existing TAPs opened by name, the NDIS runtime with the reference miniport on each, and the
+ * reference bridge (lib/client/bridge.ts) between their untagged default traffic.
+ *
+ * Which VC: the device carries untagged frames on queue pair 0 (DESIGN.md, "Pair 0 carries
+ * untagged frames"), and the miniport lends pair 0 to a VC activated on VID 0 (UNTAGGED_VID,
+ * lib/medium/params.ts). So the bridge makes one PVC call on VID 0 on each device: NDIS-correct
+ * (an ordinary NdisClMakeCall through the PVC call manager), no VLAN on the host side, and the
+ * frames two network namespaces exchange through the TAPs are exactly what crosses.
+ * Two devices = two regions: each frame is copied once (into the other device's transmit buffer).
+ *
+ * Namespaces: open the TAPs by name in the root namespace first, then move them (`ip link set dev
+ * X netns Y`): the file descriptor stays bound to the device wherever it lives, while opening by
+ * name only finds interfaces of this process's namespace.
+ *
+ * Layer: scenarios (lib/device, lib/ndis, lib/miniport, lib/vc, lib/client wired together).
+ */
+import { NdisBridge } from '../client/bridge';
+import type { Device } from '../device/device';
+import { openTap } from '../device/open';
+import { UNTAGGED_VID } from '../medium/params';
+import { MiniportAdapter } from '../miniport/adapter';
+import { Ndis } from '../ndis/ndis';
+import { NDIS_STATUS_SUCCESS, statusName } from '../ndis/status';
+import { PvcCallManager } from '../vc/pvc-call-manager';
+
+export interface NdisBridgeForwarderOptions {
+  /** Names of two existing TAP interfaces (in this process's network namespace when called). */
+  tapA: string;
+  tapB: string;
+  /** Offloads on both TAPs. TODO(issue 13): pass to the miniport's offload option once it exists; ignored now. */
+  offload: boolean;
+  /** Forwards in flight per direction (default 256). */
+  maxInFlight?: number;
+}
+
+export interface NdisBridgeForwarderStats {
+  /** Frames tapA -> tapB and back, as the bridge counted them. */
+  aToB: {
+    received: number;
+    forwarded: number;
+    zeroCopy: number;
+    copied: number;
+    completed: number;
+    dropped: number;
+  };
+  bToA: {
+    received: number;
+    forwarded: number;
+    zeroCopy: number;
+    copied: number;
+    completed: number;
+    dropped: number;
+  };
+  inFlight: number;
+}
+
+export interface NdisBridgeForwarder {
+  /** Stops forwarding, closes the calls (drained), halts both miniports and closes the TAPs. Idempotent. */
+  stop(): Promise<void>;
+  stats(): NdisBridgeForwarderStats;
+}
+
+/** Opens `tapA` and `tapB` and bridges their untagged traffic through NDIS; see the top of this file. */
+export async function startNdisBridgeForwarder(
+  opts: NdisBridgeForwarderOptions,
+): Promise<NdisBridgeForwarder> {
+  // TODO(issue 13): opts.offload -> the miniport's offload option (vnetHdr + features) once it lands.
+  void opts.offload;
+  const devices: Device[] = [];
+  const adapters: MiniportAdapter[] = [];
+  let bridge: NdisBridge | null = null;
+  const teardown = async () => {
+    if (bridge) await bridge.close().catch(() => {});
+    for (const ad of adapters) await ad.halt().catch(() => {});
+    for (const d of devices) d.destroy();
+  };
+  try {
+    for (const name of [opts.tapA, opts.tapB]) devices.push(openTap({ name, queuePairs: 2, queueSize: 256 }));
+    const ndis = new Ndis({ verifier: 'report' });
+    const cms: PvcCallManager[] = [];
+    for (const [i, d] of devices.entries()) {
+      const ad = new MiniportAdapter(ndis, d, { name: `bridge-mp-${i}` });
+      adapters.push(ad);
+      cms.push(new PvcCallManager(ndis, ad.handle, `bridge-cm-${i}`));
+    }
+    bridge = NdisBridge.open(ndis, {
+      a: { adapter: adapters[0]!, vid: UNTAGGED_VID, callManager: cms[0]! },
+      b: { adapter: adapters[1]!, vid: UNTAGGED_VID, callManager: cms[1]! },
+      ...(opts.maxInFlight ? { maxInFlight: opts.maxInFlight } : {}),
+    });
+    const st = await bridge.start();
+    if (st !== NDIS_STATUS_SUCCESS) throw new Error(`startNdisBridgeForwarder: make call: ${statusName(st)}`);
+  } catch (e) {
+    await teardown();
+    throw e;
+  }
+  const br = bridge;
+  let stopping: Promise<void> | null = null;
+  const view = (c: NdisBridge['aToB']) => ({
+    received: c.received,
+    forwarded: c.forwarded,
+    zeroCopy: c.zeroCopy,
+    copied: c.copied,
+    completed: c.completed,
+    dropped: c.dropped.total,
+  });
+  return {
+    stop: () => {
+      stopping ??= teardown();
+      return stopping;
+    },
+    stats: () => ({ aToB: view(br.aToB), bToA: view(br.bToA), inFlight: br.inFlight }),
+  };
+}
