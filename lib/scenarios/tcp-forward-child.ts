@@ -97,6 +97,8 @@ function startPortForwarder(tapA: string, tapB: string, offload: boolean): Forwa
   };
   pa.postRx();
   pb.postRx();
+  // Read now: info() needs an open device, and stats() is printed after stop().
+  const features = offload ? a.info().features.negotiated : [];
   return {
     async stop() {
       await Promise.all([a.close(200), b.close(200)]);
@@ -107,7 +109,7 @@ function startPortForwarder(tapA: string, tapB: string, offload: boolean): Forwa
       droppedAToB: dropped[0],
       droppedBToA: dropped[1],
       txFailed: pa.txFailed + pb.txFailed,
-      features: offload ? a.info().features.negotiated : [],
+      features,
     }),
   };
 }
