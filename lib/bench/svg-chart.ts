@@ -108,3 +108,83 @@ export function lineChartSvg(series: readonly Series[], o: ChartOptions): string
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }
+
+/** One group of bars (a benchmark path): one value per series, null for none. */
+export interface BarGroup {
+  name: string;
+  values: readonly (number | null)[];
+}
+
+export interface BarChartOptions {
+  title: string;
+  subtitle?: string;
+  yLabel: string;
+  /** The series' names and colours, in the order of each group's values. */
+  series: readonly { name: string; color: string }[];
+  width?: number;
+  height?: number;
+}
+
+/** A grouped bar chart on a linear axis from 0, each bar labelled with its value. */
+export function barChartSvg(groups: readonly BarGroup[], o: BarChartOptions): string {
+  const W = o.width ?? Math.max(600, 140 + groups.length * 120 + 200);
+  const H = o.height ?? 480;
+  const m = { left: 80, right: 200, top: 64, bottom: 90 };
+  const pw = W - m.left - m.right;
+  const ph = H - m.top - m.bottom;
+  const vals = groups.flatMap((g) => g.values.filter((v): v is number => v !== null && Number.isFinite(v)));
+  const top = niceCeil(vals.length ? Math.max(...vals) : 1);
+  const Y = (v: number) => m.top + ph - (v / top) * ph;
+  const slot = pw / Math.max(1, groups.length);
+  const bw = (slot * 0.8) / Math.max(1, o.series.length);
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${m.left}" y="26" font-size="16" font-weight="bold">${esc(o.title)}</text>`,
+  ];
+  if (o.subtitle) out.push(`<text x="${m.left}" y="46" fill="#555">${esc(o.subtitle)}</text>`);
+  for (let k = 0; k <= 5; k++) {
+    const v = (top * k) / 5;
+    const y = Y(v).toFixed(1);
+    out.push(
+      `<line x1="${m.left}" x2="${m.left + pw}" y1="${y}" y2="${y}" stroke="#ddd"/>`,
+      `<text x="${m.left - 8}" y="${(Y(v) + 4).toFixed(1)}" text-anchor="end">${+v.toPrecision(3)}</text>`,
+    );
+  }
+  groups.forEach((g, i) => {
+    const x0 = m.left + i * slot + slot * 0.1;
+    g.values.forEach((v, s) => {
+      if (v === null || !Number.isFinite(v)) return;
+      const x = x0 + s * bw;
+      out.push(
+        `<rect x="${x.toFixed(1)}" y="${Y(v).toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${(m.top + ph - Y(v)).toFixed(1)}" fill="${o.series[s]?.color ?? '#888'}"/>`,
+        `<text x="${(x + bw / 2).toFixed(1)}" y="${(Y(v) - 4).toFixed(1)}" text-anchor="middle" font-size="10">${+v.toPrecision(3)}</text>`,
+      );
+    });
+    const cx = (m.left + i * slot + slot / 2).toFixed(1);
+    const cy = m.top + ph + 14;
+    out.push(`<text transform="translate(${cx} ${cy}) rotate(30)" text-anchor="start">${esc(g.name)}</text>`);
+  });
+  out.push(
+    `<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`,
+    `<text transform="translate(22 ${m.top + ph / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`,
+  );
+  o.series.forEach((s, i) => {
+    const lx = m.left + pw + 16;
+    const ly = m.top + 10 + i * 20;
+    out.push(
+      `<rect x="${lx}" y="${ly - 6}" width="18" height="12" fill="${s.color}"/>`,
+      `<text x="${lx + 26}" y="${ly + 4}">${esc(s.name)}</text>`,
+    );
+  });
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}
+
+/** The smallest 1, 2 or 5 times a power of ten at or above v (the bar chart's top). */
+function niceCeil(v: number): number {
+  if (!(v > 0)) return 1;
+  const d = 10 ** Math.floor(Math.log10(v));
+  for (const k of [1, 2, 5, 10]) if (k * d >= v) return k * d;
+  return 10 * d;
+}

@@ -9,6 +9,7 @@
  */
 import { benchDrain } from './bench-drain';
 import { benchPps } from './bench-pps';
+import { benchTcp } from './bench-tcp';
 import { demo } from './demo';
 import { run } from './run';
 import { soakCommand } from './soak';
@@ -156,6 +157,7 @@ carry their 802.1Q tag (VID 42) as on the wire`,
       examples: [
         'condis bench drain --depths 0,16,1024 --json drain.json',
         'sudo condis bench pps --backend tap --size 64 --json pps.json',
+        'sudo condis bench tcp --paths veth,c-forwarder-offload,condis-port-offload',
       ],
       subcommands: [
         {
@@ -283,6 +285,43 @@ the reps' rx pps, a fraction (0.2 = 20%); repsRxPps: each rep's, in run order; l
             'condis bench pps --backend wire --frames 2000000',
           ],
           run: benchPps,
+        },
+        {
+          name: 'tcp',
+          summary: 'TCP and UDP through two namespaces: veth, a C forwarder, condis (iperf3)',
+          about: `iperf3 between two network namespaces made for the run (cbt-a-<pid>, cbt-b-<pid>;
+10.77.0.1 <-> 10.77.0.2) over each path, in one run: veth (the kernel's limit), c-forwarder
+and c-forwarder-offload (scripts/bench/tcp/cfwd.c between two TAPs, per-frame read/write, with
+-o vnet headers and TSO), condis-port and condis-port-offload (two condis devices, FramePort
+forwarding in a child process), condis-ndis and condis-ndis-offload (NDIS and the reference
+bridge; skipped when the tree lacks it). Each path: 1-stream and 4-stream TCP, and UDP with
+64-byte payloads (packets/s received). Reps interleaved; medians reported. Needs root and iperf3.
+Everything made is removed at the end, also on Ctrl-C (130), SIGTERM (143), SIGHUP (129).`,
+          options: [
+            { name: 'seconds', kind: 'int', arg: 'N', help: 'seconds per iperf3 test (default 5; 1..3600)' },
+            {
+              name: 'reps',
+              kind: 'int',
+              arg: 'R',
+              help: 'interleaved repetitions per path; the median is reported (default 3; 1..100)',
+            },
+            {
+              name: 'paths',
+              kind: 'text',
+              arg: 'LIST',
+              help: `comma-separated paths (default all): veth, c-forwarder, c-forwarder-offload,
+condis-port, condis-port-offload, condis-ndis, condis-ndis-offload`,
+            },
+            {
+              name: 'json',
+              kind: 'file',
+              help: `write { bench: "tcp", machine, load, results: [{ path, streams, gbps, gbpsReps,
+udpPps, udpPpsReps }], ratios, skipped, errors }`,
+            },
+            { name: 'svg', kind: 'file', help: 'write a bar chart of Gbit/s per path as SVG' },
+          ],
+          examples: ['sudo condis bench tcp --seconds 5 --reps 3 --json tcp.json --svg tcp.svg'],
+          run: benchTcp,
         },
       ],
     },

@@ -1,0 +1,146 @@
+/**
+ * `condis bench tcp`: checks its options (declared in commands.ts), runs the TCP benchmark
+ * (lib/scenarios/tcp-bench.ts) and renders its report: a table with the load average beside it,
+ * the ratios, --json FILE and --svg FILE. SIGINT/SIGTERM/SIGHUP stop the run; everything it made
+ * (namespaces, TAPs, children) is removed before the command exits 130/143/129.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { busyWarning, machineLine } from '../bench/machine';
+import { ProgressBar } from '../bench/progress';
+import { barChartSvg } from '../bench/svg-chart';
+import { fmtInt, fmtRatio, formatTable } from '../bench/table';
+import {
+  runTcpBench,
+  TCP_PATHS,
+  type TcpBenchReport,
+  TcpInterrupted,
+  type TcpPath,
+} from '../scenarios/tcp-bench';
+import { intFlag, UsageError, type Values } from './usage';
+
+function parsePaths(v: Values[string]): TcpPath[] {
+  if (v === undefined) return [...TCP_PATHS];
+  const list = String(v)
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const p of list) {
+    if (!(TCP_PATHS as readonly string[]).includes(p))
+      throw new UsageError(`--paths: unknown path "${p}" (known: ${TCP_PATHS.join(', ')})`);
+  }
+  if (list.length === 0) throw new UsageError('--paths: give at least one path');
+  return list as TcpPath[];
+}
+
+const g = (v: number | null) => (v === null ? '-' : v.toFixed(2));
+
+export function renderTcpTable(r: TcpBenchReport): string {
+  const rows = r.results.map((x) => [
+    x.path,
+    String(x.streams),
+    g(x.gbps),
+    x.gbpsReps.length > 1 ? `${g(Math.min(...x.gbpsReps))}-${g(Math.max(...x.gbpsReps))}` : '-',
+    fmtInt(x.udpPps),
+  ]);
+  return formatTable(['path', 'streams', 'Gbit/s', 'min-max', 'UDP 64 B pps'], rows);
+}
+
+export async function benchTcp(f: Values): Promise<number> {
+  const seconds = intFlag('seconds', f.seconds, 5, 1, 3600);
+  const reps = intFlag('reps', f.reps, 3, 1, 100);
+  const paths = parsePaths(f.paths);
+  const json = typeof f.json === 'string' ? f.json : null;
+  const svg = typeof f.svg === 'string' ? f.svg : null;
+
+  const ac = new AbortController();
+  let exitCode = 130;
+  const handlers = (
+    [
+      ['SIGINT', 130],
+      ['SIGTERM', 143],
+      ['SIGHUP', 129],
+    ] as const
+  ).map(([sig, code]): [NodeJS.Signals, () => void] => [
+    sig,
+    () => {
+      if (ac.signal.aborted) return;
+      exitCode = code;
+      ac.abort(sig);
+    },
+  ]);
+  for (const [sig, h] of handlers) process.on(sig, h);
+  const bar = new ProgressBar(1, process.stderr as NodeJS.WriteStream);
+  let report: TcpBenchReport;
+  try {
+    report = await runTcpBench({
+      paths,
+      seconds,
+      reps,
+      signal: ac.signal,
+      log: (s) => {
+        bar.done();
+        process.stderr.write(`condis bench tcp: ${s}\n`);
+      },
+      onRep: (done, total, label) => {
+        if (!process.stderr.isTTY) process.stderr.write(`condis bench tcp: ${label}\n`);
+        bar.update(done / total, label);
+      },
+    });
+  } catch (e) {
+    if (e instanceof TcpInterrupted) {
+      process.stderr.write('condis bench tcp: interrupted; namespaces, TAPs and children removed\n');
+      return exitCode;
+    }
+    throw e;
+  } finally {
+    bar.done();
+    for (const [sig, h] of handlers) process.off(sig, h);
+  }
+  const out = (s: string) => process.stdout.write(`${s}\n`);
+  out(
+    `condis bench tcp: iperf3 between two namespaces, ${seconds} s per test, median of ${reps} interleaved reps`,
+  );
+  out(
+    `machine: ${machineLine(report.machine)}; load average ${report.load.start} at start, ${report.load.end} at the end`,
+  );
+  const busy = busyWarning(report.machine);
+  if (busy) out(`note: ${busy}`);
+  out('');
+  out(renderTcpTable(report));
+  for (const s of report.skipped) out(`skipped ${s.path}: ${s.reason}`);
+  for (const e of report.errors) out(`error: ${e}`);
+  const r = report.ratios;
+  out('');
+  out(
+    `ratios (single-stream Gbit/s): condis-port-offload/c-forwarder-offload ${fmtRatio(r.offloadVsC)}, ` +
+      `condis-port-offload/veth ${fmtRatio(r.offloadVsVeth)}, condis-port/c-forwarder ${fmtRatio(r.noOffloadVsC)}, ` +
+      `condis-ndis-offload/c-forwarder-offload ${fmtRatio(r.ndisOffloadVsC)}`,
+  );
+  if (json) {
+    fs.writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
+    out(`JSON report: ${path.resolve(json)}`);
+  }
+  if (svg) {
+    const names = [...new Set(report.results.map((x) => x.path))];
+    const at = (p: string, s: number) =>
+      report.results.find((x) => x.path === p && x.streams === s)?.gbps ?? null;
+    fs.writeFileSync(
+      svg,
+      barChartSvg(
+        names.map((p) => ({ name: p, values: [at(p, 1), at(p, 4)] })),
+        {
+          title: 'condis bench tcp: iperf3 TCP between two namespaces',
+          subtitle: `median of ${reps} reps, ${seconds} s each; load average ${report.load.start} -> ${report.load.end}`,
+          yLabel: 'Gbit/s',
+          series: [
+            { name: '1 stream', color: '#1f77b4' },
+            { name: '4 streams', color: '#ff7f0e' },
+          ],
+        },
+      ),
+    );
+    out(`SVG chart: ${path.resolve(svg)}`);
+  }
+  return 0;
+}
