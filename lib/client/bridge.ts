@@ -44,6 +44,14 @@ import { type MiniportVc, VcState } from '../miniport/vc';
 import type { ClientHandlers, NdisAfHandle, NdisBindingHandle, NdisVcHandle } from '../ndis/actors';
 import { NDIS_RECEIVE_FLAGS_RESOURCES, NetBuffer, NetBufferList } from '../ndis/nbl';
 import type { Ndis } from '../ndis/ndis';
+import {
+  clearNblOffloadInfo,
+  NDIS_TCP_LARGE_SEND_OFFLOAD_IPv4,
+  NDIS_TCP_LARGE_SEND_OFFLOAD_IPv6,
+  NDIS_TCP_LARGE_SEND_OFFLOAD_V2_TYPE,
+  NdisCsumRx,
+  NdisCsumTx,
+} from '../ndis/offload';
 import { NDIS_STATUS_SUCCESS, type NdisStatus, statusName } from '../ndis/status';
 import { pvcCallManagerFor } from '../vc/channel';
 import { AF_CONDIS_PVC, type PvcCallManager } from '../vc/pvc-call-manager';
@@ -98,11 +106,58 @@ export class BridgeCounters {
 export type BridgeState = 'idle' | 'starting' | 'forwarding' | 'stopping' | 'closed';
 
 /**
- * issue 13: copyNblOffloadInfo once lib/ndis/offload.ts lands — the one place the bridge carries
- * a received NBL's offload info (checksum result, LSO/coalescing) over to the NBL it sends.
+ * What a forwarding protocol does with a received NBL's offload info (issue 13), as a virtual
+ * switch does: the receive side's result becomes the send side's request. A coalesced receive
+ * (RSC: one large TCP packet with its MSS) is sent as LSOv2 with that MSS, so the far side's
+ * hardware (here: the kernel behind the other TAP) segments it; a receive whose checksum is
+ * partial (known good, field not filled: virtio's NEEDS_CSUM) is sent with a TCP/UDP checksum
+ * request. The offsets come from the frame itself (IPv4 with options, IPv6 without extension
+ * headers: what virtio GSO carries), as a switch reads them. `tx`'s info is cleared first: it is
+ * a pooled NBL. Anything else is sent as is. Allocates nothing.
+ *
+ * Both VCs' miniports must advertise the offloads (the verifier flags an LSO send on one that
+ * does not, ERR_CONDIS_OFFLOAD_NOT_ADVERTISED): a receive is only ever coalesced or partial on a
+ * miniport with offloads on, and the bridge's ends are opened alike (ndis-bridge-forwarder.ts).
  */
-export function carryOffloadInfo(_rx: NetBufferList, _tx: NetBufferList): void {
-  // issue 13: copyNblOffloadInfo(rx, tx) once lib/ndis/offload.ts lands (no offload info yet).
+export function carryOffloadInfo(
+  rx: NetBufferList,
+  tx: NetBufferList,
+  bytes: Uint8Array,
+  at: number,
+  len: number,
+): void {
+  clearNblOffloadInfo(tx);
+  const partial = (rx.csumRx & NdisCsumRx.ChecksumPartial) !== 0;
+  if (rx.rscMss === 0 && !partial) return;
+  if (len < 14 + 40) return;
+  const type = (bytes[at + 12]! << 8) | bytes[at + 13]!;
+  let l4: number;
+  let proto: number;
+  let v6: boolean;
+  if (type === 0x0800) {
+    l4 = 14 + ((bytes[at + 14]! & 0x0f) << 2);
+    proto = bytes[at + 14 + 9]!;
+    v6 = false;
+  } else if (type === 0x86dd) {
+    l4 = 14 + 40;
+    proto = bytes[at + 14 + 6]!;
+    v6 = true;
+  } else {
+    return;
+  }
+  if (rx.rscMss !== 0 && proto === 6) {
+    tx.lsoType = NDIS_TCP_LARGE_SEND_OFFLOAD_V2_TYPE;
+    tx.lsoMss = rx.rscMss;
+    tx.lsoTcpHeaderOffset = l4;
+    tx.lsoIpVersion = v6 ? NDIS_TCP_LARGE_SEND_OFFLOAD_IPv6 : NDIS_TCP_LARGE_SEND_OFFLOAD_IPv4;
+    return;
+  }
+  if (partial && (proto === 6 || proto === 17)) {
+    tx.csumTx =
+      (v6 ? NdisCsumTx.IsIPv6 : NdisCsumTx.IsIPv4) |
+      (proto === 6 ? NdisCsumTx.TcpChecksum : NdisCsumTx.UdpChecksum);
+    tx.csumTcpHeaderOffset = l4;
+  }
 }
 
 /** A forward's context, in its NBL's protocolReserved: preallocated, reused. */
@@ -433,7 +488,7 @@ export class NdisBridge {
           f.slot = slot;
           c.copied++;
         }
-        carryOffloadInfo(p, tx);
+        carryOffloadInfo(p, tx, nb.buffer, nb.dataOffset, len);
         tx.sourceHandle = to.vcHandle;
         tx.status = NDIS_STATUS_SUCCESS;
         c.forwarded++;

@@ -21,15 +21,21 @@ import type { Device } from '../device/device';
 import { openTap } from '../device/open';
 import { UNTAGGED_VID } from '../medium/params';
 import { MiniportAdapter } from '../miniport/adapter';
+import { kMiniportOffloadFeatures } from '../miniport/offload';
 import { Ndis } from '../ndis/ndis';
 import { NDIS_STATUS_SUCCESS, statusName } from '../ndis/status';
 import { PvcCallManager } from '../vc/pvc-call-manager';
+import { kBigRxBufferBytes } from '../virtio/vnet-hdr';
 
 export interface NdisBridgeForwarderOptions {
   /** Names of two existing TAP interfaces (in this process's network namespace when called). */
   tapA: string;
   tapB: string;
-  /** Offloads on both TAPs. TODO(issue 13): pass to the miniport's offload option once it exists; ignored now. */
+  /**
+   * Task offloads on both sides: each TAP opened with the virtio-net header and the miniport's
+   * features (kMiniportOffloadFeatures: checksum, TSO both ways), 64 KiB receive buffers, and
+   * the miniports' `offloads` on, so a GSO packet crosses as one NBL (RSC in, LSO out).
+   */
   offload: boolean;
   /** Forwards in flight per direction (default 256). */
   maxInFlight?: number;
@@ -66,8 +72,6 @@ export interface NdisBridgeForwarder {
 export async function startNdisBridgeForwarder(
   opts: NdisBridgeForwarderOptions,
 ): Promise<NdisBridgeForwarder> {
-  // TODO(issue 13): opts.offload -> the miniport's offload option (vnetHdr + features) once it lands.
-  void opts.offload;
   const devices: Device[] = [];
   const adapters: MiniportAdapter[] = [];
   let bridge: NdisBridge | null = null;
@@ -77,11 +81,21 @@ export async function startNdisBridgeForwarder(
     for (const d of devices) d.destroy();
   };
   try {
-    for (const name of [opts.tapA, opts.tapB]) devices.push(openTap({ name, queuePairs: 2, queueSize: 256 }));
+    // Offloads: 64 KiB buffers, so 128 per queue (4 queues x 128 x 64 KiB = 32 MiB per device).
+    const deviceOptions = opts.offload
+      ? {
+          queuePairs: 2,
+          queueSize: 128,
+          vnetHdr: true,
+          features: [...kMiniportOffloadFeatures],
+          bufferSize: Math.ceil(kBigRxBufferBytes / 64) * 64,
+        }
+      : { queuePairs: 2, queueSize: 256 };
+    for (const name of [opts.tapA, opts.tapB]) devices.push(openTap({ name, ...deviceOptions }));
     const ndis = new Ndis({ verifier: 'report' });
     const cms: PvcCallManager[] = [];
     for (const [i, d] of devices.entries()) {
-      const ad = new MiniportAdapter(ndis, d, { name: `bridge-mp-${i}` });
+      const ad = new MiniportAdapter(ndis, d, { name: `bridge-mp-${i}`, offloads: opts.offload });
       adapters.push(ad);
       cms.push(new PvcCallManager(ndis, ad.handle, `bridge-cm-${i}`));
     }
