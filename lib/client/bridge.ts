@@ -129,7 +129,7 @@ export function carryOffloadInfo(
   clearNblOffloadInfo(tx);
   const partial = (rx.csumRx & NdisCsumRx.ChecksumPartial) !== 0;
   if (rx.rscMss === 0 && !partial) return;
-  if (len < 14 + 40) return;
+  if (len < 14 + 20) return; // too short for an IPv4 header: nothing to ask for
   const type = (bytes[at + 12]! << 8) | bytes[at + 13]!;
   let l4: number;
   let proto: number;
@@ -145,6 +145,8 @@ export function carryOffloadInfo(
   } else {
     return;
   }
+  // The L4 header must be in the frame (a 4-byte UDP datagram is 46 bytes: short frames count).
+  if (l4 + (proto === 6 ? 20 : 8) > len) return;
   if (rx.rscMss !== 0 && proto === 6) {
     tx.lsoType = NDIS_TCP_LARGE_SEND_OFFLOAD_V2_TYPE;
     tx.lsoMss = rx.rscMss;
