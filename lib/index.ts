@@ -8,6 +8,12 @@
  * existing users (`ndis.NDIS_STATUS_SUCCESS`); the flat names are the same objects.
  * test/unit/public-api.test.ts holds the list of these names: removing one fails it.
  */
+export {
+  type BridgeEndOptions,
+  carryOffloadInfo,
+  NdisBridge,
+  type NdisBridgeOptions,
+} from './client/bridge';
 export { setThreadCpus } from './device/affinity';
 export { Device, type DeviceEvents } from './device/device';
 export { openTap, openWirePair, tapUnavailableReason } from './device/open';
@@ -30,6 +36,7 @@ export {
   type PoolCounts,
   RingNetBufferList,
 } from './miniport/adapter';
+export { kMiniportOffloadFeatures, offloadFromFeatures } from './miniport/offload';
 export type { NativeDeviceOptions, NativeInfo, NativePairStats, NativeStats } from './native';
 export * as ndis from './ndis';
 export {

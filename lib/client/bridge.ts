@@ -65,6 +65,7 @@ export interface BridgeEndOptions {
   callManager?: PvcCallManager;
 }
 
+/** NdisBridge.open's options: the two VCs' ends and the per-direction cap. */
 export interface NdisBridgeOptions {
   a: BridgeEndOptions;
   b: BridgeEndOptions;
@@ -218,6 +219,12 @@ class Direction {
 
 let bridges = 0;
 
+/**
+ * The forwarding reference (issue 13): a CoNDIS client that joins two VCs, so that what one
+ * receives the other sends — zero copy within one region, one copy across two, offload info
+ * carried (carryOffloadInfo), a cap per direction, drain-safe. `NdisBridge.open(ndis, options)`,
+ * then `start()` (makes both calls), `stop()`, `close()`; counters in `aToB` / `bToA`.
+ */
 export class NdisBridge {
   private bridgeState: BridgeState = 'idle';
   private readonly ab: Direction;

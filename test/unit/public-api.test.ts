@@ -11,6 +11,10 @@ const ROOT = path.resolve(__dirname, '../..');
 
 /** Names that are values at run time (classes, functions, constants, the two namespaces). */
 const VALUES = [
+  'NdisBridge',
+  'carryOffloadInfo',
+  'kMiniportOffloadFeatures',
+  'offloadFromFeatures',
   'AbortError',
   'AF_CONDIS_PVC',
   'BROADCAST_VC',
@@ -113,6 +117,8 @@ const VALUES = [
 
 /** Names that exist only for TypeScript (interfaces and type aliases). */
 const TYPES = [
+  'BridgeEndOptions',
+  'NdisBridgeOptions',
   'WarmUpOptions',
   'WarmUpReport',
   'ActivationState',
