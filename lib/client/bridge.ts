@@ -38,6 +38,7 @@
  * It needs the MiniportAdapter of each side for two facts a Windows switch gets from NDIS: which
  * memory the other miniport can send without a copy, and where its transmit buffers are.
  */
+import { CondisError } from '../errors';
 import { condisCallParameters } from '../medium/params';
 import type { MiniportAdapter } from '../miniport/adapter';
 import { type MiniportVc, VcState } from '../miniport/vc';
@@ -248,9 +249,14 @@ export class NdisBridge {
    */
   static open(ndis: Ndis, opts: NdisBridgeOptions): NdisBridge {
     const cap = opts.maxInFlight ?? 256;
-    if (!(Number.isInteger(cap) && cap > 0)) throw new RangeError('NdisBridge: maxInFlight must be > 0');
+    if (!(Number.isInteger(cap) && cap > 0))
+      throw new CondisError(
+        'ERR_CONDIS_INVALID_ARG',
+        `NdisBridge: maxInFlight must be an integer > 0, got ${cap}`,
+        { maxInFlight: cap },
+      );
     if (opts.a.adapter === opts.b.adapter && opts.a.vid === opts.b.vid) {
-      throw new RangeError('NdisBridge: the two ends are the same VC');
+      throw new CondisError('ERR_CONDIS_INVALID_ARG', 'NdisBridge: the two ends are the same VC');
     }
     const box: { br: NdisBridge | null } = { br: null };
     const proto = ndis.registerProtocol(`ndis-bridge-${++bridges}`, {
@@ -276,14 +282,22 @@ export class NdisBridge {
       };
       const af = ndis.clOpenAddressFamily(binding, AF_CONDIS_PVC, handlers, end);
       if (af.status !== NDIS_STATUS_SUCCESS || !af.afHandle) {
-        throw new Error(`NdisBridge: NdisClOpenAddressFamilyEx failed: ${statusName(af.status)}`);
+        throw new CondisError(
+          'ERR_CONDIS_CALL_FAILED',
+          `NdisBridge: NdisClOpenAddressFamilyEx failed: ${statusName(af.status)}`,
+          { status: af.status },
+        );
       }
       const afh = af.afHandle;
       undo.push(() => void ndis.clCloseAddressFamily(afh));
       end.af = afh;
       const vc = ndis.coCreateVc(binding, afh, end);
       if (vc.status !== NDIS_STATUS_SUCCESS || !vc.vcHandle) {
-        throw new Error(`NdisBridge: NdisCoCreateVc failed: ${statusName(vc.status)}`);
+        throw new CondisError(
+          'ERR_CONDIS_CALL_FAILED',
+          `NdisBridge: NdisCoCreateVc failed: ${statusName(vc.status)}`,
+          { status: vc.status },
+        );
       }
       const vh = vc.vcHandle;
       undo.push(() => void ndis.coDeleteVc(vh));
@@ -332,7 +346,12 @@ export class NdisBridge {
    * closed again and the failing status returned.
    */
   async start(): Promise<NdisStatus> {
-    if (this.bridgeState !== 'idle') throw new Error(`NdisBridge.start: the bridge is ${this.bridgeState}`);
+    if (this.bridgeState !== 'idle')
+      throw new CondisError(
+        'ERR_CONDIS_INVALID_STATE',
+        `NdisBridge.start: the bridge is ${this.bridgeState}`,
+        { state: this.bridgeState },
+      );
     this.bridgeState = 'starting';
     const [sa, sb] = await Promise.all([this.makeCall(this.a), this.makeCall(this.b)]);
     if (sa !== NDIS_STATUS_SUCCESS || sb !== NDIS_STATUS_SUCCESS) {
@@ -392,9 +411,17 @@ export class NdisBridge {
   /** stop(), then NdisCoDeleteVc, NdisClCloseAddressFamily and NdisCloseAdapterEx. Idempotent. */
   async close(): Promise<void> {
     if (this.bridgeState === 'closed') return;
-    if (this.bridgeState === 'starting') throw new Error('NdisBridge.close: start() is in progress');
+    if (this.bridgeState === 'starting')
+      throw new CondisError('ERR_CONDIS_INVALID_STATE', 'NdisBridge.close: start() is in progress', {
+        state: this.bridgeState,
+      });
     const st = await this.stop();
-    if (st !== NDIS_STATUS_SUCCESS) throw new Error(`NdisBridge.close: NdisClCloseCall: ${statusName(st)}`);
+    if (st !== NDIS_STATUS_SUCCESS)
+      throw new CondisError(
+        'ERR_CONDIS_CALL_FAILED',
+        `NdisBridge.close: NdisClCloseCall: ${statusName(st)}`,
+        { status: st },
+      );
     // An incoming close may still be closing a call from its own turn.
     await Promise.all([this.closeCall(this.a), this.closeCall(this.b)]);
     this.bridgeState = 'closed';
