@@ -18,19 +18,10 @@ import * as path from 'node:path';
 import type { Device } from '../device/device';
 import { openTap } from '../device/open';
 import { FramePort } from '../device/port';
-import { kBigRxBufferBytes, type VirtioNetFeature } from '../virtio/vnet-hdr';
-
-/** The driver accepts every TCP offload both ways, so the kernel hands over (and takes) GSO frames. */
-const OFFLOAD_FEATURES: readonly VirtioNetFeature[] = [
-  'CSUM',
-  'GUEST_CSUM',
-  'HOST_TSO4',
-  'HOST_TSO6',
-  'GUEST_TSO4',
-  'GUEST_TSO6',
-  'HOST_ECN',
-  'GUEST_ECN',
-];
+// The driver accepts every TCP offload both ways, so the kernel hands over (and takes) GSO frames:
+// the same features the NDIS path's miniport opens its devices with, so both paths compare alike.
+import { kMiniportOffloadFeatures } from '../miniport/offload';
+import { kBigRxBufferBytes } from '../virtio/vnet-hdr';
 
 /** The reference bridge's entry point (lib/scenarios/ndis-bridge-forwarder.ts), as this file uses it. */
 interface NdisBridgeModule {
@@ -58,7 +49,7 @@ function startPortForwarder(tapA: string, tapB: string, offload: boolean): Forwa
         queuePairs: 1,
         queueSize: 256,
         vnetHdr: true,
-        features: OFFLOAD_FEATURES,
+        features: kMiniportOffloadFeatures,
         bufferSize: Math.ceil(kBigRxBufferBytes / 64) * 64,
         up: false,
       }
