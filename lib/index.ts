@@ -16,7 +16,14 @@ export {
 } from './client/bridge';
 export { setThreadCpus } from './device/affinity';
 export { Device, type DeviceEvents } from './device/device';
-export { openTap, openWirePair, tapUnavailableReason } from './device/open';
+export { type ForwardCounters, FrameForwarder, type FrameForwarderOptions } from './device/forwarder';
+export {
+  openSharedTaps,
+  openSharedWirePairs,
+  openTap,
+  openWirePair,
+  tapUnavailableReason,
+} from './device/open';
 export { type Backend, checkIfName, type DeviceOptions, parseMac, resolveOptions } from './device/options';
 export { FramePort, type FrameSink } from './device/port';
 export { CondisError, type ErrorCode, ErrorCodes, fromNative, ringErrorCode } from './errors';

@@ -45,13 +45,19 @@ Napi::Array feature_names(Napi::Env env, uint64_t set) {
 }
 
 // The region must be a Uint8Array over a SharedArrayBuffer (N-API in Node 20 has no direct
-// SharedArrayBuffer accessor; a typed array view gives us its pinned backing store).
+// SharedArrayBuffer accessor; a typed array view gives us its pinned backing store). The view
+// may start at a page boundary inside its buffer: devices that share one SharedArrayBuffer
+// (lib/virtio/region.ts createSharedRegions) each get the view from their own header to the end,
+// so all of them can address the one pool behind their headers and a forwarder can send a
+// buffer another device received (issue 13). Data() is already moved by the view's offset; the
+// device never reaches below it, and the page alignment keeps every ring field as aligned as in
+// a buffer of its own.
 bool region_of(Napi::Value v, uint8_t** data, size_t* len) {
   if (!v.IsTypedArray()) return false;
   Napi::TypedArray ta = v.As<Napi::TypedArray>();
   if (ta.TypedArrayType() != napi_uint8_array) return false;
   Napi::Uint8Array u8 = v.As<Napi::Uint8Array>();
-  if (u8.ByteOffset() != 0) return false;
+  if (u8.ByteOffset() % 4096 != 0) return false;
   *data = u8.Data();
   *len = u8.ByteLength();
   return *data != nullptr;

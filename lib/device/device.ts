@@ -74,7 +74,13 @@ export class Device extends EventEmitter<DeviceEvents> {
       dq.onBroken = this.reportDriverRingError;
       if (q % 2 === 0) this.rx.push(dq);
       else this.tx.push(dq);
-      this.pools.push(new BufferPool(region, q * region.buffersPerQueue, region.buffersPerQueue));
+      const pool = new BufferPool(
+        region,
+        region.slotBase + q * region.buffersPerQueue,
+        region.buffersPerQueue,
+      );
+      this.pools.push(pool);
+      region.owners.push(pool);
     }
     this.reported = new Uint8Array(region.numQueues);
     this.nat = null;

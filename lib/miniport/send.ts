@@ -152,8 +152,9 @@ function placeFrame(
   if (buf.buffer === st.sab) {
     // Zero copy: the frame (and the virtio_net_hdr room before it) must sit inside one held slot
     // of this device's pool, or the device would reject the descriptor (DescOutOfPool) or read
-    // memory someone else owns.
-    const start = buf.byteOffset + nb.dataOffset - hdr;
+    // memory someone else owns. Offsets are the region's: `buf` may be another view of the
+    // buffer (another device's region, with createSharedRegions), hence the two byteOffsets.
+    const start = buf.byteOffset - bytes.byteOffset + nb.dataOffset - hdr;
     if (heldPoolSlot(st, start, hdr + len)) {
       if (st.offloads) writeTxVnetHdr(bytes, start, nbl, len);
       else if (hdr > 0) bytes.fill(0, start, start + hdr); // virtio_net_hdr: no offloads
@@ -187,9 +188,11 @@ function placeFrame(
  * (held by whoever sends it), so it may go on a transmitq as is. Not only this pair's transmit
  * pool (a RingNetBufferList): issue 13 (the reference bridge, lib/client/bridge.ts) forwards a
  * received frame by sending the receive buffer itself on another VC of the same device — a slot
- * of another pair's receive pool that the protocol holds (indicated, not returned), off its ring.
- * The device accepts any descriptor inside the pool, so this is a driver-side rule only; the
- * slot stays its holder's (txSlot -1: the completion frees nothing).
+ * of another pair's receive pool that the protocol holds (indicated, not returned), off its ring
+ * — or of another device's, when both devices share one region (createSharedRegions): the pool
+ * is then one, and `region.owners` says whose the slot is. The device accepts any descriptor
+ * inside the pool, so this is a driver-side rule only; the slot stays its holder's (txSlot -1:
+ * the completion frees nothing).
  */
 function heldPoolSlot(st: AdapterState, start: number, total: number): boolean {
   const r = st.device.region;
@@ -197,8 +200,16 @@ function heldPoolSlot(st: AdapterState, start: number, total: number): boolean {
   if (rel < 0 || rel + total > r.poolSize) return false;
   const slot = Math.floor(rel / r.bufferSize);
   if (rel + total > (slot + 1) * r.bufferSize) return false;
-  const pool = st.device.pools[Math.floor(slot / r.buffersPerQueue)];
-  return pool?.isAllocated(slot) === true;
+  const own = slot - r.slotBase;
+  if (own >= 0 && own < r.numQueues * r.buffersPerQueue) {
+    return st.device.pools[Math.floor(own / r.buffersPerQueue)]!.isAllocated(slot);
+  }
+  const owners = r.owners;
+  for (let i = 0; i < owners.length; i++) {
+    const pool = owners[i]!;
+    if (slot >= pool.firstSlot && slot < pool.firstSlot + pool.capacity) return pool.isAllocated(slot);
+  }
+  return false;
 }
 
 /** Moves what the software queue holds onto the ring while there is room. Not published. */

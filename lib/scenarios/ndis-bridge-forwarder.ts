@@ -8,7 +8,8 @@
  * lib/medium/params.ts). So the bridge makes one PVC call on VID 0 on each device: NDIS-correct
  * (an ordinary NdisClMakeCall through the PVC call manager), no VLAN on the host side, and the
  * frames two network namespaces exchange through the TAPs are exactly what crosses.
- * Two devices = two regions: each frame is copied once (into the other device's transmit buffer).
+ * The two devices share one region (openSharedTaps): each frame is sent on by the other device
+ * from the buffer it arrived in, no copy (lib/miniport/send.ts heldPoolSlot).
  *
  * Namespaces: open the TAPs by name in the root namespace first, then move them (`ip link set dev
  * X netns Y`): the file descriptor stays bound to the device wherever it lives, while opening by
@@ -18,7 +19,7 @@
  */
 import { NdisBridge } from '../client/bridge';
 import type { Device } from '../device/device';
-import { openTap } from '../device/open';
+import { openSharedTaps } from '../device/open';
 import { UNTAGGED_VID } from '../medium/params';
 import { MiniportAdapter } from '../miniport/adapter';
 import { kMiniportOffloadFeatures } from '../miniport/offload';
@@ -91,7 +92,13 @@ export async function startNdisBridgeForwarder(
           bufferSize: Math.ceil(kBigRxBufferBytes / 64) * 64,
         }
       : { queuePairs: 2, queueSize: 256 };
-    for (const name of [opts.tapA, opts.tapB]) devices.push(openTap({ name, ...deviceOptions }));
+    // One shared region: the bridge sends the buffer one device received on the other (no copy).
+    devices.push(
+      ...openSharedTaps([
+        { name: opts.tapA, ...deviceOptions },
+        { name: opts.tapB, ...deviceOptions },
+      ]),
+    );
     const ndis = new Ndis({ verifier: 'report' });
     const cms: PvcCallManager[] = [];
     for (const [i, d] of devices.entries()) {

@@ -4,10 +4,11 @@
  *
  *   node tcp-forward-child.js port|ndis TAP_A TAP_B 0|1
  *
- *   port  two TAP devices (lib/device/open.ts), a FramePort on each; every frame received on one is
- *         copied to the other with sendWithHeader (with offloads the virtio_net_hdr crosses too,
- *         so a 64 KiB GSO frame stays one frame). Sends are published every FLUSH_EVERY frames and
- *         at the end of each interrupt: one publish per batch, no allocation per frame.
+ *   port  two TAP devices in one shared region (openSharedTaps) and a FrameForwarder between
+ *         them (lib/device/forwarder.ts): a frame received on one is sent on the other from the
+ *         buffer it arrived in, no copy in user space (with offloads the virtio_net_hdr crosses
+ *         too, so a 64 KiB GSO frame stays one frame). One publish per queue per interrupt, no
+ *         allocation per frame.
  *   ndis  startNdisBridgeForwarder (./ndis-bridge-forwarder, loaded only here: a tree without it
  *         still runs every other path; the parent checks for it first and skips the path).
  *
@@ -16,8 +17,8 @@
  */
 import * as path from 'node:path';
 import type { Device } from '../device/device';
-import { openTap } from '../device/open';
-import { FramePort } from '../device/port';
+import { FrameForwarder } from '../device/forwarder';
+import { openSharedTaps } from '../device/open';
 // The driver accepts every TCP offload both ways, so the kernel hands over (and takes) GSO frames:
 // the same features the NDIS path's miniport opens its devices with, so both paths compare alike.
 import { kMiniportOffloadFeatures } from '../miniport/offload';
@@ -33,9 +34,6 @@ interface NdisBridgeModule {
 
 /** The NDIS bridge forwarder, next to this file (sources or dist); a variable, so tsc does not need it. */
 const NDIS_BRIDGE_MODULE = path.join(__dirname, 'ndis-bridge-forwarder');
-
-/** Sends published every this many frames: the device starts on them while the rest are copied. */
-const FLUSH_EVERY = 32;
 
 interface Forwarder {
   stop(): Promise<void>;
@@ -54,54 +52,18 @@ function startPortForwarder(tapA: string, tapB: string, offload: boolean): Forwa
         up: false,
       }
     : { queuePairs: 1, queueSize: 1024, up: false };
-  const a = openTap({ ...opts, name: tapA });
-  let b: Device;
-  try {
-    b = openTap({ ...opts, name: tapB });
-  } catch (e) {
-    a.destroy();
-    throw e;
-  }
-  const pa = new FramePort(a, 0);
-  const pb = new FramePort(b, 0);
-  const dropped = new Float64Array(2);
-  const pending = new Uint32Array(2);
-  // One sink per direction, made once. A full transmit queue drops the frame, as a switch does.
-  const sink = (to: FramePort, k: number) => (bytes: Uint8Array, offset: number, length: number) => {
-    if (!to.sendWithHeader(bytes, offset, length)) dropped[k]!++;
-    else if (++pending[k]! >= FLUSH_EVERY) {
-      pending[k] = 0;
-      to.flush();
-    }
-  };
-  pa.onFrame = sink(pb, 0);
-  pb.onFrame = sink(pa, 1);
-  a.onInterrupt = () => {
-    pa.poll();
-    pending[0] = 0;
-    pb.flush();
-  };
-  b.onInterrupt = () => {
-    pb.poll();
-    pending[1] = 0;
-    pa.flush();
-  };
-  pa.postRx();
-  pb.postRx();
+  const [a, b] = openSharedTaps([
+    { ...opts, name: tapA },
+    { ...opts, name: tapB },
+  ]) as [Device, Device];
+  const fwd = new FrameForwarder(a, b);
   // Read now: info() needs an open device, and stats() is printed after stop().
   const features = offload ? a.info().features.negotiated : [];
   return {
     async stop() {
       await Promise.all([a.close(200), b.close(200)]);
     },
-    stats: () => ({
-      aToB: pa.received,
-      bToA: pb.received,
-      droppedAToB: dropped[0],
-      droppedBToA: dropped[1],
-      txFailed: pa.txFailed + pb.txFailed,
-      features,
-    }),
+    stats: () => ({ ...fwd.stats(), features }),
   };
 }
 

@@ -123,7 +123,8 @@ export class DriverQueue {
     checkInt('queue index', index, 0, region.numQueues - 1);
     const q = region.queueSize;
     const l = region.layout;
-    const base = queueBaseOffset(index, q);
+    // In the buffer, not the region: a region of createSharedRegions starts past others' queues.
+    const base = region.byteOffset + queueBaseOffset(index, q);
     this.index = index;
     this.size = q;
     this.region = region;

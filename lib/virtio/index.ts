@@ -7,11 +7,13 @@ export {
   attachRegion,
   configGeneration,
   createRegion,
+  createSharedRegions,
   deviceStatus,
   type QueueStatusSnapshot,
   type Region,
   type RegionOptions,
   readQueueStatus,
+  type SlotOwner,
   validateRegionHeader,
 } from './region';
 export * from './vnet-hdr';

@@ -50,8 +50,21 @@ export interface RegionOptions {
   vnetHdr?: boolean;
 }
 
+/** A pool over a range of a region's slots, as `Region.owners` needs it (a BufferPool is one). */
+export interface SlotOwner {
+  readonly firstSlot: number;
+  readonly capacity: number;
+  isAllocated(slot: number): boolean;
+}
+
 export interface Region {
   readonly sab: SharedArrayBuffer;
+  /**
+   * Where the region starts in `sab`: 0 for a region of its own; a page multiple for one of the
+   * regions of createSharedRegions. Every view below starts here, so offsets (descriptor addrs,
+   * ring fields) are relative to the region, never to the buffer.
+   */
+  readonly byteOffset: number;
   /** The whole region, byte-addressed (descriptor addrs index this). */
   readonly u8: Uint8Array;
   readonly dv: DataView;
@@ -67,9 +80,21 @@ export interface Region {
   readonly poolSize: number;
   /** Bytes per pool slot. */
   readonly bufferSize: number;
-  /** Slots in the pool. */
+  /** Slots in the pool (with createSharedRegions: the one pool all the regions share). */
   readonly bufferCount: number;
   readonly buffersPerQueue: number;
+  /**
+   * The first pool slot this device's queues own: queue q owns slots [slotBase + q *
+   * buffersPerQueue, + buffersPerQueue). 0 for a region of its own; with createSharedRegions the
+   * regions own consecutive ranges of the shared pool.
+   */
+  readonly slotBase: number;
+  /**
+   * The pools over this region's pool, of every device that uses it (each Device adds its own):
+   * with createSharedRegions, one array shared by all the regions, so a driver can ask which
+   * device's pool a slot of the shared pool belongs to (lib/miniport/send.ts heldPoolSlot).
+   */
+  readonly owners: SlotOwner[];
   readonly vnetHdr: boolean;
   /** Where a frame starts inside a buffer: kVnetHdrLen with vnetHdr, else 0. */
   readonly payloadOffset: number;
@@ -80,6 +105,56 @@ export interface Region {
 
 /** Allocates and initializes a region. Throws a CondisError ERR_CONDIS_INVALID_ARG. */
 export function createRegion(options: RegionOptions): Region {
+  return allocate([planRegion(options)])[0]!;
+}
+
+/**
+ * Regions for several devices in ONE SharedArrayBuffer, sharing one buffer pool: what a forwarder
+ * between devices needs to send the buffer one device received on another device's transmitq,
+ * with no copy (issue 13: the copy between two regions cost 7% of all CPU in `condis bench tcp`).
+ * Like NICs behind one IOMMU domain: each device checks every descriptor against the whole pool,
+ * so any of them may read or write any slot of it; each device's queues still own their own slot
+ * ranges (`slotBase`), and which slot is whose at a moment is the drivers' bookkeeping.
+ *
+ * Layout: the header and queues of region 0, of region 1, ..., each a page multiple, then the
+ * pool, region 0's slots first. Region i is the view from its header to the end of the buffer, so
+ * its pool_offset is the pool's distance from its own header. Every region needs the same
+ * bufferSize and vnetHdr (a slot must mean the same to all of them). Throws ERR_CONDIS_INVALID_ARG.
+ */
+export function createSharedRegions(list: readonly RegionOptions[]): Region[] {
+  if (!Array.isArray(list) || list.length < 1) {
+    throw invalidArg(
+      'type',
+      `shared regions need a non-empty array of region options, got ${describe(list)}`,
+    );
+  }
+  const plans = list.map(planRegion);
+  const p0 = plans[0]!;
+  plans.forEach((p, i) => {
+    if (p.bufferSize !== p0.bufferSize || p.vnetHdr !== p0.vnetHdr) {
+      throw invalidArg(
+        'range',
+        `shared regions need one bufferSize and vnetHdr: region ${i} has ${p.bufferSize}/${p.vnetHdr}, region 0 ${p0.bufferSize}/${p0.vnetHdr}`,
+      );
+    }
+  });
+  return allocate(plans);
+}
+
+/** A region's checked options and the geometry they give (no memory yet). */
+interface RegionPlan {
+  queuePairs: number;
+  queueSize: number;
+  bufferSize: number;
+  buffersPerQueue: number;
+  vnetHdr: boolean;
+  numQueues: number;
+  /** Header + queues: where the pool would start in a region of its own (a page multiple). */
+  headerBytes: number;
+  bufferCount: number;
+}
+
+function planRegion(options: RegionOptions): RegionPlan {
   if (typeof options !== 'object' || options === null) {
     throw invalidArg('type', `region options must be an object, got ${describe(options)}`);
   }
@@ -100,51 +175,82 @@ export function createRegion(options: RegionOptions): Region {
   if (typeof vnetHdr !== 'boolean') {
     throw invalidArg('type', `vnetHdr must be a boolean, got ${describe(vnetHdr)}`);
   }
-
   const numQueues = 2 * queuePairs;
-  const layout = queueLayout(queueSize);
-  const poolOffset = poolOffsetFor(numQueues, queueSize);
-  const bufferCount = numQueues * buffersPerQueue;
+  return {
+    queuePairs,
+    queueSize,
+    bufferSize,
+    buffersPerQueue,
+    vnetHdr,
+    numQueues,
+    headerBytes: poolOffsetFor(numQueues, queueSize),
+    bufferCount: numQueues * buffersPerQueue,
+  };
+}
+
+/** One SharedArrayBuffer for the planned regions (layout: createSharedRegions), headers written. */
+function allocate(plans: readonly RegionPlan[]): Region[] {
+  let poolAt = 0;
+  let bufferCount = 0;
+  for (const p of plans) {
+    poolAt += p.headerBytes;
+    bufferCount += p.bufferCount;
+  }
+  const bufferSize = plans[0]!.bufferSize;
   const poolSize = bufferCount * bufferSize;
-  if (poolOffset + poolSize > kMaxRegionBytes) {
+  if (poolAt + poolSize > kMaxRegionBytes) {
     throw invalidArg(
       'range',
-      `region too large: pool of ${bufferCount} x ${bufferSize} bytes at ${poolOffset} exceeds 4 GiB`,
+      `region too large: pool of ${bufferCount} x ${bufferSize} bytes at ${poolAt} exceeds 4 GiB`,
     );
   }
-
   // Growable (maxByteLength = byteLength, so it never actually grows): V8 maps a growable
   // SharedArrayBuffer with its own page allocator and unmaps it when the buffer is collected. A
   // plain one comes from malloc, and glibc's dynamic mmap threshold moves 1 MiB blocks onto the
   // heap after the first is freed; the heap then keeps the high-water mark of the garbage V8 lets
   // pile up between collections (~64 MiB), so RSS rose 68-73 MiB over 1,000 wire open/destroy
   // cycles and stayed there. Growable: 1.2-6.2 MiB (issue 9, test/native/region-memory.test.ts).
-  const sab = new GrowableSharedArrayBuffer(poolOffset + poolSize, { maxByteLength: poolOffset + poolSize });
-  const u32 = new Uint32Array(sab, 0, sab.byteLength >>> 2);
-  const w = (off: number, v: number) => {
-    u32[off >>> 2] = v;
-  };
-  // Plain stores: nobody else sees the buffer yet; handing it to the addon publishes it.
-  w(RegionHeaderOff.magic, kRegionMagic);
-  w(RegionHeaderOff.abiVersion, kAbiVersion);
-  w(RegionHeaderOff.numQueues, numQueues);
-  w(RegionHeaderOff.queueSize, queueSize);
-  w(RegionHeaderOff.queuesOffset, kHeaderBytes);
-  w(RegionHeaderOff.queueStride, layout.stride);
-  w(RegionHeaderOff.poolOffset, poolOffset);
-  w(RegionHeaderOff.poolSize, poolSize);
-  w(RegionHeaderOff.features, kFeatureEventIdx);
-
-  return makeRegion(sab, {
-    queuePairs,
-    queueSize,
-    bufferSize,
-    buffersPerQueue,
-    vnetHdr,
-    poolOffset,
-    poolSize,
-    features: kFeatureEventIdx,
-  });
+  const total = poolAt + poolSize;
+  const sab = new GrowableSharedArrayBuffer(total, { maxByteLength: total });
+  const out: Region[] = [];
+  const owners: SlotOwner[] = [];
+  let at = 0;
+  let slotBase = 0;
+  for (const p of plans) {
+    const u32 = new Uint32Array(sab, at, p.headerBytes >>> 2);
+    const w = (off: number, v: number) => {
+      u32[off >>> 2] = v;
+    };
+    // Plain stores: nobody else sees the buffer yet; handing it to the addon publishes it.
+    w(RegionHeaderOff.magic, kRegionMagic);
+    w(RegionHeaderOff.abiVersion, kAbiVersion);
+    w(RegionHeaderOff.numQueues, p.numQueues);
+    w(RegionHeaderOff.queueSize, p.queueSize);
+    w(RegionHeaderOff.queuesOffset, kHeaderBytes);
+    w(RegionHeaderOff.queueStride, queueLayout(p.queueSize).stride);
+    w(RegionHeaderOff.poolOffset, poolAt - at);
+    w(RegionHeaderOff.poolSize, poolSize);
+    w(RegionHeaderOff.features, kFeatureEventIdx);
+    out.push(
+      makeRegion(sab, {
+        byteOffset: at,
+        queuePairs: p.queuePairs,
+        queueSize: p.queueSize,
+        bufferSize,
+        buffersPerQueue: p.buffersPerQueue,
+        bufferCount,
+        slotBase,
+        owners,
+        vnetHdr: p.vnetHdr,
+        poolOffset: poolAt - at,
+        poolSize,
+        features: kFeatureEventIdx,
+      }),
+    );
+    at += p.headerBytes;
+    slotBase += p.bufferCount;
+  }
+  return out;
 }
 
 /**
@@ -170,10 +276,14 @@ export function attachRegion(
     options.buffersPerQueue ?? Math.floor(Math.floor(poolSize / bufferSize) / numQueues);
   checkInt('buffersPerQueue', buffersPerQueue, 1, Math.floor(poolSize / bufferSize / numQueues));
   return makeRegion(sab, {
+    byteOffset: 0,
     queuePairs: numQueues / 2,
     queueSize: r(RegionHeaderOff.queueSize),
     bufferSize,
     buffersPerQueue,
+    bufferCount: numQueues * buffersPerQueue,
+    slotBase: 0,
+    owners: [],
     vnetHdr: options.vnetHdr ?? false,
     poolOffset: r(RegionHeaderOff.poolOffset),
     poolSize,
@@ -184,10 +294,14 @@ export function attachRegion(
 function makeRegion(
   sab: SharedArrayBuffer,
   g: {
+    byteOffset: number;
     queuePairs: number;
     queueSize: number;
     bufferSize: number;
     buffersPerQueue: number;
+    bufferCount: number;
+    slotBase: number;
+    owners: SlotOwner[];
     vnetHdr: boolean;
     poolOffset: number;
     poolSize: number;
@@ -200,11 +314,13 @@ function makeRegion(
   // tracks the buffer's length, and V8 11 (Node 20) then asks the runtime for that length on
   // each element access even in optimised code (Runtime_GrowableSharedArrayBufferByteLength, 6%
   // of the JS thread in the TAP pps bench): 17 ns per byte read against 1.6 ns for a fixed view.
+  const len = sab.byteLength - g.byteOffset;
   return {
     sab,
-    u8: new Uint8Array(sab, 0, sab.byteLength),
-    dv: new DataView(sab, 0, sab.byteLength),
-    u32: new Uint32Array(sab, 0, sab.byteLength >>> 2),
+    byteOffset: g.byteOffset,
+    u8: new Uint8Array(sab, g.byteOffset, len),
+    dv: new DataView(sab, g.byteOffset, len),
+    u32: new Uint32Array(sab, g.byteOffset, len >>> 2),
     queuePairs: g.queuePairs,
     numQueues,
     queueSize: g.queueSize,
@@ -214,8 +330,10 @@ function makeRegion(
     poolOffset: g.poolOffset,
     poolSize: g.poolSize,
     bufferSize: g.bufferSize,
-    bufferCount: numQueues * g.buffersPerQueue,
+    bufferCount: g.bufferCount,
     buffersPerQueue: g.buffersPerQueue,
+    slotBase: g.slotBase,
+    owners: g.owners,
     vnetHdr: g.vnetHdr,
     payloadOffset: g.vnetHdr ? kVnetHdrLen : 0,
     features: g.features,

@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { NdisBridge } from '../../lib/client';
 import { type Device, FramePort, openWirePair } from '../../lib/device';
+import { openSharedWirePairs } from '../../lib/device/open';
 import { condisCallParameters, MiniportAdapter, type MiniportVc } from '../../lib/miniport';
 import { NDIS_STATUS_SUCCESS, Ndis, type NdisVcHandle, type NetBufferList } from '../../lib/ndis';
 import { PvcCallManager } from '../../lib/vc';
@@ -40,7 +41,7 @@ interface Rig {
 }
 
 function setup(
-  shape: 'one-device' | 'two-devices',
+  shape: 'one-device' | 'two-devices' | 'shared-region',
   opts: { maxInFlight?: number; postOut?: boolean } = {},
 ): Rig {
   const indicated: Rig['indicated'] = [];
@@ -66,7 +67,10 @@ function setup(
       },
     },
   });
-  const [a, p] = openWirePair({ queuePairs: 3, queueSize: QUEUE });
+  // shared-region: two devices (two wires) whose regions share one SharedArrayBuffer and pool.
+  const shared =
+    shape === 'shared-region' ? openSharedWirePairs(2, { queuePairs: 3, queueSize: QUEUE }) : null;
+  const [a, p] = shared ? shared[0]! : openWirePair({ queuePairs: 3, queueSize: QUEUE });
   open.push(a, p);
   const adA = new MiniportAdapter(ndis, a, { name: 'mp-a' });
   const cmA = new PvcCallManager(ndis, adA.handle, 'cm-a');
@@ -74,8 +78,8 @@ function setup(
   const cms = [cmA];
   let adB = adA;
   let farB = p;
-  if (shape === 'two-devices') {
-    const [b, q] = openWirePair({ queuePairs: 3, queueSize: QUEUE });
+  if (shape !== 'one-device') {
+    const [b, q] = shared ? shared[1]! : openWirePair({ queuePairs: 3, queueSize: QUEUE });
     open.push(b, q);
     adB = new MiniportAdapter(ndis, b, { name: 'mp-b' });
     cms.push(new PvcCallManager(ndis, adB.handle, 'cm-b'));
@@ -247,7 +251,33 @@ describe('NdisBridge on the wire backend', () => {
     await closeAndCheck(rig);
   });
 
-  for (const shape of ['one-device', 'two-devices'] as const) {
+  it('two devices in one shared region (openSharedWirePairs): no copy at all, B sends from the buffer A received', async () => {
+    const rig = setup('shared-region');
+    const { bridge } = rig;
+    expect(await bridge.start()).toBe(NDIS_STATUS_SUCCESS);
+    const want = frames(1, 300);
+    await paced(rig.inPort, want, rig.out);
+    expect(rig.out).toEqual(want);
+    await waitUntil(() => bridge.aToB.completed === 300, 'the forwards to complete');
+    expect(bridge.aToB).toMatchObject({ received: 300, forwarded: 300, zeroCopy: 300, copied: 0 });
+    expect(mvc(rig, 'b').counters).toMatchObject({ txZeroCopy: 300, txCopied: 0 });
+    // B's sends pointed at the very bytes A indicated: A's view of the one buffer.
+    expect(rig.sent).toEqual(rig.indicated);
+    expect(rig.sent.every((s) => s.buf === rig.regionA)).toBe(true);
+    // No transmit slot of B's VC pair was taken.
+    const b = rig.adapters[1]!.device;
+    expect(b.pools[3]!.available()).toBe(b.pools[3]!.capacity);
+
+    const backWant = frames(1000, 20);
+    await paced(rig.outPort, backWant, rig.back);
+    expect(rig.back).toEqual(backWant);
+    await waitUntil(() => bridge.bToA.completed === 20, 'the reverse forwards to complete');
+    expect(bridge.bToA).toMatchObject({ forwarded: 20, zeroCopy: 20, copied: 0 });
+    expectNothingOutstanding(rig);
+    await closeAndCheck(rig);
+  });
+
+  for (const shape of ['one-device', 'two-devices', 'shared-region'] as const) {
     it(`${shape}: beyond maxInFlight forwards are dropped and counted, never queued; the held ones go out once the far end takes them`, async () => {
       // The far end of VC 2 posts no receive buffers: the wire holds B's sends, so nothing completes.
       const rig = setup(shape, { maxInFlight: 8, postOut: false });
@@ -262,7 +292,7 @@ describe('NdisBridge on the wire backend', () => {
       expect(bridge.aToB.dropped.cap).toBe(32);
       expect(bridge.inFlight).toBe(8);
       // Zero copy holds the receives until the sends complete; a copy returned them already.
-      const held = shape === 'one-device' ? 8 : 0;
+      const held = shape === 'two-devices' ? 0 : 8;
       expect(bridge.heldRx).toBe(held);
       expect(rig.ndis.vcInfo(bridge.a.vcHandle)?.rxHeld).toBe(held);
 

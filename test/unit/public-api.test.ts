@@ -23,6 +23,7 @@ const VALUES = [
   'Device',
   'ErrorCodes',
   'FramePort',
+  'FrameForwarder',
   'INDICATE_END_OF_TX',
   'INDICATE_ERRED_PACKETS',
   'MAX_VID',
@@ -100,6 +101,8 @@ const VALUES = [
   'nblArray',
   'nblCount',
   'ndis',
+  'openSharedTaps',
+  'openSharedWirePairs',
   'openTap',
   'openWirePair',
   'parseMac',
@@ -117,6 +120,8 @@ const VALUES = [
 
 /** Names that exist only for TypeScript (interfaces and type aliases). */
 const TYPES = [
+  'ForwardCounters',
+  'FrameForwarderOptions',
   'BridgeEndOptions',
   'NdisBridgeOptions',
   'WarmUpOptions',
