@@ -72,6 +72,11 @@ export interface NativeStats {
   threadFailures: number;
   /** NEEDS_CSUM frames the device checksummed for a driver without GUEST_CSUM (a wire peer sent them). */
   csumCompleted: number;
+  /**
+   * TAP frames read straight into pair 0's receive buffer, with no staging copy: a device whose
+   * driver accepted a GUEST_ GSO feature and posts buffers of at least kDirectRxBytes (issue 13).
+   */
+  rxDirect: number;
   /** TAP writes go in io_uring batches (else write()/writev() per frame). */
   uring: boolean;
   /** TAP reads come from an armed io_uring multishot read (Linux 6.7+; else read() per frame). */

@@ -122,8 +122,11 @@ std::shared_ptr<Device> Device::create(uint8_t* region, size_t len, const Device
     }
     // Receive: one multishot read armed on the TAP (tap_rx.h says why). Its buffers: twice a
     // batch, so the kernel reads on while a pass delivers the last batch. nullptr (no io_uring,
-    // no provided buffer rings before 5.19): read() per frame into staging slots.
-    if (cfg.use_uring) {
+    // no provided buffer rings before 5.19): read() per frame into staging slots. A driver that
+    // takes GSO frames gets read() per frame straight into its buffers instead (direct_rx_): the
+    // multishot read can only fill the ring's own buffers, which then have to be copied.
+    d->direct_rx_ = d->vnet_ && (d->features_ & kGuestGsoFeatures) != 0;
+    if (cfg.use_uring && !d->direct_rx_) {
       Error re;
       unsigned nbufs = 64;
       while (nbufs < 2 * cfg.batch) nbufs *= 2;
@@ -391,6 +394,7 @@ void Device::stats(DeviceStats* out) const {
   out->ring_errors = m_.ring_errors.get();
   out->thread_failures = m_.thread_failures.get();
   out->csum_completed = m_.csum_completed.get();
+  out->rx_direct = m_.rx_direct.get();
   out->uring = uring_ != nullptr;
   out->rx_uring = rx_uring_on_.load(std::memory_order_relaxed);  // ORDERING: a snapshot for reporting
   out->pairs.clear();

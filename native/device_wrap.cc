@@ -342,6 +342,7 @@ Napi::Value DeviceWrap::Stats(const Napi::CallbackInfo& info) {
   n(o, "ringErrors", s.ring_errors);
   n(o, "threadFailures", s.thread_failures);
   n(o, "csumCompleted", s.csum_completed);
+  n(o, "rxDirect", s.rx_direct);
   o.Set("uring", Napi::Boolean::New(env, s.uring));
   o.Set("rxUring", Napi::Boolean::New(env, s.rx_uring));
   Napi::Array pairs = Napi::Array::New(env, s.pairs.size());

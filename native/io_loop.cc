@@ -662,6 +662,93 @@ class IoLoop {
     return got > 0;
   }
 
+  // Reads up to `want` frames, each straight into pair 0's next receive buffer when that is one
+  // descriptor of at least kDirectRxMin bytes (no truncation possible), so a 64 KiB GSO frame is
+  // copied once, by the kernel, not twice. Under rx_mu_ per frame (one read() at a time, so a
+  // control call waits for one frame at most, never a batch). A frame the buffer cannot keep --
+  // tagged (it belongs to another pair, or needs its tag stripped), malformed, or a GSO type the
+  // driver did not accept -- gives the buffer back (unpop) and takes the ordinary stages from a
+  // staging copy, counted as they count it. Without such a buffer: read() into staging, as
+  // read_tap_batch. Returns true if a frame was read.
+  static bool direct_tap_rx(Device& d, uint32_t want) {
+    uint32_t got = 0;
+    bool staging = false;  // pair 0 has no big buffer now: the rest goes the read() path's way
+    while (got < want) {
+      std::lock_guard<std::mutex> r(d.rx_mu_);
+      DeviceQueue& q = d.queues_[rx_queue_of(0)];
+      Chain& c = d.rx_chain_;
+      const PopResult pr = q.ready() ? q.pop(&c) : PopResult::kEmpty;
+      if (pr == PopResult::kBroken) {
+        d.m_.ring_errors.add();
+        d.raise_interrupt();
+      }
+      if (pr != PopResult::kChain) {
+        staging = true;
+        break;
+      }
+      if (c.nseg != 1 || c.total < Device::kDirectRxMin) {
+        q.unpop();
+        staging = true;
+        break;
+      }
+      // SAFETY: the chain's one segment lies inside the pool (pop checked it), len bytes long.
+      const ssize_t n = read(d.tap_.fd(), c.seg[0].ptr, c.seg[0].len);
+      if (n < 0) {
+        q.unpop();
+        if (errno != EAGAIN && errno != EINTR) {
+          d.m_.rx_read_errors.add();
+          if (tap_gone(errno)) d.set_backend_lost(errno);
+        }
+        break;
+      }
+      got++;
+      place_direct(d, q, c, static_cast<uint32_t>(n));
+    }
+    if (got > 0) {
+      std::lock_guard<std::mutex> r(d.rx_mu_);
+      d.publish_rx_locked(d);
+    }
+    if (!staging || got == want) return got > 0;
+    const uint32_t more = read_tap_batch(d, want - got);
+    if (more > 0) deliver_tap_batch(d, more);
+    return got + more > 0;
+  }
+
+  // Under rx_mu_: a frame read into pair 0's chain c (popped, not yet used). Kept in place if it
+  // is pair 0's as it stands; otherwise the chain goes back and the frame takes deliver's stages.
+  static void place_direct(Device& d, DeviceQueue& q, const Chain& c, uint32_t len) {
+    PairMetrics& pm = d.pm_[0];
+    iovec iov{c.seg[0].ptr, len};
+    RxFrame f;
+    if (!classify(d, &iov, 1, len, &f)) {
+      q.unpop();
+      d.m_.rx_malformed.add();
+      return;
+    }
+    if (!f.tagged) {
+      if (!offload_accepted(d, f, pm)) {
+        q.unpop();  // dropped, and counted by offload_accepted
+        return;
+      }
+      // Where deliver would have put it: an untagged frame's header needs no change (the driver
+      // took GUEST_CSUM with its GSO feature, so a partial checksum stays partial).
+      d.rx_dirty_[0] = 1;
+      complete_received(q, pm, c.head, len, f.hl);
+      d.m_.rx_direct.add();
+      return;
+    }
+    // Tagged: another pair's, or a priority tag to strip. The chain goes back first (deliver pops
+    // again), and deliver routes and strips from a copy.
+    // SAFETY: len <= c.seg[0].len; the staging slot holds kRxStageSlot bytes, and a frame the
+    // kernel hands over is at most kDirectRxMin <= kRxStageSlot (the min() only bounds the copy).
+    const uint32_t keep = len < Device::kRxStageSlot ? len : static_cast<uint32_t>(Device::kRxStageSlot);
+    std::memcpy(d.rx_stage_.data(), c.seg[0].ptr, keep);
+    q.unpop();
+    iovec s{d.rx_stage_.data(), keep};
+    uint32_t rxq = 0;
+    if (Device::deliver(d, &s, 1, keep, &rxq) == Deliver::kNoBuffer) d.pm_[pair_of(rxq)].rx_no_buffer.add();
+  }
+
   // Steers the frames read, under rx_mu_, by the bindings and buffers of this moment, then
   // publishes the used entries. A frame whose queue has no buffer is dropped and counted.
   [[gnu::always_inline]] static void deliver_tap_batch(Device& d, uint32_t got) {
@@ -818,6 +905,7 @@ bool Device::service_tap_rx() {
   const uint32_t want = IoLoop::tap_rx_budget(*this);
   if (want == 0) return false;  // paused until a receive queue gets a buffer
   if (rx_ring_on()) return IoLoop::ring_tap_rx(*this, want);
+  if (direct_rx_) return IoLoop::direct_tap_rx(*this, want);
   const uint32_t got = IoLoop::read_tap_batch(*this, want);
   if (got == 0) return false;
   IoLoop::deliver_tap_batch(*this, got);

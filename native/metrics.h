@@ -46,6 +46,7 @@ struct DeviceMetrics {
   Counter irq_coalesced;   // interrupts folded into one already in flight
   Counter ring_errors;     // queues put in NEEDS_RESET
   Counter thread_failures; // the I/O thread had to stop (kDeviceFailed): 0 or 1
+  Counter rx_direct;       // TAP frames read straight into a receive chain (no staging copy)
   Counter csum_completed;  // NEEDS_CSUM frames checksummed for a driver without GUEST_CSUM (wire)
 };
 

@@ -111,6 +111,8 @@ describe.runIf(enabled)('offloads: the host as the sender (AF_PACKET + PACKET_VN
     completeChecksum(f, vnetU16(r, 0, VnetHdrOff.csumStart), vnetU16(r, 0, VnetHdrOff.csumOffset));
     expect(l4ChecksumOk(f, 14)).toBe(true);
     expect(dev!.info().features.negotiated).toEqual(expect.arrayContaining(['GUEST_TSO4']));
+    // Read straight into the posted buffer (big buffers and a GUEST_ GSO feature), no staging copy.
+    expect(dev!.stats().rxDirect).toBeGreaterThanOrEqual(1);
   });
 
   it("tagged with a VC's VID, reaches that VC's pair untagged, csum_start moved back by the tag", async () => {
@@ -127,8 +129,20 @@ describe.runIf(enabled)('offloads: the host as the sender (AF_PACKET + PACKET_VN
     const port = new FramePort(dev, 1);
     const got: Uint8Array[] = [];
     port.onFrame = (bytes, off, len) => got.push(bytes.slice(off - 12, off + len));
-    dev.onInterrupt = () => port.poll();
+    // Pair 0 posted too: the TAP read lands in its big buffer first (the device reads straight
+    // into pair 0's buffers), then the tagged frame must move to pair 1 and that buffer go back.
+    const port0 = new FramePort(dev, 0);
+    const got0: Uint8Array[] = [];
+    port0.onFrame = (bytes, off, len) => {
+      if (isIpv4(bytes, off + 12)) got0.push(bytes.slice(off - 12, off + len));
+    };
+    dev.onInterrupt = () => {
+      port.poll();
+      port0.poll();
+    };
     port.postRx();
+    port0.postRx();
+    const directBefore = dev.stats().rxDirect;
     const t = inetFrame({ proto: IPPROTO_TCP, payload: PAYLOAD, csum: 'partial' });
     const tagged = new Uint8Array(t.frame.length + 4);
     tagged.set(t.frame.subarray(0, 12), 0);
@@ -144,6 +158,10 @@ describe.runIf(enabled)('offloads: the host as the sender (AF_PACKET + PACKET_VN
     expect(f.length).toBe(t.frame.length);
     completeChecksum(f, vnetU16(r, 0, VnetHdrOff.csumStart), vnetU16(r, 0, VnetHdrOff.csumOffset));
     expect(l4ChecksumOk(f, 14)).toBe(true);
+    // Not kept in pair 0's buffer: that one went back on its ring, unused.
+    expect(got0).toEqual([]);
+    expect(dev.stats().rxDirect).toBe(directBefore);
+    expect(dev.rx[0]!.inFlight()).toBe(64);
   });
 
   it('reaches a device without GUEST_ features as MSS-sized segments with complete checksums', async () => {
