@@ -14,11 +14,16 @@ import { CondisError } from '../errors';
 import type { HostState, NodeReady } from './state';
 
 /**
- * The default node command: this package's own `condis` (bin/condis.js, found upwards from this
- * file, in the sources or in dist/) run by this Node.js. CONDIS_CLUSTER_NODE or --node-command
- * replace it (the tests' stand-in; a node installed elsewhere).
+ * The default node command: this package's own `condis`, run by this Node.js — lib/cli/entry
+ * beside this file when the tree has it (it runs from the sources too, with tsx, as
+ * lib/scenarios/cold-drain.ts starts its child), else bin/condis.js found upwards (which loads
+ * dist/). CONDIS_CLUSTER_NODE or --node-command replace it (the tests' stand-in; a node
+ * installed elsewhere).
  */
 export function defaultNodeCommand(): string[] {
+  const ext = path.extname(__filename);
+  const entry = path.join(__dirname, '..', 'cli', `entry${ext}`);
+  if (fs.existsSync(entry)) return [process.execPath, ...(ext === '.ts' ? ['--import', 'tsx'] : []), entry];
   let dir = __dirname;
   for (let i = 0; i < 5; i++) {
     const bin = path.join(dir, 'bin', 'condis.js');

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { teardown } from '../../lib/cluster/down';
 import { listNamespaces } from '../../lib/cluster/netns';
 import { alive } from '../../lib/cluster/node-process';
-import { readState } from '../../lib/cluster/state';
+import { type ClusterState, readState } from '../../lib/cluster/state';
 import { clusterUp } from '../../lib/cluster/up';
 import { runMain } from '../cli/helpers';
 import { tapTestsEnabled } from '../helpers/privilege';
@@ -280,6 +280,61 @@ describe.skipIf(!enabled)('condis cluster (stand-in nodes, the kernel as peer)',
       expect(h).toMatchObject({ nodeRunning: false, tapOnBridge: false, underlayUp: true });
     expect((await cli(['down', '--id', id])).code).toBe(0);
     expect(nsOf(id)).toEqual([]);
+  });
+
+  it('down after an up that was SIGKILLed half-way: the state it wrote step by step finds everything', async () => {
+    const id = idFor('k');
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        CLI,
+        'cluster',
+        'up',
+        '2',
+        '--id',
+        id,
+        '--run-dir',
+        runDir,
+        '--node-command',
+        STANDIN,
+      ],
+      { env: { ...process.env, CC_STANDIN_HANG: '*' }, stdio: 'ignore' },
+    );
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    let state: ClusterState | null = null;
+    try {
+      while (!state?.hosts.every((h) => h.pid !== null)) {
+        if (child.exitCode !== null) throw new Error('up exited early');
+        await new Promise((r) => setTimeout(r, 50));
+        state = fs.existsSync(path.join(runDir, `cluster-${id}.json`)) ? readState(runDir, id) : null;
+      }
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    expect(state.status).toBe('building');
+    expect(nsOf(id)).toHaveLength(3);
+    const pids = state.hosts.map((h) => h.pid!);
+    expect(pids.every(alive)).toBe(true); // the nodes outlive a killed up (detached)
+    const r = await cli(['down', '--id', id, '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).left).toEqual([]);
+    expect(nsOf(id)).toEqual([]);
+    expect(pids.filter(alive)).toEqual([]);
+    expect(fs.existsSync(state.stateFile)).toBe(false);
+  });
+
+  it("down without a state file removes the namespaces that carry the cluster's names, and only those", async () => {
+    const id = idFor('w');
+    const other = `${id}x-h1`; // another cluster's name: not ours
+    strays.push(other);
+    for (const ns of [`${id}-ul`, `${id}-h1`, `${id}-h2`, other]) spawnSync('ip', ['netns', 'add', ns]);
+    const r = await cli(['down', '--id', id]);
+    expect(r.code).toBe(0);
+    expect(nsOf(id)).toEqual([]);
+    expect(listNamespaces()).toContain(other);
   });
 
   describe('a failed up removes what it made, with a coded error', () => {
