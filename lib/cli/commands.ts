@@ -355,7 +355,8 @@ On two real machines, see docs/cluster.md (the same ip commands, the other machi
               name: 'id',
               kind: 'text',
               arg: 'ID',
-              help: "the cluster id, the namespaces' prefix: a-z and 0-9, a letter first, <= 12 (default condis)",
+              help: `the cluster id, the prefix of its namespaces (default condis): a-z and 0-9,
+a letter first, at most 12 characters`,
             },
             {
               name: 'vni',
@@ -368,7 +369,7 @@ On two real machines, see docs/cluster.md (the same ip commands, the other machi
               kind: 'text',
               arg: 'CMD',
               help: `the command each node runs as, split on blanks; \`node --tap ...\` is appended
-(default: $CONDIS_CLUSTER_NODE, else this package's bin/condis.js under this Node.js)`,
+(default: $CONDIS_CLUSTER_NODE, else this package's own condis under this Node.js)`,
             },
             { name: 'no-nodes', kind: 'flag', help: 'no nodes: the hosts, bridges and VXLANs only' },
             {
