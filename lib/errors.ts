@@ -88,6 +88,13 @@ export const ErrorCodes = {
   // Benchmarks and warmUp() (lib/scenarios, lib/bench).
   ERR_CONDIS_BENCH_FAILED:
     'a benchmark or warmUp() could not run a step of its own (its rig, its helper process, a step that timed out); the message says which',
+  // Hosts on this machine (lib/cluster, `condis cluster`).
+  ERR_CONDIS_CLUSTER_EXISTS:
+    'a cluster with that id, or a network namespace with one of its names, exists already; `condis cluster down --id ID` or pick another --id',
+  ERR_CONDIS_CLUSTER_FAILED:
+    'a step of `condis cluster up` failed or was interrupted (the message says which: an ip command, a node that exited or never printed its ready line); everything it made was removed',
+  ERR_CONDIS_CLUSTER_NOT_FOUND:
+    'no such cluster or host (no state file, or an unknown host name); `condis cluster status` lists them',
   // Queues that went to NEEDS_RESET (a ringError; one code per shared RingError number, native/virtq.h).
   ERR_CONDIS_RING_AVAIL_IDX_TOO_FAR: 'avail.idx ran more than the queue size ahead; reset the queue',
   ERR_CONDIS_RING_HEAD_OUT_OF_RANGE: 'avail.ring named a descriptor beyond the table; reset the queue',

@@ -5,11 +5,13 @@
  * runs, and help.ts renders every help text from it (`condis --help`, `condis <cmd> [<sub>]
  * --help`, `condis help <cmd> [<sub>]`): a command cannot exist without appearing in the help,
  * and an option cannot be parsed without being documented. The commands' behaviour lives in the
- * modules named by `run` (demo.ts, run.ts, bench-drain.ts, bench-pps.ts, trace.ts, soak.ts).
+ * modules named by `run` (demo.ts, run.ts, bench-drain.ts, bench-pps.ts, trace.ts, soak.ts,
+ * cluster.ts).
  */
 import { benchDrain } from './bench-drain';
 import { benchPps } from './bench-pps';
 import { benchTcp } from './bench-tcp';
+import { clusterDownCommand, clusterLinkCommand, clusterStatusCommand, clusterUpCommand } from './cluster';
 import { demo } from './demo';
 import { run } from './run';
 import { soakCommand } from './soak';
@@ -322,6 +324,115 @@ udpPps, udpPpsReps }], ratios, skipped, errors }`,
           ],
           examples: ['sudo condis bench tcp --seconds 5 --reps 3 --json tcp.json --svg tcp.svg'],
           run: benchTcp,
+        },
+      ],
+    },
+    {
+      name: 'cluster',
+      summary: 'hosts on this machine: namespaces joined by a bridge and VXLAN, a node on each',
+      noun: { one: 'subcommand', many: 'subcommands' },
+      examples: ['sudo condis cluster up 3', 'sudo condis cluster link h2 down', 'sudo condis cluster down'],
+      subcommands: [
+        {
+          name: 'up',
+          summary: 'N hosts (network namespaces), each a bridge with a VXLAN port and a node on a TAP',
+          positionals: '<N>',
+          about: `Builds N hosts (N from 2 to 16) as network namespaces <id>-h1..<id>-hN on this machine and an
+underlay namespace <id>-ul with a bridge; each host has a veth ul0 to it (192.168.77.<n>/24), a
+bridge br0 and a VXLAN port vxlan0 (VNI 14, UDP 4789, local 192.168.77.<n>, dev ul0) that floods
+to every peer by unicast (one all-zeros FDB entry per peer, as between real machines: no
+multicast needed). Then starts one node per host, \`ip netns exec <id>-h<n> <node-command> node
+--tap tap0 --mac 02:cc:00:00:00:<n> --ip 10.14.0.<n>/24 --control <run-dir>/cluster-<id>/h<n>.sock\`,
+waits for each node's ready line and enslaves its TAP to the host's bridge. The nodes keep running
+(detached; stdout in h<n>.events, stderr in h<n>.log) until \`condis cluster down\`.
+MTU: VXLAN adds 50 bytes; the underlay (veths of our own) runs at 1600, so the overlay (bridge,
+vxlan0, TAP) keeps 1500 and a 1500-byte VC frame with its 802.1Q tag crosses unfragmented (it needs
+an underlay of 1554). State: <run-dir>/cluster-<id>.json (namespaces, interfaces, pids, control
+sockets, MACs). A failure or Ctrl-C (130), SIGTERM (143), SIGHUP (129) removes everything made.
+On two real machines, see docs/cluster.md (the same ip commands, the other machine as remote).`,
+          options: [
+            {
+              name: 'id',
+              kind: 'text',
+              arg: 'ID',
+              help: `the cluster id, the prefix of its namespaces (default condis): a-z and 0-9,
+a letter first, at most 12 characters`,
+            },
+            {
+              name: 'vni',
+              kind: 'int',
+              arg: 'N',
+              help: 'the VXLAN network identifier (default 14; 1..16777215)',
+            },
+            {
+              name: 'node-command',
+              kind: 'text',
+              arg: 'CMD',
+              help: `the command each node runs as, split on blanks; \`node --tap ...\` is appended
+(default: $CONDIS_CLUSTER_NODE, else this package's own condis under this Node.js)`,
+            },
+            { name: 'no-nodes', kind: 'flag', help: 'no nodes: the hosts, bridges and VXLANs only' },
+            {
+              name: 'ready-timeout',
+              kind: 'int',
+              arg: 'S',
+              help: 'seconds a node may take to print its ready line (default 30; 1..3600)',
+            },
+            {
+              name: 'run-dir',
+              kind: 'text',
+              arg: 'DIR',
+              help: "where the state file and the nodes' sockets go (default $CONDIS_RUN_DIR, else /run/condis)",
+            },
+            { name: 'json', kind: 'flag', help: 'print the state (as in the state file) as JSON' },
+          ],
+          examples: ['sudo condis cluster up 3 --id lab'],
+          run: clusterUpCommand,
+        },
+        {
+          name: 'down',
+          summary: 'stop the nodes, remove every namespace, bridge, VXLAN, veth, TAP and the state',
+          about: `Stops the nodes (SIGTERM, then SIGKILL after --timeout) and any other process in the cluster's
+namespaces, deletes its links and namespaces and removes the state file and the cluster's
+directory. Idempotent: with nothing left it says so and exits 0. Without --id: the one cluster
+that is up (an error if several are).`,
+          options: [
+            { name: 'id', kind: 'text', arg: 'ID', help: 'the cluster id (default: the one that is up)' },
+            {
+              name: 'timeout',
+              kind: 'int',
+              arg: 'S',
+              help: 'seconds from SIGTERM to SIGKILL (default 5; 0..600)',
+            },
+            { name: 'run-dir', kind: 'text', arg: 'DIR', help: 'as for up' },
+            { name: 'json', kind: 'flag', help: 'print what was removed as JSON' },
+          ],
+          examples: ['sudo condis cluster down --id lab'],
+          run: clusterDownCommand,
+        },
+        {
+          name: 'status',
+          summary: 'the hosts of a cluster now: namespaces, nodes, TAPs, underlay links, VXLAN counters',
+          options: [
+            { name: 'id', kind: 'text', arg: 'ID', help: 'the cluster id (default: the one that is up)' },
+            { name: 'run-dir', kind: 'text', arg: 'DIR', help: 'as for up' },
+            { name: 'json', kind: 'flag', help: 'print the status as JSON' },
+          ],
+          examples: ['sudo condis cluster status --json'],
+          run: clusterStatusCommand,
+        },
+        {
+          name: 'link',
+          summary: "cut or restore a host's underlay link (its veth ul0 down or up)",
+          positionals: '<host> down|up',
+          about: `Sets the host's underlay veth (ul0 in <id>-h<n>) down or up: VXLAN traffic to and from that
+host stops, as with a pulled cable, and resumes on up. <host> is h1..hN (or its namespace).`,
+          options: [
+            { name: 'id', kind: 'text', arg: 'ID', help: 'the cluster id (default: the one that is up)' },
+            { name: 'run-dir', kind: 'text', arg: 'DIR', help: 'as for up' },
+          ],
+          examples: ['sudo condis cluster link h2 down'],
+          run: clusterLinkCommand,
         },
       ],
     },

@@ -23,7 +23,8 @@ export function sh(cmd: string, args: string[]): string {
   }
 }
 
-function shQuiet(cmd: string, args: string[]): void {
+/** A command whose failure does not matter (cleanup of something that may already be gone). */
+export function shQuiet(cmd: string, args: string[]): void {
   try {
     execFileSync(cmd, args, { stdio: 'ignore' });
   } catch {
