@@ -157,14 +157,20 @@ export class PingAnswerer {
   /**
    * The replies to every frame of `nbls`, as one NBL list (null if none), counted as sent: the
    * caller hands the list to NdisCoSendNetBufferLists. `answering` false counts what would have
-   * been answered as droppedStopping.
+   * been answered as droppedStopping. `accept`, when given, sees each frame first: false skips it
+   * (counted by the caller, not here).
    */
-  answerAll(nbls: NetBufferList, answering: boolean): NetBufferList | null {
+  answerAll(
+    nbls: NetBufferList,
+    answering: boolean,
+    accept?: (b: Uint8Array, off: number, len: number) => boolean,
+  ): NetBufferList | null {
     let head: NetBufferList | null = null;
     let tail: NetBufferList | null = null;
     let n = 0;
     for (let p: NetBufferList | null = nbls; p; p = p.next) {
       for (let nb = p.firstNetBuffer; nb; nb = nb.next) {
+        if (accept && !accept(nb.buffer, nb.dataOffset, nb.dataLength)) continue;
         this.counters.framesIn++;
         const reply = this.answer(nb.buffer, nb.dataOffset, nb.dataLength, answering);
         if (reply === null) continue;
