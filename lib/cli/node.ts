@@ -21,21 +21,34 @@ function emit(e: NodeEvent | Record<string, unknown>): void {
 
 const text = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' ? v : undefined);
 
+/** Every integer option, checked before anything else (a bad one is a usage error either way). */
+function ints(values: Values) {
+  return {
+    sap: values.sap === undefined ? undefined : intFlag('sap', values.sap, 1, 1, 0xffffffff),
+    queuePairs:
+      values['queue-pairs'] === undefined
+        ? undefined
+        : intFlag('queue-pairs', values['queue-pairs'], 16, 2, 64),
+    vid: values.vid === undefined ? undefined : intFlag('vid', values.vid, 0, 1, 4094),
+    call: values.call === undefined ? undefined : intFlag('call', values.call, 0, 1, Number.MAX_SAFE_INTEGER),
+    count: intFlag('count', values.count, 3, 1, 10000),
+  };
+}
+
 export async function nodeCommand(values: Values, positionals: string[]): Promise<number> {
+  const n = ints(values);
   if (positionals.length > 1) throw new UsageError(`one request at a time, got "${positionals.join(' ')}"`);
   const word = positionals[0];
-  if (word !== undefined) return request(word, values);
+  if (word !== undefined) return request(word, values, n);
   const tap = text(values.tap);
   if (tap === undefined) throw new UsageError('--tap NAME is required to run a node');
   const opts = resolveNodeOptions({
     tap,
     ...(values.mac !== undefined ? { mac: text(values.mac)! } : {}),
-    ...(values.sap !== undefined ? { sap: intFlag('sap', values.sap, 1, 1, 0xffffffff) } : {}),
+    ...(n.sap !== undefined ? { sap: n.sap } : {}),
     ...(values.ip !== undefined ? { ip: text(values.ip)! } : {}),
     ...(values.control !== undefined ? { control: text(values.control)! } : {}),
-    ...(values['queue-pairs'] !== undefined
-      ? { queuePairs: intFlag('queue-pairs', values['queue-pairs'], 16, 2, 64) }
-      : {}),
+    ...(n.queuePairs !== undefined ? { queuePairs: n.queuePairs } : {}),
   });
   const node = await CondisNode.open(opts, emit);
   let signal: string | null = null;
@@ -82,7 +95,7 @@ export async function nodeCommand(values: Values, positionals: string[]): Promis
 }
 
 /** `condis node <request> --control PATH ...`: one request, its reply printed. */
-async function request(word: string, values: Values): Promise<number> {
+async function request(word: string, values: Values, n: ReturnType<typeof ints>): Promise<number> {
   if (!(NODE_REQUESTS as readonly string[]).includes(word))
     throw new UsageError(`unknown request "${word}" (known: ${NODE_REQUESTS.join(', ')})`);
   const control = text(values.control);
@@ -96,15 +109,15 @@ async function request(word: string, values: Values): Promise<number> {
     const peer = text(values.peer);
     if (peer === undefined) throw new UsageError('call: --peer MAC is required');
     req.peer = peer;
-    if (values.sap !== undefined) req.sap = intFlag('sap', values.sap, 1, 0, 0xffffffff);
-    if (values.vid !== undefined) req.vid = intFlag('vid', values.vid, 0, 1, 4094);
+    if (n.sap !== undefined) req.sap = n.sap;
+    if (n.vid !== undefined) req.vid = n.vid;
   }
   if (word === 'ping' || word === 'close') {
-    if (values.call === undefined) throw new UsageError(`${word}: --call N is required`);
-    req.call = intFlag('call', values.call, 0, 1, Number.MAX_SAFE_INTEGER);
+    if (n.call === undefined) throw new UsageError(`${word}: --call N is required`);
+    req.call = n.call;
   }
   if (word === 'ping') {
-    req.count = intFlag('count', values.count, 3, 1, 10000);
+    req.count = n.count;
     if (values['peer-ip'] !== undefined) req.ip = text(values['peer-ip']);
   }
   const reply = await controlRequest(path, req);

@@ -220,7 +220,7 @@ export class NodeClient {
     let last: NdisStatus = NDIS_STATUS_FAILURE;
     const c = this.newCall('out');
     c.peer = Uint8Array.from(peer);
-    for (let attempt = 0; attempt < (vid === undefined ? MAX_VID_TRIES : 1); attempt++) {
+    for (let attempt = 0; attempt < MAX_VID_TRIES; attempt++) {
       const v = vid ?? nextVid(start, (x) => !tried.has(x) && !inUse(x));
       if (v === undefined) break;
       tried.add(v);
@@ -244,8 +244,8 @@ export class NodeClient {
       }
       this.ndis.coDeleteVc(c.vc);
       c.answerer = null;
-      if (last !== NDIS_STATUS_VC_NOT_AVAILABLE) break;
-      // The VID is taken at one end: the next one.
+      // The VID is taken at one end: the next one (a VID the user asked for is not changed).
+      if (last !== NDIS_STATUS_VC_NOT_AVAILABLE || vid !== undefined) break;
       this.counters.vidRetries++;
       start = v + 1;
     }

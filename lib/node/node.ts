@@ -42,6 +42,8 @@ export interface CallRow {
   state: string;
   dir: 'out' | 'in';
   peerIp: string | null;
+  /** Frames on the call's VID that were not from its peer to us (another pair's), dropped. */
+  foreignFrames: number;
 }
 
 export class CondisNode {
@@ -141,6 +143,7 @@ export class CondisNode {
       state: c.phase,
       dir: c.dir,
       peerIp: c.peerIp ? c.peerIp.join('.') : null,
+      foreignFrames: c.foreignFrames,
     }));
   }
 
