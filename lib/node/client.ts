@@ -189,6 +189,7 @@ export class NodeClient {
     this.af = af.afHandle;
     const sap = ndis.clRegisterSap(this.af, opts.sap, this);
     if (sap.status !== NDIS_STATUS_SUCCESS || !sap.sapHandle) {
+      ndis.clCloseAddressFamily(this.af);
       ndis.closeAdapter(this.binding);
       throw new CondisError(
         'ERR_CONDIS_CALL_FAILED',

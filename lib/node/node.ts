@@ -11,7 +11,7 @@
  * The MCM folds the call manager into the miniport and drives pair 0 itself; same wire protocol,
  * so an MCM node could call a CM node, but it is not what this process demonstrates.
  *
- * Wiring (as the demo's endpoint A, lib/scenarios/demo-topology.ts): openTap down, quiet(), up;
+ * Wiring (as the demo's endpoint A, lib/scenarios/demo-topology.ts): openQuietTap (shared with the tests);
  * `new Ndis`, `new MiniportAdapter`; the call manager in place of the demo's PVC one. Trace off:
  * a long-running process would keep every event; the verifier reports (counted in status()).
  *
@@ -22,10 +22,9 @@
 import { parseIpv4Address } from '../client/ipv4';
 import { CondisCallManager } from '../cm/call-manager';
 import type { Device } from '../device/device';
-import { openTap } from '../device/open';
 import { parseMac } from '../device/options';
 import { CondisError } from '../errors';
-import { quiet } from '../host/tc';
+import { openQuietTap } from '../host/quiet-tap';
 import { MiniportAdapter } from '../miniport/adapter';
 import { Ndis } from '../ndis/ndis';
 import { NDIS_STATUS_SUCCESS, statusName } from '../ndis/status';
@@ -60,14 +59,12 @@ export class CondisNode {
 
   /** Opens the TAP and brings up the stack; on failure, removes what it made and rethrows. */
   static async open(opts: ResolvedNodeOptions, onEvent: (e: NodeEvent) => void): Promise<CondisNode> {
-    // Down until IPv6 is off: the kernel's own frames (MLD, router solicitations) would reach
-    // the signalling VC on pair 0 as noise.
-    const device = openTap({ name: opts.tap, queuePairs: opts.queuePairs, queueSize: 256, up: false });
+    // IPv6 off before it goes up: the kernel's own frames (MLD, router solicitations) would
+    // reach the signalling VC on pair 0 as noise.
+    const device = openQuietTap({ name: opts.tap, queuePairs: opts.queuePairs, queueSize: 256 });
     let adapter: MiniportAdapter | null = null;
     let cm: CondisCallManager | null = null;
     try {
-      quiet(opts.tap);
-      device.setLink(true);
       const ndis = new Ndis({ verifier: 'report', trace: false });
       adapter = new MiniportAdapter(ndis, device, { name: 'condis-miniport' });
       cm = new CondisCallManager(ndis, adapter.handle, { mac: opts.mac });
