@@ -227,6 +227,36 @@ describe.runIf(enabled)('condis node: calls between node processes over a Linux 
     for (const n of [a, b, c, d]) expect((await ok(n, { cmd: 'status' })).verifierViolations).toBe(0);
   });
 
+  it('a node holds at most queue pairs - 1 calls: one more, made or taken, fails with NDIS_STATUS_RESOURCES at both ends', async () => {
+    const [a, b] = nodes as [Node, Node];
+    // Two queue pairs: pair 0 is signalling, so one call.
+    const e = await startNode('e', ['--queue-pairs', '2']);
+    const first = await call(a, e);
+    // Taken: e's miniport has no pair for the VC of B's SETUP; e refuses.
+    expect(await b.ctl.request({ cmd: 'call', peer: e.ready.mac, sap: 1 })).toMatchObject({
+      ok: false,
+      code: 'ERR_CONDIS_CALL_FAILED',
+      status: 'RESOURCES',
+    });
+    // Made: B accepts (it has pairs), e cannot activate its end; B's call closes with that cause.
+    expect(await e.ctl.request({ cmd: 'call', peer: b.ready.mac, sap: 1 })).toMatchObject({
+      ok: false,
+      code: 'ERR_CONDIS_CALL_FAILED',
+      status: 'RESOURCES',
+    });
+    await b.proc.waitFor(
+      isEvent('callClosed', { peer: e.ready.mac, by: 'peer', cause: 'RESOURCES' }),
+      'callClosed at B',
+    );
+    await ok(a, { cmd: 'close', call: first.out });
+    await e.proc.waitFor(isEvent('callClosed', { call: first.in }), 'callClosed at e');
+    // The pair is free again.
+    const again = await call(e, a);
+    await ping(e, again.out, 1);
+    await ok(e, { cmd: 'close', call: again.out });
+    for (const n of [a, b, e]) expect((await ok(n, { cmd: 'status' })).verifierViolations).toBe(0);
+  });
+
   it('the CLI client prints the reply of a request to a running node', () => {
     const a = nodes[0]!;
     const { command, args } = condisCommand(['node', 'status', '--control', a.ready.control]);
