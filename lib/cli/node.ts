@@ -65,6 +65,20 @@ export async function nodeCommand(values: Values, positionals: string[]): Promis
     signal = s;
     stopNow();
   };
+  // Faults go to stderr, one JSON line each; a lost TAP or a failed device also stops the node
+  // (exit 1): every frame would fail from now on.
+  let failed = false;
+  const fault = (kind: string, fatal: boolean) => (e: { code?: string; message: string }) => {
+    process.stderr.write(`${JSON.stringify({ error: kind, code: e.code, message: e.message })}\n`);
+    if (fatal) {
+      failed = true;
+      stopNow();
+    }
+  };
+  node.adapter.on('vcAbort', fault('vcAbort', false));
+  node.device.on('ringError', fault('ringError', false));
+  node.device.on('backendLost', fault('backendLost', true));
+  node.device.on('deviceFailed', fault('deviceFailed', true));
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   emit({
@@ -91,7 +105,7 @@ export async function nodeCommand(values: Values, positionals: string[]): Promis
     signal,
     verifierViolations: node.ndis.verifier.violations.length,
   });
-  return 0;
+  return failed ? 1 : 0;
 }
 
 /** `condis node <request> --control PATH ...`: one request, its reply printed. */

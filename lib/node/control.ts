@@ -23,7 +23,7 @@ import type { CondisNode } from './node';
 export type ControlRequest = { id?: unknown; cmd?: unknown } & Record<string, unknown>;
 export type ControlReply = { id: unknown; ok: boolean } & Record<string, unknown>;
 
-/** Runs one request against the node. `onShutdown` is called after a shutdown's reply is written. */
+/** Runs one request against the node (a shutdown only answers here: the server then stops the node). */
 export async function handleRequest(node: CondisNode, req: ControlRequest): Promise<Record<string, unknown>> {
   switch (req.cmd) {
     case 'call':

@@ -282,6 +282,17 @@ describe.runIf(enabled)('condis node: calls between node processes over a Linux 
     expect(callsA).toEqual([]);
   });
 
+  it('its TAP deleted under it: the node reports backendLost on stderr, stops, removes its socket and exits 1', async () => {
+    const f = await startNode('f');
+    ns!.exec('ip', ['link', 'del', f.ready.tap]);
+    expect(await f.proc.exited).toEqual({ code: 1, signal: null });
+    expect(f.proc.stderr).toContain('"code":"ERR_CONDIS_BACKEND_LOST"');
+    expect(f.proc.events.at(-1)).toMatchObject({ event: 'stopped' });
+    expect(fs.existsSync(f.ready.control)).toBe(false);
+    f.ctl.close();
+    nodes.splice(nodes.indexOf(f), 1);
+  });
+
   it('nothing is left: every node stops cleanly (shutdown request or SIGTERM), its TAP and socket go, the namespace is removed', async () => {
     for (const n of nodes) {
       // One asked over its socket, the others by SIGTERM.
