@@ -85,6 +85,9 @@ export const ErrorCodes = {
     'no free queue pair on the miniport for another VC; close a VC or open more queue pairs',
   ERR_CONDIS_CHANNEL_CLOSED: 'the channel (or VC) was closed; nothing more is sent or received on it',
   ERR_CONDIS_CALL_FAILED: 'the call could not be made or activated; `status` names the NDIS_STATUS',
+  // condis node (lib/node).
+  ERR_CONDIS_NO_SUCH_CALL:
+    'a node control request names a call the node does not have (closed, or never made)',
   // Benchmarks and warmUp() (lib/scenarios, lib/bench).
   ERR_CONDIS_BENCH_FAILED:
     'a benchmark or warmUp() could not run a step of its own (its rig, its helper process, a step that timed out); the message says which',

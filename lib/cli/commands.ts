@@ -6,13 +6,14 @@
  * --help`, `condis help <cmd> [<sub>]`): a command cannot exist without appearing in the help,
  * and an option cannot be parsed without being documented. The commands' behaviour lives in the
  * modules named by `run` (demo.ts, run.ts, bench-drain.ts, bench-pps.ts, trace.ts, soak.ts,
- * cluster.ts).
+ * cluster.ts, node.ts).
  */
 import { benchDrain } from './bench-drain';
 import { benchPps } from './bench-pps';
 import { benchTcp } from './bench-tcp';
 import { clusterDownCommand, clusterLinkCommand, clusterStatusCommand, clusterUpCommand } from './cluster';
 import { demo } from './demo';
+import { nodeCommand } from './node';
 import { run } from './run';
 import { soakCommand } from './soak';
 import { trace } from './trace';
@@ -452,6 +453,86 @@ handler invocations, completions and state changes it recorded.
       ],
       examples: ['condis trace --mermaid client-close > close.mmd'],
       run: trace,
+    },
+    {
+      name: 'node',
+      summary: 'a long-running host: TAP, NDIS, miniport, signalling call manager, a client; JSON control',
+      positionals: '[call|ping|close|calls|status|shutdown]',
+      about: `Without a request word: runs a node until SIGINT, SIGTERM or a shutdown request. It creates the
+TAP --tap (brought up, IPv6 off), runs the NDIS runtime, the reference miniport and the signalling
+call manager (SETUP/CONNECT/RELEASE on untagged frames, ethertype 0x88B5) on it, registers SAP
+--sap and accepts every call to it: on each call's VC (802.1Q VID = VC id) it answers ARP and ICMP
+echo for --ip and echoes frames of ethertype 0x88B6. Enslave the TAP to a bridge (and a VXLAN
+port) to reach other nodes. stdout: one JSON event a line, first
+  {"event":"ready","tap","mac","sap","ip","control","pid"}
+then incomingCall, callConnected, callFailed, callClosed {"cause"}, and last {"event":"stopped"};
+errors go to stderr. On SIGINT/SIGTERM every call is released (RELEASE) and drained, every VC
+deleted, the TAP closed, the socket removed; exit 0.
+The control socket (--control) speaks JSON lines, each request with an "id" echoed in its reply:
+  {"id":1,"cmd":"call","peer":MAC,"sap":N[,"vid":V]} -> {"id":1,"ok":true,"call":C,"vid":V,"setupMs":x}
+  {"cmd":"ping","call":C,"count":n[,"ip":A]}  -> {"ok":true,"sent","received","rttUs":[..],"target"}
+  {"cmd":"close","call":C}   -> {"ok":true,"drainMs":x}     {"cmd":"calls"} -> {"ok":true,"calls":[..]}
+  {"cmd":"status"} -> counters                             {"cmd":"shutdown"} -> {"ok":true}, then stop
+  a failure: {"id","ok":false,"code":"ERR_CONDIS_...","message"[,"status":NDIS_STATUS]}
+With a request word: sends it to the node at --control (or /run/condis/<--tap>.sock) and prints
+the reply JSON (exit 0 if ok, 1 if not).`,
+      options: [
+        {
+          name: 'tap',
+          kind: 'text',
+          arg: 'NAME',
+          help: 'the TAP to create (required to run a node; 1..15 bytes)',
+        },
+        {
+          name: 'mac',
+          kind: 'text',
+          arg: 'MAC',
+          help: "the node's MAC (default 02:cd: and a hash of the TAP name: stable across restarts)",
+        },
+        {
+          name: 'sap',
+          kind: 'int',
+          arg: 'N',
+          help: 'the SAP to listen on; with call: the SAP called (default 1)',
+        },
+        {
+          name: 'ip',
+          kind: 'text',
+          arg: 'A.B.C.D/24',
+          help: `the node's address inside its calls, for ARP, ICMP and ping (default
+10.<mac[3]>.<mac[4]>.<1 + mac[5] % 254>/24)`,
+        },
+        {
+          name: 'control',
+          kind: 'text',
+          arg: 'PATH',
+          help: 'the control socket (default /run/condis/<tap>.sock)',
+        },
+        {
+          name: 'queue-pairs',
+          kind: 'int',
+          arg: 'N',
+          help: `the device's queue pairs (default 16; 2..64): pair 0 carries signalling, each call
+one of the others, so a node holds at most N-1 calls at once`,
+        },
+        { name: 'peer', kind: 'text', arg: 'MAC', help: 'call: the node to call' },
+        { name: 'vid', kind: 'int', arg: 'V', help: 'call: the VID (default: picked, see the README)' },
+        { name: 'call', kind: 'int', arg: 'C', help: 'ping, close: the call (its number in the call reply)' },
+        { name: 'count', kind: 'int', arg: 'N', help: 'ping: echo requests (default 3; 1..10000)' },
+        {
+          name: 'peer-ip',
+          kind: 'text',
+          arg: 'A.B.C.D',
+          help: 'ping: the address to ping (default: the one the peer announced on the VC)',
+        },
+      ],
+      notes: 'Exit status: 0 stopped cleanly / request ok, 1 failure, 2 usage.',
+      examples: [
+        'sudo condis node --tap cn0 --control /run/condis/cn0.sock',
+        'condis node call --control /run/condis/cn0.sock --peer 02:cd:11:22:33:44 --sap 1',
+        'condis node ping --control /run/condis/cn0.sock --call 1 --count 5',
+      ],
+      run: nodeCommand,
     },
     {
       name: 'soak',

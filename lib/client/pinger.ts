@@ -18,7 +18,8 @@ import type { Ndis } from '../ndis/ndis';
 import { NDIS_STATUS_SUCCESS, type NdisStatus, statusName } from '../ndis/status';
 import { pvcCallManagerFor } from '../vc/channel';
 import { AF_CONDIS_PVC } from '../vc/pvc-call-manager';
-import { internetChecksum, parseIpv4Address } from './ipv4';
+import { parseIpv4Address } from './ipv4';
+import { arpRequestFrame, arpSender, echoReplySeq, echoRequestFrame } from './requests';
 
 export interface WirePingerOptions {
   vid: number;
@@ -28,9 +29,7 @@ export interface WirePingerOptions {
   target: string;
 }
 
-const ETH_HLEN = 14;
 const ECHO_ID = 0xc0d5;
-const ECHO_DATA = 56;
 
 let pingers = 0;
 
@@ -105,14 +104,7 @@ export class WirePinger {
 
   /** Sends a broadcast ARP request for the target. */
   arp(): void {
-    const f = new Uint8Array(60);
-    f.fill(0xff, 0, 6);
-    f.set(this.mac, 6);
-    f.set([0x08, 0x06, 0, 1, 0x08, 0x00, 6, 4, 0, 1], 12);
-    f.set(this.mac, 22);
-    f.set(this.ip, 28);
-    f.set(this.target, 38);
-    this.send([f]);
+    this.send([arpRequestFrame(this.mac, this.ip, this.target)]);
   }
 
   /** Sends `count` echo requests as one NBL list (the target must be resolved). */
@@ -120,26 +112,8 @@ export class WirePinger {
     if (!this.targetMac) throw new Error('WirePinger: target not resolved (ARP first)');
     const frames: Uint8Array[] = [];
     for (let i = 0; i < count; i++) {
-      const icmpLen = 8 + ECHO_DATA;
-      const f = new Uint8Array(ETH_HLEN + 20 + icmpLen);
-      f.set(this.targetMac, 0);
-      f.set(this.mac, 6);
-      f.set([0x08, 0x00], 12);
-      const ip = ETH_HLEN;
-      f.set([0x45, 0, (20 + icmpLen) >> 8, (20 + icmpLen) & 0xff, 0, 0, 0x40, 0, 64, 1, 0, 0], ip);
-      f.set(this.ip, ip + 12);
-      f.set(this.target, ip + 16);
-      const ck = internetChecksum(f, ip, 20);
-      f[ip + 10] = ck >> 8;
-      f[ip + 11] = ck & 0xff;
-      const o = ip + 20;
       const seq = ++this.seq & 0xffff;
-      f.set([8, 0, 0, 0, ECHO_ID >> 8, ECHO_ID & 0xff, seq >> 8, seq & 0xff], o);
-      for (let k = 0; k < ECHO_DATA; k++) f[o + 8 + k] = k;
-      const ic = internetChecksum(f, o, icmpLen);
-      f[o + 2] = ic >> 8;
-      f[o + 3] = ic & 0xff;
-      frames.push(f);
+      frames.push(echoRequestFrame(this.targetMac, this.mac, this.ip, this.target, ECHO_ID, seq));
     }
     this.requestsSent += count;
     this.send(frames);
@@ -198,25 +172,15 @@ export class WirePinger {
 
   private classify(b: Uint8Array, off: number, len: number): void {
     this.framesIn++;
-    if (len < ETH_HLEN + 28) return;
-    const type = (b[off + 12]! << 8) | b[off + 13]!;
-    if (type === 0x0806) {
+    const arp = arpSender(b, off, len, true);
+    if (arp) {
       // An ARP reply from the target: learn its MAC.
-      const a = off + ETH_HLEN;
-      if (b[a + 7] === 2 && this.same(b, a + 14, this.target)) {
-        this.targetMac = b.slice(a + 8, a + 14);
+      if (this.same(arp.ip, 0, this.target)) {
+        this.targetMac = arp.mac;
         this.arpReplies++;
       }
-    } else if (type === 0x0800) {
-      const ip = off + ETH_HLEN;
-      const icmp = ip + (b[ip]! & 0x0f) * 4;
-      if (
-        b[ip + 9] === 1 &&
-        icmp + 8 <= off + len &&
-        b[icmp] === 0 &&
-        ((b[icmp + 4]! << 8) | b[icmp + 5]!) === ECHO_ID
-      )
-        this.repliesReceived++;
+    } else if (echoReplySeq(b, off, len, ECHO_ID) >= 0) {
+      this.repliesReceived++;
     }
   }
 

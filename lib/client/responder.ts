@@ -20,10 +20,9 @@
  * handler returns, and sends all replies of an indication as one NBL list. The setup is
  * VcChannel's (same address family, same per-miniport PvcCallManager).
  *
- * Buffers: `replyBuffers` NBLs (default 64) over one preallocated ArrayBuffer, reused after their
- * send completes: no allocation per packet. A request that finds every reply buffer in flight
- * is dropped and counted (`droppedNoBuffer`): ping retransmits nothing, so the host sees a loss,
- * never a stall. (Ring memory through MiniportAdapter.allocateSendNetBufferList would save one
+ * Frames: what to answer and the reply buffers are PingAnswerer's (ping-answerer.ts, shared with
+ * the node's client of switched calls); this file is the NDIS side: binding, AF, VC, call, close.
+ * (Ring memory through MiniportAdapter.allocateSendNetBufferList would save one
  * copy of a few dozen bytes, but allocates an NBL per reply and ties the client to this
  * miniport; the miniport copies a foreign buffer into its ring itself.)
  *
@@ -47,34 +46,15 @@ import type {
   NdisVcHandle,
 } from '../ndis/actors';
 import type { CoCallParameters } from '../ndis/call-parameters';
-import { NDIS_RECEIVE_FLAGS_RESOURCES, NetBuffer, NetBufferList } from '../ndis/nbl';
+import { NDIS_RECEIVE_FLAGS_RESOURCES, type NetBufferList } from '../ndis/nbl';
 import type { Ndis } from '../ndis/ndis';
 import { NDIS_STATUS_SUCCESS, type NdisStatus, statusName } from '../ndis/status';
 import { pvcCallManagerFor } from '../vc/channel';
 import { AF_CONDIS_PVC, type PvcCallManager } from '../vc/pvc-call-manager';
-import { ARP_LEN, ARP_SHA, ArpVerdict, checkArp, writeArpReply } from './arp';
-import {
-  bytesEqual,
-  ETH_HLEN,
-  ETH_ZLEN,
-  ETHERTYPE_ARP,
-  ETHERTYPE_IPV4,
-  isBroadcastMac,
-  padFrame,
-  u16,
-  writeEthernetHeader,
-} from './ethernet';
-import { checkIcmp, IcmpVerdict, writeEchoReply } from './icmp';
-import {
-  checkIpv4,
-  IPPROTO_ICMP,
-  IPV4_HLEN,
-  Ipv4Verdict,
-  ipv4HeaderLength,
-  ipv4TotalLength,
-  parseIpv4Address,
-  writeIpv4ReplyHeader,
-} from './ipv4';
+import { parseIpv4Address } from './ipv4';
+import { PingAnswerer, type ResponderCounters } from './ping-answerer';
+
+export { ResponderCounters } from './ping-answerer';
 
 export interface PingResponderOptions {
   /** VID (= VC id) the default call parameters of start() name, 1..4094. */
@@ -92,61 +72,18 @@ export interface PingResponderOptions {
   callManager?: PvcCallManager;
 }
 
-/** What the client did with the frames it was given. Cumulative over every call. */
-export class ResponderCounters {
-  /** Frames (NET_BUFFERs) indicated to the client. */
-  framesIn = 0;
-  /** ARP requests for our address answered; ICMP echo requests to it answered. */
-  arpReplies = 0;
-  echoReplies = 0;
-  /** Well formed but for another MAC or address. */
-  ignoredNotForUs = 0;
-  /** Truncated, inconsistent lengths, bad IPv4 header or ICMP checksum. */
-  ignoredMalformed = 0;
-  /** Other ethertypes, IP protocols, ICMP types, fragments, ARP that asks nothing. */
-  ignoredUnsupported = 0;
-  /** Would have been answered, but every reply buffer was in flight / the reply exceeds the VC's maximum. */
-  droppedNoBuffer = 0;
-  droppedTooBig = 0;
-  /** Arrived while stop() waited for the replies in flight. */
-  droppedStopping = 0;
-  /** Reply NBLs sent, and completed by outcome. */
-  repliesSent = 0;
-  repliesCompleted = 0;
-  repliesFailed = 0;
-
-  get answered(): number {
-    return this.arpReplies + this.echoReplies;
-  }
-
-  get ignored(): number {
-    return this.ignoredNotForUs + this.ignoredMalformed + this.ignoredUnsupported;
-  }
-}
-
 /** Where the client's call is (its own view; NDIS keeps the authoritative one). */
 export type ResponderState = 'idle' | 'calling' | 'connected' | 'stopping' | 'closed';
 
 let responders = 0;
 
 export class PingResponder {
-  readonly counters = new ResponderCounters();
   readonly vid: number;
-  readonly ip: Uint8Array;
-  readonly mac: Uint8Array;
-  readonly ttl: number;
   /** The client's handle of its VC (created in open(), reused by every call). */
   readonly vcHandle: NdisVcHandle;
+  /** What to answer, and the reply buffers. */
+  private readonly answerer: PingAnswerer;
   private callState: ResponderState = 'idle';
-  /** Status the last completed send reported that was not SUCCESS (diagnostics). */
-  lastSendFailure: NdisStatus = NDIS_STATUS_SUCCESS;
-  private readonly replyPool: NetBufferList[];
-  private readonly freeReplies: NetBufferList[];
-  private readonly replyBufferSize: number;
-  /** Largest frame a send may carry on the current call (its transmit maxSduSize, or a buffer). */
-  private maxFrame: number;
-  private ipId = 0;
-  private idleWaiter: (() => void) | null = null;
   private stopping: Promise<NdisStatus> | null = null;
   /** ProtocolClIncomingCloseCall came for the current call: answer nothing more. */
   private closeIndicated = false;
@@ -160,24 +97,35 @@ export class PingResponder {
   ) {
     this.vcHandle = vcHandle;
     this.vid = opts.vid;
-    this.ip = parseIpv4Address(opts.ip);
-    this.mac = parseMac(opts.mac);
-    this.ttl = opts.ttl ?? 64;
-    const n = opts.replyBuffers ?? 64;
-    const size = opts.replyBufferSize ?? 1518;
-    if (!(Number.isInteger(n) && n > 0) || !(Number.isInteger(size) && size >= ETH_ZLEN)) {
-      throw new RangeError(`PingResponder: replyBuffers must be > 0 and replyBufferSize >= ${ETH_ZLEN}`);
-    }
-    this.replyBufferSize = size;
-    this.maxFrame = size;
-    const memory = new Uint8Array(n * size);
-    this.replyPool = [];
-    for (let i = 0; i < n; i++) {
-      const nbl = new NetBufferList(new NetBuffer(memory, i * size, 0));
-      nbl.sourceHandle = vcHandle;
-      this.replyPool.push(nbl);
-    }
-    this.freeReplies = this.replyPool.slice().reverse();
+    this.answerer = new PingAnswerer(vcHandle, {
+      ip: parseIpv4Address(opts.ip),
+      mac: parseMac(opts.mac),
+      ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}),
+      ...(opts.replyBuffers !== undefined ? { replyBuffers: opts.replyBuffers } : {}),
+      ...(opts.replyBufferSize !== undefined ? { replyBufferSize: opts.replyBufferSize } : {}),
+    });
+  }
+
+  /** What the client did with the frames it was given. Cumulative over every call. */
+  get counters(): ResponderCounters {
+    return this.answerer.counters;
+  }
+
+  get ip(): Uint8Array {
+    return this.answerer.ip;
+  }
+
+  get mac(): Uint8Array {
+    return this.answerer.mac;
+  }
+
+  get ttl(): number {
+    return this.answerer.ttl;
+  }
+
+  /** Status the last completed send reported that was not SUCCESS (diagnostics). */
+  get lastSendFailure(): NdisStatus {
+    return this.answerer.lastSendFailure;
   }
 
   /**
@@ -222,16 +170,16 @@ export class PingResponder {
 
   /** Reply NBLs handed to NDIS and not completed yet. */
   get repliesInFlight(): number {
-    return this.counters.repliesSent - this.counters.repliesCompleted;
+    return this.answerer.repliesInFlight;
   }
 
   /** Reply buffers free / in total (all free once nothing is in flight). */
   get replyBuffersFree(): number {
-    return this.freeReplies.length;
+    return this.answerer.replyBuffersFree;
   }
 
   get replyBufferCount(): number {
-    return this.replyPool.length;
+    return this.answerer.replyBufferCount;
   }
 
   /**
@@ -250,8 +198,7 @@ export class PingResponder {
       return st;
     }
     // The miniport may have rounded maxSduSize down into this object (ROUND_DOWN_FLOW, E15).
-    const sdu = params.callMgrParameters?.transmit?.maxSduSize ?? 0;
-    this.maxFrame = sdu > 0 ? Math.min(sdu, this.replyBufferSize) : this.replyBufferSize;
+    this.answerer.setMaxSdu(params.callMgrParameters?.transmit?.maxSduSize ?? 0);
     this.closeIndicated = false;
     this.callState = 'connected';
     return st;
@@ -273,7 +220,7 @@ export class PingResponder {
   }
 
   private async doStop(): Promise<NdisStatus> {
-    if (this.repliesInFlight > 0) await new Promise<void>((r) => (this.idleWaiter = r));
+    await this.answerer.whenIdle();
     const st = await this.ndis.clCloseCallAsync(this.vcHandle);
     // A failed close leaves the call connected (K13): answer again rather than go deaf.
     this.callState = st === NDIS_STATUS_SUCCESS ? 'idle' : 'connected';
@@ -314,153 +261,14 @@ export class PingResponder {
    * one list.
    */
   private onReceive(nbls: NetBufferList, flags: number): void {
-    let head: NetBufferList | null = null;
-    let tail: NetBufferList | null = null;
-    let n = 0;
     const answering = this.callState === 'connected' && !this.closeIndicated;
-    for (let p: NetBufferList | null = nbls; p; p = p.next) {
-      for (let nb = p.firstNetBuffer; nb; nb = nb.next) {
-        this.counters.framesIn++;
-        const reply = this.answer(nb.buffer, nb.dataOffset, nb.dataLength, answering);
-        if (reply === null) continue;
-        if (tail) tail.next = reply;
-        else head = reply;
-        tail = reply;
-        n++;
-      }
-    }
+    const head = this.answerer.answerAll(nbls, answering);
     if ((flags & NDIS_RECEIVE_FLAGS_RESOURCES) === 0) this.ndis.returnNetBufferLists(this.binding, nbls, 0);
-    if (head !== null) {
-      this.counters.repliesSent += n;
-      this.ndis.coSendNetBufferLists(this.vcHandle, head, 0);
-    }
-  }
-
-  /**
-   * The reply to the frame at `b[off..off+len)`, written into a free reply NBL, or null (each
-   * outcome counted once).
-   */
-  private answer(b: Uint8Array, off: number, len: number, answering: boolean): NetBufferList | null {
-    const c = this.counters;
-    if (len < ETH_HLEN) {
-      c.ignoredMalformed++;
-      return null;
-    }
-    const type = u16(b, off + 12);
-    if (type === ETHERTYPE_ARP) {
-      if (!isBroadcastMac(b, off) && !bytesEqual(b, off, this.mac)) {
-        c.ignoredNotForUs++;
-        return null;
-      }
-      const arp = off + ETH_HLEN;
-      const v = checkArp(b, arp, len - ETH_HLEN, this.ip);
-      if (v !== ArpVerdict.Request) return this.ignore(v);
-      const nbl = this.takeReply(ETH_HLEN + ARP_LEN, answering);
-      if (nbl === null) return null;
-      const nb = nbl.firstNetBuffer!;
-      const out = nb.buffer;
-      const o = nb.dataOffset;
-      writeEthernetHeader(out, o, b, arp + ARP_SHA, this.mac, ETHERTYPE_ARP);
-      writeArpReply(out, o + ETH_HLEN, b, arp, this.mac, this.ip);
-      nb.dataLength = padFrame(out, o, ETH_HLEN + ARP_LEN);
-      c.arpReplies++;
-      return nbl;
-    }
-    if (type !== ETHERTYPE_IPV4) {
-      c.ignoredUnsupported++;
-      return null;
-    }
-    // Unicast to our MAC only: RFC 1122 lets a host ignore broadcast and multicast echoes.
-    if (!bytesEqual(b, off, this.mac)) {
-      c.ignoredNotForUs++;
-      return null;
-    }
-    const ip = off + ETH_HLEN;
-    const iv = checkIpv4(b, ip, len - ETH_HLEN, this.ip);
-    if (iv !== Ipv4Verdict.Ok) return this.ignore(iv);
-    if (b[ip + 9] !== IPPROTO_ICMP) {
-      c.ignoredUnsupported++;
-      return null;
-    }
-    const hlen = ipv4HeaderLength(b, ip);
-    const icmpLen = ipv4TotalLength(b, ip) - hlen;
-    const icmp = ip + hlen;
-    const v = checkIcmp(b, icmp, icmpLen);
-    if (v !== IcmpVerdict.EchoRequest) return this.ignore(v);
-    // Options of the request are not carried over: the reply has a plain 20-byte header.
-    const frameLen = ETH_HLEN + IPV4_HLEN + icmpLen;
-    const nbl = this.takeReply(frameLen, answering);
-    if (nbl === null) return null;
-    const nb = nbl.firstNetBuffer!;
-    const out = nb.buffer;
-    const o = nb.dataOffset;
-    writeEthernetHeader(out, o, b, off + 6, this.mac, ETHERTYPE_IPV4);
-    writeIpv4ReplyHeader(
-      out,
-      o + ETH_HLEN,
-      b,
-      ip,
-      this.ip,
-      IPV4_HLEN + icmpLen,
-      this.ipId++,
-      this.ttl,
-      IPPROTO_ICMP,
-    );
-    writeEchoReply(out, o + ETH_HLEN + IPV4_HLEN, b, icmp, icmpLen);
-    nb.dataLength = padFrame(out, o, frameLen);
-    c.echoReplies++;
-    return nbl;
-  }
-
-  /** Counts a verdict other than "answer" (the three verdict enums share their numbering). */
-  private ignore(v: number): null {
-    const c = this.counters;
-    if (v === Ipv4Verdict.Malformed) c.ignoredMalformed++;
-    else if (v === Ipv4Verdict.NotForUs) c.ignoredNotForUs++;
-    else c.ignoredUnsupported++;
-    return null;
-  }
-
-  /** A free reply NBL for a frame of `frameLen` bytes, or null (counted why). */
-  private takeReply(frameLen: number, answering: boolean): NetBufferList | null {
-    const c = this.counters;
-    if (!answering) {
-      c.droppedStopping++;
-      return null;
-    }
-    // Replies are padded to ETH_ZLEN, so that is what goes on the wire.
-    if (Math.max(frameLen, ETH_ZLEN) > this.maxFrame) {
-      c.droppedTooBig++;
-      return null;
-    }
-    const nbl = this.freeReplies.pop();
-    if (nbl === undefined) {
-      c.droppedNoBuffer++;
-      return null;
-    }
-    nbl.next = null;
-    nbl.status = NDIS_STATUS_SUCCESS;
-    return nbl;
+    if (head !== null) this.ndis.coSendNetBufferLists(this.vcHandle, head, 0);
   }
 
   /** ProtocolCoSendNetBufferListsComplete: the reply buffers are ours again. */
   private onSendComplete(nbls: NetBufferList): void {
-    const c = this.counters;
-    for (let p: NetBufferList | null = nbls; p; ) {
-      const next: NetBufferList | null = p.next;
-      p.next = null;
-      c.repliesCompleted++;
-      if (p.status !== NDIS_STATUS_SUCCESS) {
-        c.repliesFailed++;
-        this.lastSendFailure = p.status;
-      }
-      this.freeReplies.push(p);
-      p = next;
-    }
-    if (this.repliesInFlight === 0 && this.idleWaiter) {
-      const w = this.idleWaiter;
-      this.idleWaiter = null;
-      w();
-    }
+    this.answerer.complete(nbls);
   }
 }

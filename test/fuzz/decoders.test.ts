@@ -275,7 +275,8 @@ describe('fuzz: the reference client and pinger parse any frame', () => {
   it(
     'PingResponder: one outcome per frame, independent of the bytes around it; every reply well formed',
     async () => {
-      const inside = responder as unknown as ResponderInside;
+      // The frame logic is the responder's PingAnswerer (lib/client/ping-answerer.ts).
+      const inside = (responder as unknown as { answerer: ResponderInside }).answerer;
       const replyOf = (b: Uint8Array, off: number, len: number) => {
         const before = counts(responder.counters);
         const nbl = inside.answer(b, off, len, true);

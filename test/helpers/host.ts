@@ -5,8 +5,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type Device, type DeviceOptions, openTap } from '../../lib/device';
-import { quiet } from '../../lib/host/tc';
 
 export function sh(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -29,30 +27,9 @@ export function ifExists(name: string): boolean {
   return fs.existsSync(`/sys/class/net/${name}`);
 }
 
+/** openTap for a test that counts frames: down, IPv6 off, then up (lib/host/quiet-tap.ts). */
+export { openQuietTap } from '../../lib/host/quiet-tap';
 export { ifStat, mirred, quiet } from '../../lib/host/tc';
-
-/**
- * openTap for a test that counts frames: the TAP is created down, IPv6 is turned off on it, and
- * only then does it go up, so the kernel never puts a frame of its own on it (router
- * solicitation, MLD report, DAD probe) and the device's counters see only the test's frames.
- * Turning IPv6 off after the link is up is too late: the first MLD report may already be queued.
- * Throws if IPv6 is there and cannot be turned off (the counts could not be trusted).
- */
-export function openQuietTap(options: DeviceOptions & { name: string }): Device {
-  const d = openTap({ ...options, up: false });
-  try {
-    if (!quiet(options.name)) {
-      throw new Error(
-        `cannot turn IPv6 off on ${options.name} (/proc/sys/net/ipv6/conf/${options.name}/disable_ipv6 not writable): the kernel's own frames would be counted`,
-      );
-    }
-    if (options.up !== false) d.setLink(true);
-  } catch (e) {
-    d.destroy();
-    throw e;
-  }
-  return d;
-}
 
 const PY = path.join(__dirname, 'afpacket.py');
 
