@@ -142,9 +142,10 @@ export class FrameForwarder {
       const t = this.complete(done);
       const r = this.forward(rx);
       if (t === 0 && r === 0) {
-        // As FramePort.poll: transmit completions may wait for 3/4 of what is in flight.
-        const txDelay = (done.txq.inFlight() * 3) >>> 2;
-        const more = done.txq.enableInterrupts(txDelay) || rx.rxq.enableInterrupts();
+        // Unlike FramePort.poll (and Linux's virtqueue_enable_cb_delayed), no delay for transmit
+        // completions: here each one is a receive buffer the other device is waiting for, and
+        // holding them back until 3/4 of the sends are done starves its receive ring.
+        const more = done.txq.enableInterrupts() || rx.rxq.enableInterrupts();
         if (!more) return;
       }
     }
