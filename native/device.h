@@ -269,6 +269,7 @@ class Device : public std::enable_shared_from_this<Device> {
   // (virtio 1.2, 5.1.6.3.1). There the staging copy costs most: 4.3% of all CPU for 64 KiB
   // frames in `condis bench tcp` (issue 13), and a read per frame costs little beside 64 KiB.
   bool direct_rx_ = false;
+  bool direct_hint_ = true;  // I/O thread: the last frames were pair 0's (direct_tap_rx)
   std::vector<uint8_t> rx_stage_;  // batch x kRxStageSlot bytes, I/O thread only; read() path only
   std::vector<uint32_t> rx_stage_len_;  // bytes read into each staging slot (I/O thread only)
   Chain chain_;     // transmit pops, under tx_mu_ (the I/O thread's; kick() on a failed device)

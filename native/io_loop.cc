@@ -672,8 +672,11 @@ class IoLoop {
   // read_tap_batch. Returns true if a frame was read.
   static bool direct_tap_rx(Device& d, uint32_t want) {
     uint32_t got = 0;
-    bool staging = false;  // pair 0 has no big buffer now: the rest goes the read() path's way
-    while (got < want) {
+    // The rest goes the read() path's way: pair 0 has no big buffer now, or the last frame read
+    // straight into it was another pair's (direct_hint_: a copy into pair 0's buffer and another
+    // out of it would cost more than staging; the hint comes back once staging sees pair-0 frames).
+    bool staging = !d.direct_hint_;
+    while (!staging && got < want) {
       std::lock_guard<std::mutex> r(d.rx_mu_);
       DeviceQueue& q = d.queues_[rx_queue_of(0)];
       Chain& c = d.rx_chain_;
@@ -702,7 +705,10 @@ class IoLoop {
         break;
       }
       got++;
-      place_direct(d, q, c, static_cast<uint32_t>(n));
+      if (!place_direct(d, q, c, static_cast<uint32_t>(n))) {
+        d.direct_hint_ = false;  // another pair's frame: stage the next ones
+        staging = true;
+      }
     }
     if (got > 0) {
       std::lock_guard<std::mutex> r(d.rx_mu_);
@@ -710,32 +716,33 @@ class IoLoop {
     }
     if (!staging || got == want) return got > 0;
     const uint32_t more = read_tap_batch(d, want - got);
-    if (more > 0) deliver_tap_batch(d, more);
+    if (more > 0 && deliver_tap_batch(d, more) > 0) d.direct_hint_ = true;
     return got + more > 0;
   }
 
   // Under rx_mu_: a frame read into pair 0's chain c (popped, not yet used). Kept in place if it
   // is pair 0's as it stands; otherwise the chain goes back and the frame takes deliver's stages.
-  static void place_direct(Device& d, DeviceQueue& q, const Chain& c, uint32_t len) {
+  // Returns false for a tagged frame (it had to be moved).
+  static bool place_direct(Device& d, DeviceQueue& q, const Chain& c, uint32_t len) {
     PairMetrics& pm = d.pm_[0];
     iovec iov{c.seg[0].ptr, len};
     RxFrame f;
     if (!classify(d, &iov, 1, len, &f)) {
       q.unpop();
       d.m_.rx_malformed.add();
-      return;
+      return true;
     }
     if (!f.tagged) {
       if (!offload_accepted(d, f, pm)) {
         q.unpop();  // dropped, and counted by offload_accepted
-        return;
+        return true;
       }
       // Where deliver would have put it: an untagged frame's header needs no change (the driver
       // took GUEST_CSUM with its GSO feature, so a partial checksum stays partial).
       d.rx_dirty_[0] = 1;
       complete_received(q, pm, c.head, len, f.hl);
       d.m_.rx_direct.add();
-      return;
+      return true;
     }
     // Tagged: another pair's, or a priority tag to strip. The chain goes back first (deliver pops
     // again), and deliver routes and strips from a copy.
@@ -747,20 +754,25 @@ class IoLoop {
     iovec s{d.rx_stage_.data(), keep};
     uint32_t rxq = 0;
     if (Device::deliver(d, &s, 1, keep, &rxq) == Deliver::kNoBuffer) d.pm_[pair_of(rxq)].rx_no_buffer.add();
+    return false;
   }
 
   // Steers the frames read, under rx_mu_, by the bindings and buffers of this moment, then
   // publishes the used entries. A frame whose queue has no buffer is dropped and counted.
-  [[gnu::always_inline]] static void deliver_tap_batch(Device& d, uint32_t got) {
+  // Returns how many of them went to pair 0 (direct_tap_rx's hint).
+  [[gnu::always_inline]] static uint32_t deliver_tap_batch(Device& d, uint32_t got) {
     std::lock_guard<std::mutex> r(d.rx_mu_);
+    uint32_t to_pair0 = 0;
     for (uint32_t i = 0; i < got; i++) {
       // SAFETY: slot i < got <= batch lies inside rx_stage_, and holds rx_stage_len_[i] bytes read.
       iovec iov{d.rx_stage_.data() + size_t(i) * Device::kRxStageSlot, d.rx_stage_len_[i]};
-      uint32_t rxq = 0;
+      uint32_t rxq = UINT32_MAX;
       if (Device::deliver(d, &iov, 1, d.rx_stage_len_[i], &rxq) == Deliver::kNoBuffer)
         d.pm_[pair_of(rxq)].rx_no_buffer.add();
+      if (rxq == rx_queue_of(0)) to_pair0++;
     }
     d.publish_rx_locked(d);
+    return to_pair0;
   }
 };
 
