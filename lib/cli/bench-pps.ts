@@ -13,6 +13,7 @@
  * stdout: the table and the ratios; stderr: a progress bar when it is a terminal. --json FILE:
  * { bench, backend, frameSize, results: [{ path, txPps, rxPps, lost }], ratios } (medians).
  */
+
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -29,6 +30,7 @@ import { ProgressBar } from '../bench/progress';
 import { ratio } from '../bench/stats';
 import { fmtInt, fmtRatio, formatTable } from '../bench/table';
 import { type PpsBenchReport, PpsUnavailable, runPpsBench } from '../scenarios/pps-bench';
+import { Interrupts } from './interrupts';
 import { choice, intFlag, UsageError, type Values } from './usage';
 
 /** The JSON report (--json): exactly these fields. */
@@ -125,22 +127,7 @@ export async function benchPps(f: Values): Promise<number> {
 
   // SIGINT, SIGTERM, SIGHUP: the run stops and cleans up (cref, devices, the TAP loop), then
   // the command exits 130, 143 or 129.
-  const ac = new AbortController();
-  let exitCode = 130;
-  const signals: [NodeJS.Signals, number][] = [
-    ['SIGINT', 130],
-    ['SIGTERM', 143],
-    ['SIGHUP', 129],
-  ];
-  const handlers = signals.map(([sig, code]): [NodeJS.Signals, () => void] => [
-    sig,
-    () => {
-      if (ac.signal.aborted) return;
-      exitCode = code;
-      ac.abort(sig);
-    },
-  ]);
-  for (const [sig, h] of handlers) process.on(sig, h);
+  const interrupts = new Interrupts();
   const bar = new ProgressBar(reps * (backend === 'tap' ? 3 : 1), process.stderr as NodeJS.WriteStream);
   const log = (s: string) => {
     bar.done();
@@ -155,17 +142,17 @@ export async function benchPps(f: Values): Promise<number> {
       reps,
       warmup,
       cpus,
-      signal: ac.signal,
+      signal: interrupts.signal,
       log,
       onRep: (done, _total, label) => bar.update(done, label),
     });
   } catch (e) {
-    if (e instanceof Interrupted) return exitCode;
+    if (e instanceof Interrupted) return interrupts.exitCode;
     if (e instanceof PpsUnavailable) throw new Error(unavailable(e));
     throw e;
   } finally {
     bar.done();
-    for (const [sig, h] of handlers) process.off(sig, h);
+    interrupts.dispose();
   }
   const { results, machine } = bench;
   const names = bench.loop;

@@ -4,6 +4,7 @@
  * the ratios, --json FILE and --svg FILE. SIGINT/SIGTERM/SIGHUP stop the run; everything it made
  * (namespaces, TAPs, children) is removed before the command exits 130/143/129.
  */
+
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { busyWarning, machineLine } from '../bench/machine';
@@ -17,6 +18,7 @@ import {
   TcpInterrupted,
   type TcpPath,
 } from '../scenarios/tcp-bench';
+import { Interrupts } from './interrupts';
 import { intFlag, UsageError, type Values } from './usage';
 
 function parsePaths(v: Values[string]): TcpPath[] {
@@ -53,23 +55,7 @@ export async function benchTcp(f: Values): Promise<number> {
   const json = typeof f.json === 'string' ? f.json : null;
   const svg = typeof f.svg === 'string' ? f.svg : null;
 
-  const ac = new AbortController();
-  let exitCode = 130;
-  const handlers = (
-    [
-      ['SIGINT', 130],
-      ['SIGTERM', 143],
-      ['SIGHUP', 129],
-    ] as const
-  ).map(([sig, code]): [NodeJS.Signals, () => void] => [
-    sig,
-    () => {
-      if (ac.signal.aborted) return;
-      exitCode = code;
-      ac.abort(sig);
-    },
-  ]);
-  for (const [sig, h] of handlers) process.on(sig, h);
+  const interrupts = new Interrupts();
   const bar = new ProgressBar(1, process.stderr as NodeJS.WriteStream);
   let report: TcpBenchReport;
   try {
@@ -77,7 +63,7 @@ export async function benchTcp(f: Values): Promise<number> {
       paths,
       seconds,
       reps,
-      signal: ac.signal,
+      signal: interrupts.signal,
       log: (s) => {
         bar.done();
         process.stderr.write(`condis bench tcp: ${s}\n`);
@@ -90,12 +76,12 @@ export async function benchTcp(f: Values): Promise<number> {
   } catch (e) {
     if (e instanceof TcpInterrupted) {
       process.stderr.write('condis bench tcp: interrupted; namespaces, TAPs and children removed\n');
-      return exitCode;
+      return interrupts.exitCode;
     }
     throw e;
   } finally {
     bar.done();
-    for (const [sig, h] of handlers) process.off(sig, h);
+    interrupts.dispose();
   }
   const out = (s: string) => process.stdout.write(`${s}\n`);
   out(

@@ -4,6 +4,7 @@
  * (detached) until `down`; SIGINT/SIGTERM/SIGHUP during `up` remove everything made so far and
  * exit 130/143/129.
  */
+
 import { teardown } from '../cluster/down';
 import { clusterStatus, findCluster, setUnderlayLink } from '../cluster/inspect';
 import { splitCommand } from '../cluster/node-process';
@@ -11,6 +12,7 @@ import { checkId, DEFAULT_ID, DEFAULT_RUN_DIR, MAX_HOSTS, MIN_HOSTS } from '../c
 import { readState } from '../cluster/state';
 import { clusterUp } from '../cluster/up';
 import { CondisError } from '../errors';
+import { Interrupts } from './interrupts';
 import { intFlag, UsageError, type Values } from './usage';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
@@ -47,23 +49,7 @@ export async function clusterUpCommand(f: Values, positionals: string[]): Promis
   if (!/^\d+$/.test(n) || Number(n) < MIN_HOSTS || Number(n) > MAX_HOSTS)
     throw new UsageError(`N (hosts) must be a whole number from ${MIN_HOSTS} to ${MAX_HOSTS}, not "${n}"`);
   const hosts = Number(n);
-  const ac = new AbortController();
-  let exitCode = 130;
-  const handlers = (
-    [
-      ['SIGINT', 130],
-      ['SIGTERM', 143],
-      ['SIGHUP', 129],
-    ] as const
-  ).map(([sig, code]): [NodeJS.Signals, () => void] => [
-    sig,
-    () => {
-      if (ac.signal.aborted) return;
-      exitCode = code;
-      ac.abort(sig);
-    },
-  ]);
-  for (const [sig, h] of handlers) process.on(sig, h);
+  const interrupts = new Interrupts();
   try {
     const state = await clusterUp({
       hosts,
@@ -72,7 +58,7 @@ export async function clusterUpCommand(f: Values, positionals: string[]): Promis
       runDir: runDir(f),
       nodeCommand,
       readyTimeoutMs: readyTimeout * 1000,
-      signal: ac.signal,
+      signal: interrupts.signal,
       log: f.json ? undefined : err,
     });
     if (f.json) {
@@ -91,13 +77,13 @@ export async function clusterUpCommand(f: Values, positionals: string[]): Promis
     }
     return 0;
   } catch (e) {
-    if (ac.signal.aborted) {
-      err(`interrupted (${String(ac.signal.reason)}); namespaces, links and nodes removed`);
-      return exitCode;
+    if (interrupts.signal.aborted) {
+      err(`interrupted (${String(interrupts.signal.reason)}); namespaces, links and nodes removed`);
+      return interrupts.exitCode;
     }
     throw e;
   } finally {
-    for (const [sig, h] of handlers) process.off(sig, h);
+    interrupts.dispose();
   }
 }
 
