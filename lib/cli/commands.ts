@@ -377,7 +377,7 @@ the paths. Everything made is removed at the end, also on Ctrl-C (130), SIGTERM 
               name: 'json',
               kind: 'file',
               help: `write { bench: "calls", machine, load, results: [{ path, setupMs: { p50, p99,
-p999, max }, closeMs, callsPerSec, callsPerSecConcurrent, maxConcurrent, limitCause, ... }],
+p999, max }, closeMs, cycleMs, callsPerSec, callsPerSecConcurrent, maxConcurrent, limitCause, ... }],
 ratios: { setupP50HostsOverWire, ... }, skipped }`,
             },
           ],
