@@ -5,9 +5,10 @@
  * runs, and help.ts renders every help text from it (`condis --help`, `condis <cmd> [<sub>]
  * --help`, `condis help <cmd> [<sub>]`): a command cannot exist without appearing in the help,
  * and an option cannot be parsed without being documented. The commands' behaviour lives in the
- * modules named by `run` (demo.ts, run.ts, bench-drain.ts, bench-pps.ts, trace.ts, soak.ts,
+ * modules named by `run` (demo.ts, run.ts, bench-drain.ts, bench-pps.ts, bench-calls.ts, trace.ts, soak.ts,
  * cluster.ts, node.ts).
  */
+import { benchCalls } from './bench-calls';
 import { benchDrain } from './bench-drain';
 import { benchPps } from './bench-pps';
 import { benchTcp } from './bench-tcp';
@@ -161,6 +162,7 @@ carry their 802.1Q tag (VID 42) as on the wire`,
         'condis bench drain --depths 0,16,1024 --json drain.json',
         'sudo condis bench pps --backend tap --size 64 --json pps.json',
         'sudo condis bench tcp --paths veth,c-forwarder-offload,condis-port-offload',
+        'sudo condis bench calls --calls 500',
       ],
       subcommands: [
         {
@@ -325,6 +327,62 @@ udpPps, udpPpsReps }], ratios, skipped, errors }`,
           ],
           examples: ['sudo condis bench tcp --seconds 5 --reps 3 --json tcp.json --svg tcp.svg'],
           run: benchTcp,
+        },
+        {
+          name: 'calls',
+          summary: 'call setup and close latency, calls/s and the most calls a node holds: hosts vs wire',
+          about: `Signalling calls (SETUP/CONNECT, RELEASE) between two \`condis node\` stacks, on two paths in one
+run: hosts (a cluster of 2 hosts made for the run as \`condis cluster up 2\` does: two node
+processes in network namespaces, calls across bridge + VXLAN over a veth underlay; needs root,
+else skipped) and wire (the same NDIS runtime, miniport, call manager and client twice in this
+process over the in-process wire). Per path: setup latency (NdisClMakeCall to its completion, as
+the node measures it) and close latency (NdisClCloseCall: RELEASE and the drain) over --calls
+sequential make/close cycles after --warmup; calls/s back to back, and with --concurrency callers;
+the most calls a node holds at once (opened until one fails) and the failure's cause (the device's
+queue pairs: pair 0 carries signalling, each call one of the others). The phases alternate between
+the paths. Everything made is removed at the end, also on Ctrl-C (130), SIGTERM (143), SIGHUP (129).`,
+          options: [
+            {
+              name: 'calls',
+              kind: 'int',
+              arg: 'N',
+              help: 'measured make/close cycles per path, sequential and concurrent (default 200)',
+            },
+            {
+              name: 'warmup',
+              kind: 'int',
+              arg: 'N',
+              help: 'unmeasured cycles per path first, so the JIT has optimized the path (default 50)',
+            },
+            {
+              name: 'concurrency',
+              kind: 'int',
+              arg: 'K',
+              help: 'callers cycling at once for the concurrent calls/s (default 4; 1..32, below --queue-pairs)',
+            },
+            {
+              name: 'queue-pairs',
+              kind: 'int',
+              arg: 'N',
+              help: "each node's queue pairs (default 64, the device's maximum; 2..64)",
+            },
+            { name: 'paths', kind: 'text', arg: 'LIST', help: 'comma-separated paths (default hosts,wire)' },
+            {
+              name: 'id',
+              kind: 'text',
+              arg: 'ID',
+              help: "the hosts path's cluster id, its namespaces' prefix (default cb<pid>)",
+            },
+            {
+              name: 'json',
+              kind: 'file',
+              help: `write { bench: "calls", machine, load, results: [{ path, setupMs: { p50, p99,
+p999, max }, closeMs, cycleMs, callsPerSec, callsPerSecConcurrent, maxConcurrent, limitCause, ... }],
+ratios: { setupP50HostsOverWire, ... }, skipped }`,
+            },
+          ],
+          examples: ['sudo condis bench calls --calls 500 --json calls.json'],
+          run: benchCalls,
         },
       ],
     },

@@ -37,6 +37,8 @@ export interface UpOptions {
    * package's bin/condis.js.
    */
   nodeCommand?: string[] | null;
+  /** Arguments appended after the contract's `node --tap ...` (e.g. `--queue-pairs 64`); default none. */
+  nodeArgs?: string[];
   /** How long a node may take to print its ready line (default 30 s). */
   readyTimeoutMs?: number;
   /** SIGTERM to SIGKILL when cleaning up after a failure (default 5 s). */
@@ -136,7 +138,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function startNodes(state: ClusterState, command: string[], opts: UpOptions): Promise<void> {
   const exited = new Map<string, number | null>();
   for (const h of state.hosts) {
-    h.pid = startNode(h, command, (code) => exited.set(h.name, code));
+    h.pid = startNode(h, command, (code) => exited.set(h.name, code), opts.nodeArgs);
     writeState(state);
   }
   const until = Date.now() + (opts.readyTimeoutMs ?? 30_000);

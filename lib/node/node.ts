@@ -58,10 +58,25 @@ export class CondisNode {
   ) {}
 
   /** Opens the TAP and brings up the stack; on failure, removes what it made and rethrows. */
-  static async open(opts: ResolvedNodeOptions, onEvent: (e: NodeEvent) => void): Promise<CondisNode> {
+  static open(opts: ResolvedNodeOptions, onEvent: (e: NodeEvent) => void): Promise<CondisNode> {
     // IPv6 off before it goes up: the kernel's own frames (MLD, router solicitations) would
     // reach the signalling VC on pair 0 as noise.
-    const device = openQuietTap({ name: opts.tap, queuePairs: opts.queuePairs, queueSize: 256 });
+    const device = openQuietTap({ name: opts.tap, queuePairs: opts.queuePairs, queueSize: NODE_QUEUE_SIZE });
+    return CondisNode.onDevice(device, opts, onEvent);
+  }
+
+  /**
+   * Brings up the node's stack on a device opened by the caller (it must have opts.queuePairs
+   * pairs), which the node then owns: closed by stop(), destroyed if this fails. open() passes its
+   * TAP; `condis bench calls` passes the ends of an in-process wire (openWirePair), so its wire
+   * path runs exactly this wiring with nothing of the host in between. opts.tap is then only a
+   * label (status()).
+   */
+  static async onDevice(
+    device: Device,
+    opts: ResolvedNodeOptions,
+    onEvent: (e: NodeEvent) => void,
+  ): Promise<CondisNode> {
     let adapter: MiniportAdapter | null = null;
     let cm: CondisCallManager | null = null;
     try {
@@ -181,5 +196,8 @@ export class CondisNode {
     return this.stopping;
   }
 }
+
+/** Descriptors per queue of a node's device (a call's VC carries pings and echoes, not bulk). */
+export const NODE_QUEUE_SIZE = 256;
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
