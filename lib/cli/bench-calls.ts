@@ -5,6 +5,7 @@
  * SIGINT/SIGTERM/SIGHUP stop the run; the cluster, its node processes and the wire nodes are
  * removed (lib/cluster teardown) before the command exits 130/143/129.
  */
+
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { busyWarning, machineLine } from '../bench/machine';
@@ -18,6 +19,7 @@ import {
   CallsInterrupted,
   runCallsBench,
 } from '../scenarios/calls-bench';
+import { Interrupts } from './interrupts';
 import { intFlag, UsageError, type Values } from './usage';
 
 function parsePaths(v: Values[string]): CallPath[] {
@@ -91,23 +93,7 @@ export async function benchCalls(f: Values): Promise<number> {
   }
   const json = typeof f.json === 'string' ? f.json : null;
 
-  const ac = new AbortController();
-  let exitCode = 130;
-  const handlers = (
-    [
-      ['SIGINT', 130],
-      ['SIGTERM', 143],
-      ['SIGHUP', 129],
-    ] as const
-  ).map(([sig, code]): [NodeJS.Signals, () => void] => [
-    sig,
-    () => {
-      if (ac.signal.aborted) return;
-      exitCode = code;
-      ac.abort(sig);
-    },
-  ]);
-  for (const [sig, h] of handlers) process.on(sig, h);
+  const interrupts = new Interrupts();
   const bar = new ProgressBar(1, process.stderr as NodeJS.WriteStream);
   let report: CallsBenchReport;
   try {
@@ -118,7 +104,7 @@ export async function benchCalls(f: Values): Promise<number> {
       concurrency,
       queuePairs,
       id,
-      signal: ac.signal,
+      signal: interrupts.signal,
       log: (s) => {
         bar.done();
         process.stderr.write(`condis bench calls: ${s}\n`);
@@ -133,12 +119,12 @@ export async function benchCalls(f: Values): Promise<number> {
       process.stderr.write(
         'condis bench calls: interrupted; cluster, node processes and wire nodes removed\n',
       );
-      return exitCode;
+      return interrupts.exitCode;
     }
     throw e;
   } finally {
     bar.done();
-    for (const [sig, h] of handlers) process.off(sig, h);
+    interrupts.dispose();
   }
   const out = (s: string) => process.stdout.write(`${s}\n`);
   out(
