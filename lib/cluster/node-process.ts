@@ -40,18 +40,23 @@ export function splitCommand(text: string): string[] {
   return words;
 }
 
-/** The arguments after the command, per the contract of `condis node`. */
-export function nodeArgs(h: HostState): string[] {
-  return ['node', '--tap', h.tap, '--mac', h.mac, '--ip', h.ip, '--control', h.control];
+/** The arguments after the command, per the contract of `condis node`, then `extra` (UpOptions.nodeExtraArgs). */
+export function nodeArgs(h: HostState, extra: readonly string[] = []): string[] {
+  return ['node', '--tap', h.tap, '--mac', h.mac, '--ip', h.ip, '--control', h.control, ...extra];
 }
 
 /** Starts host h's node; returns its pid (`ip netns exec` execs the command: the node's own pid). */
-export function startNode(h: HostState, command: string[], onExit: (code: number | null) => void): number {
+export function startNode(
+  h: HostState,
+  command: string[],
+  onExit: (code: number | null) => void,
+  extra: readonly string[] = [],
+): number {
   fs.mkdirSync(path.dirname(h.events), { recursive: true });
   const out = fs.openSync(h.events, 'w');
   const err = fs.openSync(h.log, 'w');
   try {
-    const child = spawn('ip', ['netns', 'exec', h.namespace, ...command, ...nodeArgs(h)], {
+    const child = spawn('ip', ['netns', 'exec', h.namespace, ...command, ...nodeArgs(h, extra)], {
       detached: true,
       stdio: ['ignore', out, err],
     });
