@@ -398,6 +398,7 @@ export abstract class CallControl {
   private cmCloseCall(v: CmVc, closeData: Uint8Array | undefined): NdisStatus {
     if (closeData && closeData.length > 0) return NDIS_STATUS_INVALID_DATA;
     if (v.state === CallState.Active) {
+      this.stopKeepalive(v); // T308 watches the peer from here
       v.clientClosed = true;
       v.closePending = true;
       v.state = CallState.ReleaseSent;
@@ -719,6 +720,7 @@ export abstract class CallControl {
       case CallState.Active:
       case CallState.ConnectSent:
         this.disarm(v);
+        this.stopKeepalive(v);
         v.state = CallState.ReleaseIndicated;
         this.indicateRelease(v);
         return;

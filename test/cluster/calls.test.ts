@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { teardown } from '../../lib/cluster/down';
 import { setUnderlayLink } from '../../lib/cluster/inspect';
 import { listNamespaces } from '../../lib/cluster/netns';
-import { alive } from '../../lib/cluster/node-process';
+import { alive, defaultNodeCommand } from '../../lib/cluster/node-process';
 import { restartHostNode } from '../../lib/cluster/restart';
 import { type ClusterState, type HostState, readState } from '../../lib/cluster/state';
 import { clusterUp } from '../../lib/cluster/up';
@@ -183,7 +183,15 @@ describe.skipIf(!enabled)('calls across 3 hosts (real nodes, bridges, VXLAN)', (
   }
 
   beforeAll(async () => {
-    state = await clusterUp({ hosts: 3, id: ID, runDir, nodeExtraArgs: KEEPALIVE, readyTimeoutMs: 60_000 });
+    // The real node (not $CONDIS_CLUSTER_NODE, which may name the stand-in).
+    state = await clusterUp({
+      hosts: 3,
+      id: ID,
+      runDir,
+      nodeCommand: defaultNodeCommand(),
+      nodeExtraArgs: KEEPALIVE,
+      readyTimeoutMs: 60_000,
+    });
     for (const h of state.hosts) await connect(h);
   }, 120_000);
 
@@ -343,6 +351,7 @@ describe.skipIf(!enabled)('calls across 3 hosts (real nodes, bridges, VXLAN)', (
     const report = await teardown(ID, runDir, readState(runDir, ID), 10_000);
     expect(report.left).toEqual([]);
     expect(report.killed).toEqual([]); // every node stopped on SIGTERM, closing its calls
+    // Every bridge, VXLAN, veth and TAP lived in the cluster's namespaces: they went with them.
     expect(listNamespaces().filter((n) => n.startsWith(`${ID}-`))).toEqual([]);
     for (const pid of pids) expect(alive(pid)).toBe(false);
     expect(fs.existsSync(state.stateFile)).toBe(false);
