@@ -526,6 +526,11 @@ port) to reach other nodes. stdout: one JSON event a line, first
 then incomingCall, callConnected, callFailed, callClosed {"cause"}, and last {"event":"stopped"};
 errors go to stderr. On SIGINT/SIGTERM every call is released (RELEASE) and drained, every VC
 deleted, the TAP closed, the socket removed; exit 0.
+Liveness: on a connected call the node sends STATUS ENQUIRY every --keepalive-ms; after
+--keepalive-misses unanswered in a row the call is cleared at the next tick (callClosed, by
+"peer", cause "DEST_OUT_OF_ORDER"), so a peer killed or cut off is noticed within
+(misses + 1) x keepalive-ms. A restarted peer answers its old calls' enquiries with RELEASE
+COMPLETE (cause 81), which clears them the same way.
 The control socket (--control) speaks JSON lines, each request with an "id" echoed in its reply:
   {"id":1,"cmd":"call","peer":MAC,"sap":N[,"vid":V]} -> {"id":1,"ok":true,"call":C,"vid":V,"setupMs":x}
   {"cmd":"ping","call":C,"count":n[,"ip":A]}  -> {"ok":true,"sent","received","rttUs":[..],"target"}
@@ -572,6 +577,18 @@ the reply JSON (exit 0 if ok, 1 if not).`,
           arg: 'N',
           help: `the device's queue pairs (default 16; 2..64): pair 0 carries signalling, each call
 one of the others, so a node holds at most N-1 calls at once`,
+        },
+        {
+          name: 'keepalive-ms',
+          kind: 'int',
+          arg: 'MS',
+          help: 'STATUS ENQUIRY interval on a connected call (default 1000; 0 = no liveness check)',
+        },
+        {
+          name: 'keepalive-misses',
+          kind: 'int',
+          arg: 'N',
+          help: 'unanswered enquiries after which the call is cleared (default 3; 1..100)',
         },
         { name: 'peer', kind: 'text', arg: 'MAC', help: 'call: the node to call' },
         { name: 'vid', kind: 'int', arg: 'V', help: 'call: the VID (default: picked, see the README)' },

@@ -29,6 +29,14 @@ function ints(values: Values) {
       values['queue-pairs'] === undefined
         ? undefined
         : intFlag('queue-pairs', values['queue-pairs'], 16, 2, 64),
+    keepaliveMs:
+      values['keepalive-ms'] === undefined
+        ? undefined
+        : intFlag('keepalive-ms', values['keepalive-ms'], 1000, 0, 3_600_000),
+    keepaliveMisses:
+      values['keepalive-misses'] === undefined
+        ? undefined
+        : intFlag('keepalive-misses', values['keepalive-misses'], 3, 1, 100),
     vid: values.vid === undefined ? undefined : intFlag('vid', values.vid, 0, 1, 4094),
     call: values.call === undefined ? undefined : intFlag('call', values.call, 0, 1, Number.MAX_SAFE_INTEGER),
     count: intFlag('count', values.count, 3, 1, 10000),
@@ -49,6 +57,8 @@ export async function nodeCommand(values: Values, positionals: string[]): Promis
     ...(values.ip !== undefined ? { ip: text(values.ip)! } : {}),
     ...(values.control !== undefined ? { control: text(values.control)! } : {}),
     ...(n.queuePairs !== undefined ? { queuePairs: n.queuePairs } : {}),
+    ...(n.keepaliveMs !== undefined ? { keepaliveMs: n.keepaliveMs } : {}),
+    ...(n.keepaliveMisses !== undefined ? { keepaliveMisses: n.keepaliveMisses } : {}),
   });
   const node = await CondisNode.open(opts, emit);
   let signal: string | null = null;

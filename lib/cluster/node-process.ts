@@ -41,8 +41,9 @@ export function splitCommand(text: string): string[] {
 }
 
 /**
- * The arguments after the command, per the contract of `condis node`, then `extra` (options of
- * `condis node` beyond the contract, e.g. `--queue-pairs 64` for `condis bench calls`).
+ * The arguments after the command, per the contract of `condis node`, then `extra`
+ * (UpOptions.nodeExtraArgs: options beyond the contract, e.g. `--queue-pairs 64` for `condis
+ * bench calls`, `--keepalive-ms` for the cross-host tests).
  */
 export function nodeArgs(h: HostState, extra: readonly string[] = []): string[] {
   return ['node', '--tap', h.tap, '--mac', h.mac, '--ip', h.ip, '--control', h.control, ...extra];

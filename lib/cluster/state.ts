@@ -37,6 +37,8 @@ export interface ClusterState extends Omit<ClusterPlan, 'hosts'> {
   overlayMtu: number;
   /** The command the nodes were started with (before `node --tap ...`), or null for none. */
   nodeCommand: string[] | null;
+  /** Options added after the contract's own (`--keepalive-ms 300`...), for a restart too; absent: none. */
+  nodeExtraArgs?: string[];
   /** Namespaces created so far (the underlay's and the hosts'): what `down` deletes. */
   namespaces: string[];
   hosts: HostState[];

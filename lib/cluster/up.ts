@@ -37,8 +37,11 @@ export interface UpOptions {
    * package's bin/condis.js.
    */
   nodeCommand?: string[] | null;
-  /** Arguments appended after the contract's `node --tap ...` (e.g. `--queue-pairs 64`); default none. */
-  nodeArgs?: string[];
+  /**
+   * Options appended after the contract's `node --tap ...` of every node (e.g. `--queue-pairs 64`,
+   * `--keepalive-ms 300`); kept in the state file for a restart. Default none.
+   */
+  nodeExtraArgs?: string[];
   /** How long a node may take to print its ready line (default 30 s). */
   readyTimeoutMs?: number;
   /** SIGTERM to SIGKILL when cleaning up after a failure (default 5 s). */
@@ -134,11 +137,22 @@ function buildHost(state: ClusterState, h: HostState): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Makes host h's TAP (created by its node) a port of the host's bridge, up. The kernel's side of
+ * the TAP gets an address of its own (plan.ts hostMac: never the node's).
+ */
+export function enslaveTap(h: HostState): void {
+  nsRun(h.namespace, 'ip', ['link', 'set', h.tap, 'address', h.tapIfMac]);
+  nsRun(h.namespace, 'ip', ['link', 'set', h.tap, 'master', h.bridge]);
+  nsRun(h.namespace, 'ip', ['link', 'set', h.tap, 'up']);
+  h.tapEnslaved = true;
+}
+
 /** Starts every host's node, waits for every ready line, and enslaves each TAP to its bridge. */
 async function startNodes(state: ClusterState, command: string[], opts: UpOptions): Promise<void> {
   const exited = new Map<string, number | null>();
   for (const h of state.hosts) {
-    h.pid = startNode(h, command, (code) => exited.set(h.name, code), opts.nodeArgs);
+    h.pid = startNode(h, command, (code) => exited.set(h.name, code), state.nodeExtraArgs);
     writeState(state);
   }
   const until = Date.now() + (opts.readyTimeoutMs ?? 30_000);
@@ -160,11 +174,7 @@ async function startNodes(state: ClusterState, command: string[], opts: UpOption
         continue;
       }
       h.ready = ready;
-      // The kernel's side of the TAP gets an address of its own (plan.ts hostMac: never the node's).
-      nsRun(h.namespace, 'ip', ['link', 'set', h.tap, 'address', h.tapIfMac]);
-      nsRun(h.namespace, 'ip', ['link', 'set', h.tap, 'master', h.bridge]);
-      nsRun(h.namespace, 'ip', ['link', 'set', h.tap, 'up']);
-      h.tapEnslaved = true;
+      enslaveTap(h);
       writeState(state);
       opts.log?.(`${h.name}: node ${h.pid} ready, ${h.tap} (${ready.mac}) on ${h.bridge}`);
     }
@@ -205,6 +215,7 @@ export async function clusterUp(opts: UpOptions): Promise<ClusterState> {
     dstport: VXLAN_PORT,
     overlayMtu: OVERLAY_MTU,
     nodeCommand: command,
+    ...(opts.nodeExtraArgs?.length ? { nodeExtraArgs: [...opts.nodeExtraArgs] } : {}),
     namespaces: [],
     hosts: plan.hosts.map((h) => ({ ...h, pid: null, ready: null, tapEnslaved: false })),
   };

@@ -25,11 +25,34 @@
  * Why the released side deactivates at once: the peer has let go of the VC id; nothing it sends
  * on the VC is wanted any more, and the client's close only has to wait for the drain.
  *
+ * Liveness (Q.931 §5.8.10's STATUS ENQUIRY under T322, reduced): a peer that dies without RELEASE
+ * (killed, its link cut) would otherwise leave its calls connected here for ever. While a call is
+ * Active, every `keepaliveMs` this end sends STATUS ENQUIRY; the peer answers STATUS. Any message
+ * of the call from the peer counts as an answer (its own STATUS ENQUIRY too). When
+ * `keepaliveMisses` enquiries in a row went unanswered, at the next tick the call is cleared here
+ * as if the peer had released it: the incoming close is dispatched with
+ * NDIS_STATUS_DEST_OUT_OF_ORDER (the status this engine already gives a peer that vanished, T313
+ * and T303 expiry; NDIS's name for "the remote end is unreachable"), the VC deactivated (the
+ * drain) and, if this call manager created it, deleted; RELEASE COMPLETE (cause 102, recovery on
+ * timer expiry) goes out once the close is done, for a peer that was only cut off. So a dead peer
+ * is noticed within (keepaliveMisses + 1) x keepaliveMs (default 4 s), and a cut shorter than
+ * keepaliveMisses x keepaliveMs never clears a call.
+ * A peer that restarted knows none of its old calls: it answers their STATUS ENQUIRY (and any other
+ * message for them) with RELEASE COMPLETE, cause 81 "invalid call reference", and a RELEASE
+ * COMPLETE on an Active call clears it here the same way (DEST_OUT_OF_ORDER for cause 81). Call
+ * references start at a random value per CallControl (firstCallRef), so a restarted node's new
+ * calls do not reuse the references of its old ones; should one still collide (a SETUP from a
+ * peer whose call with that reference is Active here, which a live peer never sends: it only
+ * repeats SETUP before it got CONNECT), the old call is stale: it is cleared here without a
+ * message (the peer would take one for an answer to its new SETUP) and the SETUP dropped, so the
+ * caller's T303 retransmission finds the reference free.
+ *
  * Received frames are decoded at once (a copy) and handled in a later scheduler turn, never on
  * the data path's stack (the miniport's interrupt harvest, NDIS's receive indication).
  * Timers come from an injected Clock; nothing polls.
  */
 
+import { CondisError } from '../errors';
 import { UNTAGGED_VID, vidOf } from '../medium/params';
 import type {
   AddressFamily,
@@ -54,7 +77,7 @@ import {
   NDIS_STATUS_VC_NOT_AVAILABLE,
   type NdisStatus,
 } from '../ndis/status';
-import { CallState, CmVc } from './call';
+import { CallState, CmVc, q931CallState } from './call';
 import type { SignallingChannel } from './channel';
 import {
   BROADCAST_MAC,
@@ -100,6 +123,15 @@ export interface CallControlOptions {
   /** Retransmissions before the timer's expiry counts as final (default 3). */
   maxRetransmits?: number;
   /**
+   * Liveness of an Active call: STATUS ENQUIRY every keepaliveMs (default 1000: a LAN answers in
+   * well under a millisecond, so 1 s tolerates a loaded host; 0 turns liveness off).
+   */
+  keepaliveMs?: number;
+  /** Unanswered STATUS ENQUIRYs in a row after which the call is cleared at the next tick (default 3). */
+  keepaliveMisses?: number;
+  /** First call reference this end allocates (1..32767; default: random, fresh per start). */
+  firstCallRef?: number;
+  /**
    * On RELEASE, deactivate the VC at once (default) or only when the client answers the incoming
    * close with NdisClCloseCall (what spec E35 describes for NDIS itself).
    */
@@ -123,7 +155,15 @@ export class CmSap {
 }
 
 type Counters = Record<keyof typeof MessageType, number>;
-const zero = (): Counters => ({ SETUP: 0, CONNECT: 0, CONNECT_ACK: 0, RELEASE: 0, RELEASE_COMPLETE: 0 });
+const zero = (): Counters => ({
+  SETUP: 0,
+  CONNECT: 0,
+  CONNECT_ACK: 0,
+  RELEASE: 0,
+  RELEASE_COMPLETE: 0,
+  STATUS_ENQUIRY: 0,
+  STATUS: 0,
+});
 
 /** What the engine counted (tests check exact numbers). */
 export class SignallingStats {
@@ -138,6 +178,12 @@ export class SignallingStats {
   /** Messages sent again on a timer, and timers that expired for good. */
   retransmits = 0;
   timeouts = 0;
+  /** Active calls cleared here because their STATUS ENQUIRYs went unanswered. */
+  livenessClears = 0;
+  /** Active calls cleared by the peer's RELEASE COMPLETE (a restarted peer's cause 81) or a stale SETUP. */
+  staleClears = 0;
+  /** Messages for an unknown call reference answered with RELEASE COMPLETE (cause 81). */
+  unknownRefs = 0;
 }
 
 export abstract class CallControl {
@@ -149,6 +195,8 @@ export abstract class CallControl {
   protected readonly clock: Clock;
   protected readonly retransmitMs: number;
   protected readonly maxRetransmits: number;
+  protected readonly keepaliveMs: number;
+  protected readonly keepaliveMisses: number;
   private readonly opts: CallControlOptions;
   private readonly saps = new Set<CmSap>();
   /** Calls we originated, by call reference; calls the peer originated, by "mac/ref". */
@@ -156,7 +204,7 @@ export abstract class CallControl {
   private readonly incoming = new Map<string, CmVc>();
   /** VC ids carried by a call (one call per VID on this endpoint). */
   private readonly vids = new Map<number, CmVc>();
-  private nextRef = 1;
+  private nextRef: number;
   private stopped = false;
 
   protected constructor(
@@ -169,6 +217,22 @@ export abstract class CallControl {
     this.clock = opts.clock ?? ndis.clock;
     this.retransmitMs = opts.retransmitMs ?? 1000;
     this.maxRetransmits = opts.maxRetransmits ?? 3;
+    this.keepaliveMs = opts.keepaliveMs ?? 1000;
+    this.keepaliveMisses = opts.keepaliveMisses ?? 3;
+    const first = opts.firstCallRef ?? randomCallRef();
+    if (!Number.isInteger(first) || first < 1 || first > MAX_CALL_REF)
+      throw new CondisError('ERR_CONDIS_INVALID_ARG', `firstCallRef must be from 1 to ${MAX_CALL_REF}`, {
+        firstCallRef: first,
+      });
+    if (!Number.isInteger(this.keepaliveMs) || this.keepaliveMs < 0)
+      throw new CondisError('ERR_CONDIS_INVALID_ARG', 'keepaliveMs must be a whole number >= 0', {
+        keepaliveMs: this.keepaliveMs,
+      });
+    if (!Number.isInteger(this.keepaliveMisses) || this.keepaliveMisses < 1)
+      throw new CondisError('ERR_CONDIS_INVALID_ARG', 'keepaliveMisses must be a whole number >= 1', {
+        keepaliveMisses: this.keepaliveMisses,
+      });
+    this.nextRef = first;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -219,7 +283,10 @@ export abstract class CallControl {
   /** Cancels every timer; no more signalling is handled. */
   protected stopSignalling(): void {
     this.stopped = true;
-    for (const v of this.vcs) this.disarm(v);
+    for (const v of this.vcs) {
+      this.disarm(v);
+      this.stopKeepalive(v);
+    }
     this.channel.onFrame = null;
   }
 
@@ -331,6 +398,7 @@ export abstract class CallControl {
   private cmCloseCall(v: CmVc, closeData: Uint8Array | undefined): NdisStatus {
     if (closeData && closeData.length > 0) return NDIS_STATUS_INVALID_DATA;
     if (v.state === CallState.Active) {
+      this.stopKeepalive(v); // T308 watches the peer from here
       v.clientClosed = true;
       v.closePending = true;
       v.state = CallState.ReleaseSent;
@@ -373,6 +441,7 @@ export abstract class CallControl {
       }
       v.state = CallState.Active;
       this.send(MessageType.CONNECT_ACK, v);
+      this.armKeepalive(v);
       this.makeCallComplete(NDIS_STATUS_SUCCESS, v, v.params!);
       return;
     }
@@ -461,8 +530,15 @@ export abstract class CallControl {
     const pended = v.closePending;
     v.closePending = false;
     if (status === NDIS_STATUS_SUCCESS) {
-      if (v.state === CallState.ReleaseIndicated)
+      if (v.state === CallState.ReleaseIndicated && v.localClear === undefined)
         this.sendRelease(MessageType.RELEASE_COMPLETE, v, Cause.NORMAL_CLEARING, NDIS_STATUS_SUCCESS);
+      else if (v.state === CallState.ReleaseIndicated && v.localClear === 'liveness')
+        this.sendRelease(
+          MessageType.RELEASE_COMPLETE,
+          v,
+          Cause.RECOVERY_ON_TIMER_EXPIRY,
+          NDIS_STATUS_DEST_OUT_OF_ORDER,
+        );
       this.forget(v);
       v.reset();
       if (v.creator === 'cm') this.deleteLater(v);
@@ -529,9 +605,12 @@ export abstract class CallControl {
     }
     const v = m.toOriginator ? this.outgoing.get(m.callRef) : this.incoming.get(keyOf(m.src, m.callRef));
     if (!v) {
-      // A call we know nothing of (finished, or never ours): clear it on the peer's side.
-      if (m.type !== MessageType.RELEASE_COMPLETE && m.type !== MessageType.CONNECT_ACK)
+      // A call we know nothing of (finished, never ours, or from before a restart): clear it on
+      // the peer's side.
+      if (m.type !== MessageType.RELEASE_COMPLETE && m.type !== MessageType.CONNECT_ACK) {
+        this.stats.unknownRefs++;
         this.reply(m, MessageType.RELEASE_COMPLETE, Cause.INVALID_CALL_REFERENCE);
+      }
       return;
     }
     if (v.peer && !isBroadcast(v.peer) && !sameMac(v.peer, m.src)) {
@@ -539,10 +618,14 @@ export abstract class CallControl {
       if (m.type === MessageType.CONNECT) this.reply(m, MessageType.RELEASE, Cause.NO_CIRCUIT_AVAILABLE);
       return;
     }
+    // The peer is alive and knows the call: whatever it sent answers our STATUS ENQUIRY.
+    v.misses = 0;
     if (m.type === MessageType.CONNECT) this.onConnect(v, m);
     else if (m.type === MessageType.CONNECT_ACK) this.onConnectAck(v);
     else if (m.type === MessageType.RELEASE) this.onRelease(v, m.status);
-    else if (m.type === MessageType.RELEASE_COMPLETE) this.onReleaseComplete(v, m.status);
+    else if (m.type === MessageType.RELEASE_COMPLETE) this.onReleaseComplete(v, m.status, m.cause);
+    else if (m.type === MessageType.STATUS_ENQUIRY) this.sendStatus(v);
+    // STATUS: nothing more (the miss count is reset above).
   }
 
   /** SETUP: a new incoming call (or a retransmission of one we handle already). */
@@ -552,6 +635,9 @@ export abstract class CallControl {
     if (known) {
       // Our CONNECT was lost: the caller's T303 sent SETUP again.
       if (known.state === CallState.ConnectSent) this.send(MessageType.CONNECT, known);
+      // A live caller never repeats SETUP once it sent CONNECT ACK: the peer restarted and reused
+      // the reference. The old call is stale; its clearing frees the reference for a retransmission.
+      else if (known.state === CallState.Active) this.clearStale(known, NDIS_STATUS_DEST_OUT_OF_ORDER);
       return;
     }
     // Refusals answer with RELEASE COMPLETE: the cause for the wire, the NDIS status for the caller.
@@ -611,6 +697,7 @@ export abstract class CallControl {
     if (v.state !== CallState.ConnectSent) return;
     this.disarm(v);
     v.state = CallState.Active;
+    this.armKeepalive(v);
     this.dispatchCallConnected(v);
   }
 
@@ -633,6 +720,7 @@ export abstract class CallControl {
       case CallState.Active:
       case CallState.ConnectSent:
         this.disarm(v);
+        this.stopKeepalive(v);
         v.state = CallState.ReleaseIndicated;
         this.indicateRelease(v);
         return;
@@ -649,7 +737,18 @@ export abstract class CallControl {
   }
 
   /** RELEASE COMPLETE: the answer to our RELEASE, or the callee's refusal of our SETUP. */
-  private onReleaseComplete(v: CmVc, status: NdisStatus): void {
+  private onReleaseComplete(v: CmVc, status: NdisStatus, cause: number): void {
+    if (v.state === CallState.Active) {
+      // Q.931 §5.8.3.2: RELEASE COMPLETE in any state releases the call. On an Active call it is
+      // a peer that lost it (cause 81: it restarted and refused our STATUS ENQUIRY).
+      this.clearStale(
+        v,
+        cause === Cause.INVALID_CALL_REFERENCE || status === NDIS_STATUS_SUCCESS
+          ? NDIS_STATUS_DEST_OUT_OF_ORDER
+          : status,
+      );
+      return;
+    }
     if (v.state === CallState.SetupSent) {
       this.disarm(v);
       this.failOutgoing(v, status === NDIS_STATUS_SUCCESS ? NDIS_STATUS_NOT_ACCEPTED : status);
@@ -665,6 +764,70 @@ export abstract class CallControl {
       v.releaseStatus = status === NDIS_STATUS_SUCCESS ? NDIS_STATUS_DEST_OUT_OF_ORDER : status;
       this.indicateRelease(v);
     }
+  }
+
+  /** An Active call the peer no longer has: cleared here, nothing sent to the peer. */
+  private clearStale(v: CmVc, status: NdisStatus): void {
+    this.stats.staleClears++;
+    this.clearLocally(v, status, 'peer');
+  }
+
+  /** An Active call cleared without the peer's RELEASE: dispatched as a network-initiated close. */
+  private clearLocally(v: CmVc, status: NdisStatus, how: 'liveness' | 'peer'): void {
+    this.disarm(v);
+    this.stopKeepalive(v);
+    v.state = CallState.ReleaseIndicated;
+    v.releaseStatus = status;
+    v.localClear = how;
+    this.indicateRelease(v);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Signalling: liveness of an Active call (STATUS ENQUIRY / STATUS; see the file comment)
+
+  private armKeepalive(v: CmVc): void {
+    this.stopKeepalive(v);
+    if (this.keepaliveMs === 0) return;
+    v.keepaliveTimer = this.clock.setTimer(this.keepaliveMs, () => {
+      v.keepaliveTimer = undefined;
+      if (!this.stopped) this.keepaliveTick(v);
+    });
+  }
+
+  private stopKeepalive(v: CmVc): void {
+    if (v.keepaliveTimer !== undefined) this.clock.clearTimer(v.keepaliveTimer);
+    v.keepaliveTimer = undefined;
+  }
+
+  private keepaliveTick(v: CmVc): void {
+    if (v.state !== CallState.Active) return;
+    if (v.misses >= this.keepaliveMisses) {
+      this.stats.livenessClears++;
+      this.clearLocally(v, NDIS_STATUS_DEST_OUT_OF_ORDER, 'liveness');
+      return;
+    }
+    v.misses++;
+    this.transmit({
+      type: MessageType.STATUS_ENQUIRY,
+      dst: v.peer ?? BROADCAST_MAC,
+      src: this.mac,
+      callRef: v.callRef,
+      toOriginator: v.origin === 'in',
+    });
+    this.armKeepalive(v);
+  }
+
+  /** STATUS: the answer to a STATUS ENQUIRY for a call we know, with its Q.931 call state. */
+  private sendStatus(v: CmVc): void {
+    this.transmit({
+      type: MessageType.STATUS,
+      dst: v.peer ?? BROADCAST_MAC,
+      src: this.mac,
+      callRef: v.callRef,
+      toOriginator: v.origin === 'in',
+      cause: Cause.RESPONSE_TO_STATUS_ENQUIRY,
+      callState: q931CallState(v.state, v.origin),
+    });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -813,6 +976,7 @@ export abstract class CallControl {
   /** Drop the call's timer, call reference and VC id. */
   private forget(v: CmVc): void {
     this.disarm(v);
+    this.stopKeepalive(v);
     if (v.origin === 'out') {
       if (this.outgoing.get(v.callRef) === v) this.outgoing.delete(v.callRef);
     } else if (v.peer) {
@@ -821,6 +985,17 @@ export abstract class CallControl {
     }
     if (this.vids.get(v.vid) === v) this.vids.delete(v.vid);
   }
+}
+
+/**
+ * A random call reference, 1..32767 (Web Crypto: portable like the rest of the runtime). Why
+ * random: a node that restarts must not hand out the references of its previous life, which its
+ * peers may still hold for calls they have not yet cleared.
+ */
+function randomCallRef(): number {
+  const r = new Uint16Array(1);
+  globalThis.crypto.getRandomValues(r);
+  return 1 + (r[0]! % MAX_CALL_REF);
 }
 
 function keyOf(mac: Uint8Array, ref: number): string {

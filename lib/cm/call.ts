@@ -20,6 +20,11 @@
  *   Active --RELEASE--> ReleaseIndicated (incoming close dispatched; deactivating at once)
  *   Clearing / ReleaseIndicated --deactivated + client closed--> Idle (RELEASE COMPLETE sent
  *   by the side that received RELEASE; a VC the call manager created is then deleted)
+ *
+ * Liveness (call-control.ts), on an Active call only:
+ *
+ *   Active --keepaliveMisses STATUS ENQUIRYs unanswered--> ReleaseIndicated (DEST_OUT_OF_ORDER)
+ *   Active --RELEASE COMPLETE (e.g. cause 81 from a restarted peer)--> ReleaseIndicated
  */
 import type { NdisVcHandle } from '../ndis/actors';
 import type { CoCallParameters } from '../ndis/call-parameters';
@@ -48,6 +53,36 @@ export const CallState = {
   ReleaseIndicated: 'ReleaseIndicated',
 } as const;
 export type CallState = (typeof CallState)[keyof typeof CallState];
+
+/** The Q.931 call state number a STATUS reports for a call in `state` (as the sender sees it). */
+export function q931CallState(state: CallState, origin: 'out' | 'in'): number {
+  switch (state) {
+    case CallState.Idle:
+      return 0; // U0 null
+    case CallState.SetupSent:
+      return 1; // U1 call initiated
+    case CallState.Activating:
+      return origin === 'out' ? 1 : 6; // U6 call present
+    case CallState.Offered:
+      return 7; // U7 call received
+    case CallState.ConnectSent:
+      return 8; // U8 connect request
+    case CallState.Active:
+      return 10; // U10 active
+    case CallState.ReleaseIndicated:
+      return 12; // U12 disconnect indication
+    default:
+      return 19; // U19 release request (Rejected, ReleaseSent, Clearing)
+  }
+}
+
+/**
+ * How a call the peer did not release with RELEASE was cleared here, which decides what goes to
+ * the peer when the close completes: 'liveness' (its STATUS ENQUIRYs went unanswered: RELEASE
+ * COMPLETE, cause 102, in case the peer is alive after all), 'peer' (a RELEASE COMPLETE came,
+ * or the peer restarted: nothing, the peer has no such call any more).
+ */
+export type LocalClear = 'liveness' | 'peer';
 
 /** Call manager's VC context (CallMgrVcContext). */
 export class CmVc {
@@ -81,6 +116,11 @@ export class CmVc {
   releaseStatus: NdisStatus = 0;
   /** The caller gave up while the offer was pending (RELEASE before we answered). */
   abandoned = false;
+  /** Liveness timer of an Active call (T322-like) and the STATUS ENQUIRYs unanswered so far. */
+  keepaliveTimer: number | undefined;
+  misses = 0;
+  /** Set when the call was cleared here without the peer's RELEASE (see LocalClear). */
+  localClear: LocalClear | undefined;
 
   constructor(
     /** The call manager's handle of the VC (set once NDIS has created the VC). */
@@ -106,5 +146,8 @@ export class CmVc {
     this.clientClosed = false;
     this.releaseStatus = 0;
     this.abandoned = false;
+    this.keepaliveTimer = undefined;
+    this.misses = 0;
+    this.localClear = undefined;
   }
 }

@@ -16,7 +16,7 @@
  *       14    1 protocol discriminator 0xC7 ("condis")
  *       15    1 version (1)
  *       16    1 message type: SETUP 0x05, CONNECT 0x07, CONNECT ACK 0x0F, RELEASE 0x4D,
- *                 RELEASE COMPLETE 0x5A (the Q.931 codes)
+ *                 RELEASE COMPLETE 0x5A, STATUS ENQUIRY 0x75, STATUS 0x7D (the Q.931 codes)
  *       17    1 reserved (0)
  *       18    2 call reference: bit 15 = flag (0 from the originating side, 1 towards it),
  *                 bits 0..14 = value (1..32767)
@@ -27,6 +27,9 @@
  *                 CONNECT ACK     (empty)
  *                 RELEASE         cause (1) | reserved (1) | NDIS_STATUS (4)
  *                 RELEASE COMPLETE cause (1) | reserved (1) | NDIS_STATUS (4)
+ *                 STATUS ENQUIRY  (empty)
+ *                 STATUS          cause (1) | call state (1): cause 30 "response to STATUS
+ *                                 ENQUIRY", the Q.931 number of the sender's call state
  *   frames are padded with zeros to the Ethernet minimum of 60 bytes; decode reads L, not the
  *   frame length.
  *
@@ -42,6 +45,11 @@
  * The NDIS_STATUS in RELEASE / RELEASE COMPLETE is what the far end's NDIS said (a client's
  * rejection status, a failed activation...), so a caller's make-call completes with the very
  * status the callee's client gave; the cause says the same in Q.850 terms for a reader of the wire.
+ *
+ * STATUS ENQUIRY / STATUS are the liveness probe of a connected call (Q.931 §5.8.10, reduced; the
+ * rule is in call-control.ts): either end asks, the other answers with its call state. A STATUS
+ * ENQUIRY (or any message but SETUP, CONNECT ACK and RELEASE COMPLETE) for a call reference the
+ * receiver does not know is answered with RELEASE COMPLETE, cause 81 "invalid call reference".
  */
 import { condisCallParameters } from '../medium/params';
 import type { CoCallParameters, CoFlowParameters } from '../ndis/call-parameters';
@@ -58,6 +66,8 @@ export const MessageType = {
   CONNECT_ACK: 0x0f,
   RELEASE: 0x4d,
   RELEASE_COMPLETE: 0x5a,
+  STATUS_ENQUIRY: 0x75,
+  STATUS: 0x7d,
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 
@@ -70,6 +80,7 @@ export function messageTypeName(t: number): string {
 export const Cause = {
   NORMAL_CLEARING: 16,
   CALL_REJECTED: 21,
+  RESPONSE_TO_STATUS_ENQUIRY: 30,
   NO_CIRCUIT_AVAILABLE: 34,
   RESOURCE_UNAVAILABLE: 47,
   INVALID_CALL_REFERENCE: 81,
@@ -82,6 +93,7 @@ export const HEADER_LENGTH = 22;
 export const PARAMS_LENGTH = 36;
 export const SETUP_BODY_LENGTH = 2 + 4 + PARAMS_LENGTH;
 export const RELEASE_BODY_LENGTH = 6;
+export const STATUS_BODY_LENGTH = 2;
 export const MIN_FRAME = 60;
 export const CALL_REF_FLAG = 0x8000;
 export const MAX_CALL_REF = 0x7fff;
@@ -117,7 +129,22 @@ export interface ReleaseMessage extends Base {
   cause: number;
   status: NdisStatus;
 }
-export type SignallingMessage = SetupMessage | ConnectMessage | ReleaseMessage;
+/** STATUS ENQUIRY: "are you still there, and in which state is this call?" (no body). */
+export interface StatusEnquiryMessage extends Base {
+  type: typeof MessageType.STATUS_ENQUIRY;
+}
+/** STATUS: the answer; `callState` is the Q.931 call state number (10 = active). */
+export interface StatusMessage extends Base {
+  type: typeof MessageType.STATUS;
+  cause: number;
+  callState: number;
+}
+export type SignallingMessage =
+  | SetupMessage
+  | ConnectMessage
+  | ReleaseMessage
+  | StatusEnquiryMessage
+  | StatusMessage;
 
 /** Encodes a message into a fresh frame (signalling is not a hot path: one allocation per message). */
 export function encodeMessage(m: SignallingMessage): Uint8Array {
@@ -126,7 +153,9 @@ export function encodeMessage(m: SignallingMessage): Uint8Array {
       ? SETUP_BODY_LENGTH
       : m.type === MessageType.RELEASE || m.type === MessageType.RELEASE_COMPLETE
         ? RELEASE_BODY_LENGTH
-        : 0;
+        : m.type === MessageType.STATUS
+          ? STATUS_BODY_LENGTH
+          : 0;
   const f = new Uint8Array(Math.max(MIN_FRAME, HEADER_LENGTH + bodyLength));
   const dv = new DataView(f.buffer);
   f.set(m.dst, 0);
@@ -145,6 +174,9 @@ export function encodeMessage(m: SignallingMessage): Uint8Array {
   } else if (m.type === MessageType.RELEASE || m.type === MessageType.RELEASE_COMPLETE) {
     f[b] = m.cause;
     dv.setUint32(b + 2, m.status >>> 0);
+  } else if (m.type === MessageType.STATUS) {
+    f[b] = m.cause;
+    f[b + 1] = m.callState;
   }
   return f;
 }
@@ -191,6 +223,11 @@ export function decodeMessage(
     case MessageType.RELEASE_COMPLETE:
       if (bodyLength < RELEASE_BODY_LENGTH) return undefined;
       return { ...base, type, cause: dv.getUint8(b), status: dv.getUint32(b + 2) };
+    case MessageType.STATUS_ENQUIRY:
+      return { ...base, type };
+    case MessageType.STATUS:
+      if (bodyLength < STATUS_BODY_LENGTH) return undefined;
+      return { ...base, type, cause: dv.getUint8(b), callState: dv.getUint8(b + 1) };
     default:
       return undefined;
   }

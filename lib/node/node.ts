@@ -82,7 +82,11 @@ export class CondisNode {
     try {
       const ndis = new Ndis({ verifier: 'report', trace: false });
       adapter = new MiniportAdapter(ndis, device, { name: 'condis-miniport' });
-      cm = new CondisCallManager(ndis, adapter.handle, { mac: opts.mac });
+      cm = new CondisCallManager(ndis, adapter.handle, {
+        mac: opts.mac,
+        keepaliveMs: opts.keepaliveMs,
+        keepaliveMisses: opts.keepaliveMisses,
+      });
       await cm.start();
       const client = new NodeClient(ndis, adapter.handle, {
         mac: opts.mac,
@@ -177,6 +181,9 @@ export class CondisNode {
         received: { ...st.received },
         retransmits: st.retransmits,
         timeouts: st.timeouts,
+        livenessClears: st.livenessClears,
+        staleClears: st.staleClears,
+        unknownRefs: st.unknownRefs,
         malformed: st.malformed,
         notForUs: st.notForUs,
       },

@@ -12,7 +12,10 @@
  * - control: /run/condis/<tap>.sock;
  * - queuePairs: 16: pair 0 carries signalling (the stand-alone CM's signalling VC on VID 0), so a
  *   node holds at most queuePairs - 1 = 15 calls at once; the limit is the device's pairs (each
- *   call's VC is bound to a pair of its own), up to 64.
+ *   call's VC is bound to a pair of its own), up to 64;
+ * - keepaliveMs 1000, keepaliveMisses 3: the call manager's liveness check of a connected call
+ *   (lib/cm/call-control.ts): a dead or cut-off peer's calls are cleared within 4 s, and a cut
+ *   shorter than 3 s never clears one.
  */
 
 import { formatIpv4Address, parseIpv4Address } from '../client/ipv4';
@@ -24,6 +27,8 @@ import { kMaxQueuePairs } from '../virtio/layout';
 export const DEFAULT_SAP = 1;
 export const DEFAULT_QUEUE_PAIRS = 16;
 export const CONTROL_DIR = '/run/condis';
+export const DEFAULT_KEEPALIVE_MS = 1000;
+export const DEFAULT_KEEPALIVE_MISSES = 3;
 
 export interface NodeOptions {
   tap: string;
@@ -33,6 +38,10 @@ export interface NodeOptions {
   ip?: string;
   control?: string;
   queuePairs?: number;
+  /** STATUS ENQUIRY interval on a connected call, ms (0: no liveness check). */
+  keepaliveMs?: number;
+  /** Unanswered enquiries after which a call is cleared. */
+  keepaliveMisses?: number;
 }
 
 export interface ResolvedNodeOptions {
@@ -45,6 +54,8 @@ export interface ResolvedNodeOptions {
   ipText: string;
   control: string;
   queuePairs: number;
+  keepaliveMs: number;
+  keepaliveMisses: number;
 }
 
 const bad = (m: string) => new CondisError('ERR_CONDIS_INVALID_ARG', `condis node: ${m}`);
@@ -100,6 +111,12 @@ export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
   const queuePairs = o.queuePairs ?? DEFAULT_QUEUE_PAIRS;
   if (!Number.isInteger(queuePairs) || queuePairs < 2 || queuePairs > kMaxQueuePairs)
     throw bad(`--queue-pairs must be from 2 to ${kMaxQueuePairs} (pair 0 is signalling), got ${queuePairs}`);
+  const keepaliveMs = o.keepaliveMs ?? DEFAULT_KEEPALIVE_MS;
+  if (!Number.isInteger(keepaliveMs) || keepaliveMs < 0 || keepaliveMs > 3_600_000)
+    throw bad(`--keepalive-ms must be from 0 to 3600000, got ${keepaliveMs}`);
+  const keepaliveMisses = o.keepaliveMisses ?? DEFAULT_KEEPALIVE_MISSES;
+  if (!Number.isInteger(keepaliveMisses) || keepaliveMisses < 1 || keepaliveMisses > 100)
+    throw bad(`--keepalive-misses must be from 1 to 100, got ${keepaliveMisses}`);
   return {
     tap: o.tap,
     mac,
@@ -109,5 +126,7 @@ export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
     ipText: `${formatIpv4Address(ip)}/24`,
     control: o.control ?? `${CONTROL_DIR}/${o.tap}.sock`,
     queuePairs,
+    keepaliveMs,
+    keepaliveMisses,
   };
 }

@@ -149,7 +149,7 @@ export async function openHostsPath(o: HostsPathOptions): Promise<CallPair> {
       hosts: 2,
       id: o.id,
       runDir,
-      nodeArgs: ['--queue-pairs', String(o.queuePairs)],
+      nodeExtraArgs: ['--queue-pairs', String(o.queuePairs)],
       ...(o.signal ? { signal: o.signal } : {}),
       ...(o.log ? { log: o.log } : {}),
     });

@@ -89,4 +89,32 @@ describe('signalling wire format', () => {
     expect(callee.callMgrParameters!.receive.maxSduSize).toBe(1000);
     expect(callee.mediaParameters!.flags).toBe(caller.mediaParameters!.flags);
   });
+
+  it('STATUS ENQUIRY (0x75, empty) and STATUS (0x7D: cause 30, call state): layout and round trip', () => {
+    const enq: SignallingMessage = {
+      type: MessageType.STATUS_ENQUIRY,
+      dst: MAC_2,
+      src: MAC_1,
+      callRef: 9,
+      toOriginator: false,
+    };
+    const f = encodeMessage(enq);
+    expect([f.length, f[16], new DataView(f.buffer).getUint16(20)]).toEqual([60, 0x75, 0]);
+    expect(decodeMessage(f, 0, f.length)).toEqual(enq);
+    const st: SignallingMessage = {
+      type: MessageType.STATUS,
+      dst: MAC_1,
+      src: MAC_2,
+      callRef: 9,
+      toOriginator: true,
+      cause: Cause.RESPONSE_TO_STATUS_ENQUIRY,
+      callState: 10,
+    };
+    const g = encodeMessage(st);
+    expect([g[16], new DataView(g.buffer).getUint16(20), g[22], g[23]]).toEqual([0x7d, 2, 30, 10]);
+    expect(decodeMessage(g, 0, g.length)).toEqual(st);
+    // A STATUS without its body is malformed.
+    new DataView(g.buffer).setUint16(20, 1);
+    expect(decodeMessage(g, 0, g.length)).toBeUndefined();
+  });
 });

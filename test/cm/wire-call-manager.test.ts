@@ -114,6 +114,8 @@ describe('stand-alone call manager over the wire', () => {
         CONNECT_ACK: 1,
         RELEASE: 1,
         RELEASE_COMPLETE: 1,
+        STATUS_ENQUIRY: 0, // no clock advanced: liveness never asked
+        STATUS: 0,
       });
     }
     await closeHosts(h1, h2);

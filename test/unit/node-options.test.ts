@@ -17,6 +17,7 @@ describe('condis node options', () => {
     expect(o.sap).toBe(1);
     expect(o.control).toBe('/run/condis/cn0.sock');
     expect(o.queuePairs).toBe(16);
+    expect([o.keepaliveMs, o.keepaliveMisses]).toEqual([1000, 3]);
   });
 
   it('takes what it is given', () => {
@@ -27,8 +28,12 @@ describe('condis node options', () => {
       ip: '192.168.5.9/24',
       control: '/tmp/x.sock',
       queuePairs: 4,
+      keepaliveMs: 0,
+      keepaliveMisses: 5,
     });
     expect(o).toMatchObject({
+      keepaliveMs: 0,
+      keepaliveMisses: 5,
       macText: '02:00:00:00:00:0a',
       sap: 7,
       ipText: '192.168.5.9/24',
@@ -45,6 +50,8 @@ describe('condis node options', () => {
     [{ tap: 'cn0', ip: '10.0.0.300' }, /--ip/],
     [{ tap: 'cn0', sap: 0 }, /--sap/],
     [{ tap: 'cn0', queuePairs: 1 }, /--queue-pairs/],
+    [{ tap: 'cn0', keepaliveMs: -1 }, /--keepalive-ms/],
+    [{ tap: 'cn0', keepaliveMisses: 0 }, /--keepalive-misses/],
   ])('refuses %j with ERR_CONDIS_INVALID_ARG', (o, msg) => {
     expect(() => resolveNodeOptions(o)).toThrow(
       expect.objectContaining({ code: 'ERR_CONDIS_INVALID_ARG', message: expect.stringMatching(msg) }),
