@@ -33,7 +33,7 @@ describe('condis help <cmd> [<sub>]', () => {
     [['help', 'foo'], 'condis: unknown command "foo" (try condis --help)'],
     [
       ['help', 'bench', 'warp'],
-      'condis bench: unknown benchmark "warp" (known: drain, pps, tcp) (try condis bench --help)',
+      'condis bench: unknown benchmark "warp" (known: drain, pps, tcp, calls) (try condis bench --help)',
     ],
     [['help', 'demo', 'extra'], 'condis demo: no subcommand "extra" (try condis demo --help)'],
   ])('%j: one line, exit 2', (args, line) => {
