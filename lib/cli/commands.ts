@@ -297,9 +297,9 @@ the reps' rx pps, a fraction (0.2 = 20%); repsRxPps: each rep's, in run order; l
           about: `iperf3 between two network namespaces made for the run (cbt-a-<pid>, cbt-b-<pid>;
 10.77.0.1 <-> 10.77.0.2) over each path, in one run: veth (the kernel's limit), c-forwarder
 and c-forwarder-offload (scripts/bench/tcp/cfwd.c between two TAPs, per-frame read/write, with
--o vnet headers and TSO), condis-port and condis-port-offload (two condis devices, FramePort
-forwarding in a child process), condis-ndis and condis-ndis-offload (NDIS and the reference
-bridge; skipped when the tree lacks it). Each path: 1-stream and 4-stream TCP, and UDP with
+-o vnet headers and TSO), condis-port and condis-port-offload (two condis devices in one shared
+region, a FrameForwarder in a child process: no copy), condis-ndis and condis-ndis-offload (NDIS
+and the reference bridge; skipped when the tree lacks it). Each path: 1-stream and 4-stream TCP, and UDP with
 64-byte payloads (packets/s received). Reps interleaved; medians reported. Needs root and iperf3.
 Everything made is removed at the end, also on Ctrl-C (130), SIGTERM (143), SIGHUP (129).`,
           options: [
