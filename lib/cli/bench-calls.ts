@@ -12,29 +12,9 @@ import { busyWarning, machineLine } from '../bench/machine';
 import { ProgressBar } from '../bench/progress';
 import { fmtInt, fmtRatio, formatTable } from '../bench/table';
 import { checkId } from '../cluster/plan';
-import {
-  CALL_PATHS,
-  type CallPath,
-  type CallsBenchReport,
-  CallsInterrupted,
-  runCallsBench,
-} from '../scenarios/calls-bench';
+import { CALL_PATHS, type CallsBenchReport, CallsInterrupted, runCallsBench } from '../scenarios/calls-bench';
 import { Interrupts } from './interrupts';
-import { intFlag, UsageError, type Values } from './usage';
-
-function parsePaths(v: Values[string]): CallPath[] {
-  if (v === undefined) return [...CALL_PATHS];
-  const list = String(v)
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  for (const p of list) {
-    if (!(CALL_PATHS as readonly string[]).includes(p))
-      throw new UsageError(`--paths: unknown path "${p}" (known: ${CALL_PATHS.join(', ')})`);
-  }
-  if (list.length === 0) throw new UsageError('--paths: give at least one path');
-  return [...new Set(list)] as CallPath[];
-}
+import { choiceList, intFlag, UsageError, type Values } from './usage';
 
 const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : '-');
 
@@ -82,7 +62,7 @@ export async function benchCalls(f: Values): Promise<number> {
   const concurrency = intFlag('concurrency', f.concurrency, Math.min(4, queuePairs - 1), 1, 32);
   if (concurrency >= queuePairs)
     throw new UsageError(`--concurrency must be below --queue-pairs (${queuePairs}): each call holds a pair`);
-  const paths = parsePaths(f.paths);
+  const paths = choiceList('paths', f.paths, CALL_PATHS, 'path');
   let id = `cb${process.pid}`;
   if (typeof f.id === 'string') {
     try {

@@ -11,29 +11,9 @@ import { busyWarning, machineLine } from '../bench/machine';
 import { ProgressBar } from '../bench/progress';
 import { barChartSvg } from '../bench/svg-chart';
 import { fmtInt, fmtRatio, formatTable } from '../bench/table';
-import {
-  runTcpBench,
-  TCP_PATHS,
-  type TcpBenchReport,
-  TcpInterrupted,
-  type TcpPath,
-} from '../scenarios/tcp-bench';
+import { runTcpBench, TCP_PATHS, type TcpBenchReport, TcpInterrupted } from '../scenarios/tcp-bench';
 import { Interrupts } from './interrupts';
-import { intFlag, UsageError, type Values } from './usage';
-
-function parsePaths(v: Values[string]): TcpPath[] {
-  if (v === undefined) return [...TCP_PATHS];
-  const list = String(v)
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  for (const p of list) {
-    if (!(TCP_PATHS as readonly string[]).includes(p))
-      throw new UsageError(`--paths: unknown path "${p}" (known: ${TCP_PATHS.join(', ')})`);
-  }
-  if (list.length === 0) throw new UsageError('--paths: give at least one path');
-  return list as TcpPath[];
-}
+import { choiceList, intFlag, type Values } from './usage';
 
 const g = (v: number | null) => (v === null ? '-' : v.toFixed(2));
 
@@ -51,7 +31,7 @@ export function renderTcpTable(r: TcpBenchReport): string {
 export async function benchTcp(f: Values): Promise<number> {
   const seconds = intFlag('seconds', f.seconds, 5, 1, 3600);
   const reps = intFlag('reps', f.reps, 3, 1, 100);
-  const paths = parsePaths(f.paths);
+  const paths = choiceList('paths', f.paths, TCP_PATHS, 'path');
   const json = typeof f.json === 'string' ? f.json : null;
   const svg = typeof f.svg === 'string' ? f.svg : null;
 

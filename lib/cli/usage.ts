@@ -81,6 +81,29 @@ export function choice<T extends string>(
 }
 
 /**
+ * A comma-separated list of choices (--`name` a,b,c), each one of `known`, duplicates dropped, in
+ * the order given; all of `known` when the flag is absent. A UsageError names an unknown entry.
+ */
+export function choiceList<T extends string>(
+  name: string,
+  v: string | boolean | undefined,
+  known: readonly T[],
+  noun = 'value',
+): T[] {
+  if (v === undefined) return [...known];
+  const list = String(v)
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const p of list) {
+    if (!(known as readonly string[]).includes(p))
+      throw new UsageError(`--${name}: unknown ${noun} "${p}" (known: ${known.join(', ')})`);
+  }
+  if (list.length === 0) throw new UsageError(`--${name}: give at least one ${noun}`);
+  return [...new Set(list)] as T[];
+}
+
+/**
  * Checks, before any work, that `file` (the value of --`name`) can be written: its directory
  * exists and is writable, and the file, if it exists, is a writable file. Nothing is created, so a
  * run that fails later leaves no empty file behind. A UsageError (the path is the user's to fix),

@@ -12,8 +12,8 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { teardown } from '../../lib/cluster/down';
 import { listNamespaces } from '../../lib/cluster/netns';
-import { alive } from '../../lib/cluster/node-process';
 import { condisCommand } from '../../lib/node/spawn';
+import { processesMentioning } from '../helpers/host';
 import { tapTestsEnabled } from '../helpers/privilege';
 import { isRoot, stagePackage } from '../helpers/unprivileged';
 import { buildDist, runMain } from './helpers';
@@ -59,21 +59,6 @@ function checkResult(r: Result, queuePairs: number): void {
   expect(r.limitCause).toBe('RESOURCES');
   expect(r.limitMessage).toMatch(/RESOURCES/);
   expect(r.verifierViolations).toBe(0);
-}
-
-/** Processes whose command line mentions `text` (a cluster's directory is in its nodes'). */
-function processesMentioning(text: string): number[] {
-  const pids: number[] = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
-    try {
-      if (fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(text) && alive(Number(d)))
-        pids.push(Number(d));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
 }
 
 /** What a run with cluster id `id` could have left: namespaces, node processes. */

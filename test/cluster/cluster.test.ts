@@ -19,6 +19,7 @@ import { alive } from '../../lib/cluster/node-process';
 import { type ClusterState, readState } from '../../lib/cluster/state';
 import { clusterUp } from '../../lib/cluster/up';
 import { runMain } from '../cli/helpers';
+import { processesMentioning } from '../helpers/host';
 import { tapTestsEnabled } from '../helpers/privilege';
 
 const enabled = tapTestsEnabled('condis cluster');
@@ -29,21 +30,6 @@ const BASE = `cc${process.pid}`;
 
 function nsOf(id: string): string[] {
   return listNamespaces().filter((n) => n.startsWith(`${id}-`));
-}
-
-/** Processes whose command line mentions `text` (the cluster's directory is in every node's). */
-function processesMentioning(text: string): number[] {
-  const pids: number[] = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
-    try {
-      if (fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(text) && alive(Number(d)))
-        pids.push(Number(d));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
 }
 
 /** The kernel's ping from one host namespace; ping's own deadline (-w) bounds it. */
