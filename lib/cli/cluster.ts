@@ -9,6 +9,7 @@ import { teardown } from '../cluster/down';
 import { clusterStatus, findCluster, setUnderlayLink } from '../cluster/inspect';
 import { splitCommand } from '../cluster/node-process';
 import { checkId, DEFAULT_ID, DEFAULT_RUN_DIR, MAX_HOSTS, MIN_HOSTS } from '../cluster/plan';
+import { restartHostNode } from '../cluster/restart';
 import { readState } from '../cluster/state';
 import { clusterUp } from '../cluster/up';
 import { CondisError } from '../errors';
@@ -42,6 +43,9 @@ export async function clusterUpCommand(f: Values, positionals: string[]): Promis
     : typeof f['node-command'] === 'string'
       ? splitCommand(f['node-command'])
       : undefined;
+  if (f['no-nodes'] && f['node-args'] !== undefined)
+    throw new UsageError('--no-nodes and --node-args exclude each other');
+  const nodeExtraArgs = typeof f['node-args'] === 'string' ? splitCommand(f['node-args']) : [];
 
   // Options first (as every command checks them), then N.
   if (positionals.length !== 1) throw new UsageError(`give the number of hosts, ${MIN_HOSTS}..${MAX_HOSTS}`);
@@ -56,6 +60,7 @@ export async function clusterUpCommand(f: Values, positionals: string[]): Promis
       id,
       vni,
       runDir: runDir(f),
+      ...(nodeExtraArgs.length > 0 ? { nodeExtraArgs } : {}),
       nodeCommand,
       readyTimeoutMs: readyTimeout * 1000,
       signal: interrupts.signal,
@@ -129,6 +134,15 @@ export async function clusterStatusCommand(f: Values): Promise<number> {
         `  tap ${h.tapOnBridge ? 'on bridge' : 'off'}  underlay ${h.underlayUp ? 'up' : 'DOWN'}  vxlan tx ${h.vxlanTx ?? '-'} rx ${h.vxlanRx ?? '-'}`,
     );
   }
+  return 0;
+}
+
+export async function clusterRestartCommand(f: Values, positionals: string[]): Promise<number> {
+  if (positionals.length !== 1) throw new UsageError('usage: condis cluster restart <host>');
+  const readyTimeout = intFlag('ready-timeout', f['ready-timeout'], 30, 1, 3600);
+  const state = findCluster(runDir(f), idFlag(f));
+  const pid = await restartHostNode(state, positionals[0]!, { readyTimeoutMs: readyTimeout * 1000 });
+  out(`cluster ${state.id}: ${positionals[0]} node ${pid} ready`);
   return 0;
 }
 

@@ -12,7 +12,13 @@ import { benchCalls } from './bench-calls';
 import { benchDrain } from './bench-drain';
 import { benchPps } from './bench-pps';
 import { benchTcp } from './bench-tcp';
-import { clusterDownCommand, clusterLinkCommand, clusterStatusCommand, clusterUpCommand } from './cluster';
+import {
+  clusterDownCommand,
+  clusterLinkCommand,
+  clusterRestartCommand,
+  clusterStatusCommand,
+  clusterUpCommand,
+} from './cluster';
 import { demo } from './demo';
 import { nodeCommand } from './node';
 import { run } from './run';
@@ -430,6 +436,14 @@ a letter first, at most 12 characters`,
               help: `the command each node runs as, split on blanks; \`node --tap ...\` is appended
 (default: $CONDIS_CLUSTER_NODE, else this package's own condis under this Node.js)`,
             },
+            {
+              name: 'node-args',
+              kind: 'text',
+              arg: 'ARGS',
+              help: `more options for every node, split on blanks, after the contract's; kept in
+the state file for \`cluster restart\` (with =, as the value starts with --:
+--node-args='--keepalive-ms 300 --queue-pairs 64')`,
+            },
             { name: 'no-nodes', kind: 'flag', help: 'no nodes: the hosts, bridges and VXLANs only' },
             {
               name: 'ready-timeout',
@@ -492,6 +506,22 @@ host stops, as with a pulled cable, and resumes on up. <host> is h1..hN (or its 
           ],
           examples: ['sudo condis cluster link h2 down'],
           run: clusterLinkCommand,
+        },
+        {
+          name: 'restart',
+          summary: "start a host's node again (after it was killed): same TAP, MAC, address, socket",
+          positionals: '<host>',
+          about: `Starts the node of <host> (h1..hN or its namespace) again with the command and options
+\`up\` gave it, waits for its ready line and puts its new TAP on the host's bridge, as a rebooted
+machine would come back. Refused (ERR_CONDIS_CLUSTER_FAILED) while the old node still runs: stop it
+first (kill <pid>, from \`cluster status\`). Its peers refuse the stale calls of its old life.`,
+          options: [
+            { name: 'id', kind: 'text', arg: 'ID', help: 'the cluster id (default: the one that is up)' },
+            { name: 'ready-timeout', kind: 'int', arg: 'S', help: 'as for up (default 30)' },
+            { name: 'run-dir', kind: 'text', arg: 'DIR', help: 'as for up' },
+          ],
+          examples: ['sudo condis cluster restart h2'],
+          run: clusterRestartCommand,
         },
       ],
     },

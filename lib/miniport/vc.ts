@@ -160,9 +160,6 @@ export class QueuePair {
   /** Scratch for harvest() and resetQueue(). */
   readonly tokens: Uint32Array;
   readonly lens: Uint32Array;
-  /** Region byte range of the transmit pool (zero-copy detection). */
-  readonly txPoolLo: number;
-  readonly txPoolHi: number;
   /** Set while a return batch has re-posted receive buffers not yet published. */
   rxDirty = false;
   /**
@@ -197,8 +194,6 @@ export class QueuePair {
     const size = Math.max(this.rxq.size, this.txq.size, this.rxPool.capacity, this.txPool.capacity);
     this.tokens = new Uint32Array(size);
     this.lens = new Uint32Array(size);
-    this.txPoolLo = this.txPool.offsetOf(this.txPool.firstSlot);
-    this.txPoolHi = this.txPoolLo + this.txPool.capacity * this.txPool.slotSize;
   }
 
   /** A free transmit token, or -1. */

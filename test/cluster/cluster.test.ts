@@ -323,6 +323,34 @@ describe.skipIf(!enabled)('condis cluster (stand-in nodes, the kernel as peer)',
     expect(listNamespaces()).toContain(other);
   });
 
+  it('--node-args reach every node and survive a restart; restart refuses a live node, then brings a killed one back on the bridge', async () => {
+    const id = idFor('r');
+    const r = await cli(['up', '2', '--id', id, '--node-command', STANDIN, '--node-args=--keepalive-ms 300']);
+    expect(r.code, r.stderr).toBe(0);
+    const before = readState(runDir, id)!;
+    expect(before.nodeExtraArgs).toEqual(['--keepalive-ms', '300']);
+    const h2 = before.hosts[1]!;
+    const cmdline = (pid: number) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    expect(cmdline(h2.pid!)).toEqual(expect.arrayContaining(['--keepalive-ms', '300']));
+    // Still running: refused, nothing changed.
+    const refused = await cli(['restart', 'h2', '--id', id]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/ERR_CONDIS_CLUSTER_FAILED.*still runs/);
+    process.kill(h2.pid!, 'SIGKILL');
+    const deadline = Date.now() + 10_000;
+    while (alive(h2.pid!) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+    const back = await cli(['restart', 'h2', '--id', id]);
+    expect(back.code, back.stderr).toBe(0);
+    const after = readState(runDir, id)!.hosts[1]!;
+    expect(after.pid).not.toBe(h2.pid);
+    expect(alive(after.pid!)).toBe(true);
+    expect(cmdline(after.pid!)).toEqual(expect.arrayContaining(['--keepalive-ms', '300']));
+    expect(ip(`${id}-h2`, ['-j', 'link', 'show', 'dev', 'tap0'])).toMatch(/"master":"br0"/);
+    const down = await cli(['down', '--id', id]);
+    expect(down.code).toBe(0);
+    expect(nsOf(id)).toEqual([]);
+  });
+
   describe('a failed up removes what it made, with a coded error', () => {
     it('N out of range: a usage error from the CLI, ERR_CONDIS_INVALID_ARG from the library; nothing made', async () => {
       const id = idFor('n');
