@@ -155,5 +155,11 @@ export async function benchCalls(f: Values): Promise<number> {
     fs.writeFileSync(json, `${JSON.stringify(report, null, 2)}\n`);
     out(`JSON report: ${path.resolve(json)}`);
   }
+  // Every path asked for was skipped (--paths hosts without root): nothing was measured, which a
+  // script must not mistake for a result.
+  if (report.results.length === 0) {
+    process.stderr.write('condis bench calls: nothing measured: every path asked for was skipped\n');
+    return 1;
+  }
   return 0;
 }

@@ -132,17 +132,24 @@ describe('condis bench calls without root: only the wire path, and it says so', 
 
   it('skips hosts with the reason and measures wire', async () => {
     const args = ['bench', 'calls', '--calls', '10', '--warmup', '2', '--queue-pairs', '4'];
+    const hostsOnly = ['bench', 'calls', '--paths', 'hosts', '--calls', '10', '--warmup', '2'];
     let out: { code: number; stdout: string; stderr: string };
+    let none: { code: number; stdout: string; stderr: string };
     if (isRoot()) {
       const stage = stagePackage();
       try {
         out = stage.run(['bin/condis.js', ...args]);
+        none = stage.run(['bin/condis.js', ...hostsOnly]);
       } finally {
         stage.remove();
       }
     } else {
       out = await runMain(args);
+      none = await runMain(hostsOnly);
     }
+    // Only hosts asked for, and it needs root: nothing measured is a failure, not a result.
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/nothing measured: every path asked for was skipped/);
     expect(out.code, out.stderr).toBe(0);
     expect(out.stderr).toMatch(/hosts path skipped: needs root/);
     expect(out.stdout).toMatch(/skipped hosts: needs root/);
