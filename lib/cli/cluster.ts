@@ -138,8 +138,9 @@ export async function clusterStatusCommand(f: Values): Promise<number> {
 }
 
 export async function clusterRestartCommand(f: Values, positionals: string[]): Promise<number> {
-  if (positionals.length !== 1) throw new UsageError('usage: condis cluster restart <host>');
+  // Options first (as every command checks them), then the host.
   const readyTimeout = intFlag('ready-timeout', f['ready-timeout'], 30, 1, 3600);
+  if (positionals.length !== 1) throw new UsageError('usage: condis cluster restart <host>');
   const state = findCluster(runDir(f), idFlag(f));
   const pid = await restartHostNode(state, positionals[0]!, { readyTimeoutMs: readyTimeout * 1000 });
   out(`cluster ${state.id}: ${positionals[0]} node ${pid} ready`);
