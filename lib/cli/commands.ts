@@ -69,54 +69,50 @@ export const CONDIS: CommandDef = {
   name: 'condis',
   summary: 'a CoNDIS runtime over a virtio-style device: demo, frames, benchmarks, traces, soak',
   noun: { one: 'command', many: 'commands' },
-  examples: ["sudo condis demo   (as root: a TAP and the host's ping; else the in-process wire)"],
+  examples: ['condis demo   (two nodes make a call with SETUP/CONNECT and RELEASE it under traffic)'],
   subcommands: [
     {
       name: 'demo',
-      summary: 'the main job: a call on VC 42, ping, deactivate under traffic, re-activate, close (report)',
-      about: `The main job, end to end, on VC 42: a NIC, the CoNDIS runtime, the miniport, the call manager
-and a client that answers ping (10.42.0.2); the call; ping traffic; the VC deactivated under
-traffic (sends in flight), re-activated, closed and deleted. Then a report: frames each way, the
-drain latency of that deactivation and the NDIS sequence the VC went through. Everything the
-demo creates is removed at the end, also on Ctrl-C (exit status 130), SIGTERM (143) or SIGHUP (129).`,
+      summary: 'the main job: a SETUP/CONNECT call between two nodes, ping, RELEASE under traffic (report)',
+      about: `The main job, end to end: two condis nodes (each the NDIS runtime, the reference miniport,
+the signalling call manager and the node's client, as \`condis node\` runs them) on the two ends
+of the in-process wire. Node A calls node B (SETUP, CONNECT, CONNECT ACK: both call managers
+activate their VC), pings B over the VC, then closes the call with RELEASE while B has replies in
+flight: B's call manager deactivates B's VC under traffic and it drains; RELEASE COMPLETE, A's VC
+drains, both VCs are deleted. Then a report: frames each way, the drain latency of both
+deactivations and the NDIS sequence of both sides. Everything the demo creates is removed at the
+end, also on Ctrl-C (exit status 130), SIGTERM (143) or SIGHUP (129).`,
       options: [
         {
           name: 'backend',
           kind: 'choice',
-          arg: 'auto|tap|wire',
-          help: `auto (default): tap if this process may create a TAP (CAP_NET_ADMIN), else wire
-tap:  the peer is this Linux host: the TAP goes into a network namespace of its
-      own where the kernel's ping reaches the client on VLAN 42 (the subinterface
-      <tap>.42, or on a kernel without 802.1Q the TAP with VID 42 pushed and popped
-      by tcx eBPF); needs root, iproute2, iputils ping (and python3 without 802.1Q)
-wire: in-process, no privilege; a second endpoint (device, NDIS, miniport, call
-      manager, pinging client) plays the host over the wire`,
+          arg: 'auto|wire',
+          help: `auto (default), wire: both nodes in this process over the in-process wire (no
+privilege needed)`,
         },
         {
           name: 'pings',
           kind: 'int',
           arg: 'N',
-          help: `echo requests in each phase: before the deactivation, while the VC is inactive,
-after the re-activation (default 5; 1..1000)`,
+          help: 'echo requests A sends over the call, one at a time (default 5; 1..1000)',
         },
         {
           name: 'mermaid',
           kind: 'file',
-          help: "write the VC's NDIS sequence to FILE as a Mermaid sequenceDiagram",
+          help: "write both nodes' NDIS sequences to FILE as one Mermaid sequenceDiagram",
         },
         {
           name: 'pcap',
           kind: 'file',
-          help: `write the VC's frames, both ways as endpoint A's NDIS saw them, to FILE (pcap,
-802.1Q tag VID 42 re-inserted)`,
+          help: `write node A's frames, both ways as its NDIS saw them, to FILE (pcap; signalling
+untagged, the call's frames with its VID's 802.1Q tag re-inserted)`,
         },
         { name: 'json', kind: 'flag', help: 'print the report as JSON' },
         {
           name: 'cold',
           kind: 'flag',
           help: `skip warmUp() (by default the demo runs it first): the deactivation is then this
-process's first run of the path, V8 compiling it as it goes (1-2.5 ms on a 2-core VM, against
-0.2-0.6 ms warm under the demo's traffic)`,
+process's first run of the path, V8 compiling it as it goes`,
         },
         {
           name: 'pause-at',
@@ -126,7 +122,7 @@ process's first run of the path, V8 compiling it as it goes (1-2.5 ms on a 2-cor
           help: 'wait before STEP until interrupted (for the tests of the interruption)',
         },
       ],
-      examples: ['sudo condis demo --pings 10 --mermaid demo.mmd'],
+      examples: ['condis demo --pings 10 --mermaid demo.mmd'],
       run: demo,
     },
     {

@@ -1,10 +1,11 @@
 /**
- * `condis demo`: checks its options (declared in commands.ts), calls lib/scenarios/demo.ts (runDemo) and renders — a line per phase as it
- * ends, then the frames each way, the NDIS sequence of the VC and what was removed (or all of it
- * as JSON), and the Mermaid file. SIGINT, SIGTERM and SIGHUP abort the run through its AbortSignal:
- * runDemo removes what it created, and the exit status is 128 + the signal's number (130 for
- * Ctrl-C). Exit status 0 when every ping was answered while the VC was active, none while it was
- * inactive, and no frame was lost; else 1.
+ * `condis demo`: checks its options (declared in commands.ts), calls lib/scenarios/demo.ts
+ * (runDemo) and renders — a line per phase as it ends, then the frames each way, the NDIS
+ * sequence of both nodes' VC and what was removed (or all of it as JSON), and the Mermaid file.
+ * SIGINT, SIGTERM and SIGHUP abort the run through its AbortSignal: runDemo removes what it
+ * created, and the exit status is 128 + the signal's number (130 for Ctrl-C). Exit status 0 when
+ * every ping was answered (or its reply reached A after the RELEASE), no frame was lost, the
+ * release succeeded and no VC was left; else 1.
  *
  * Layer: the CLI, the top; everything the demo does is lib/scenarios/demo*.ts.
  */
@@ -19,7 +20,6 @@ import {
   demoPassed,
   runDemo,
 } from '../scenarios/demo';
-import { VID } from '../scenarios/demo-topology';
 import { choice, intFlag, type Values } from './usage';
 
 /** Signals that end the demo cleanly: exit status 128 + the signal's number (130 for Ctrl-C). */
@@ -30,7 +30,7 @@ export type DemoJson = Omit<DemoReport, 'diagram'> & { mermaid?: string };
 
 /** Runs the demo with its options, parsed and its files checked (main.ts, commands.ts). */
 export async function demo(f: Values): Promise<number> {
-  const backend = choice('backend', f.backend, ['auto', 'tap', 'wire'] as const, 'auto');
+  const backend = choice('backend', f.backend, ['auto', 'wire'] as const, 'auto');
   const pings = intFlag('pings', f.pings, 5, 1, 1000);
   const pauseAt =
     f['pause-at'] === undefined ? undefined : choice('pause-at', f['pause-at'], DEMO_STEPS, 'call');
@@ -96,71 +96,71 @@ function renderEvent(e: DemoEvent, say: (s: string) => void): void {
   switch (e.kind) {
     case 'warmed-up':
       say(
-        `warm-up     warmUp(): ${e.warmUp.deactivations} deactivations on private wire pairs in ${Math.round(e.warmUp.ms)} ms, so the drain below is not V8's first run of the path (--cold skips it)`,
+        `warm-up     warmUp(): ${e.warmUp.deactivations} deactivations on private wire pairs in ${Math.round(e.warmUp.ms)} ms, so the drains below are not V8's first run of the path (--cold skips it)`,
       );
       break;
     case 'topology':
       say(e.note);
       break;
     case 'call':
-      say(`call        NdisClMakeCall on VC ${VID}: SUCCESS (the call manager activated it; pair ${e.pair})`);
+      say(
+        `call        A NdisClMakeCall to ${e.call.callee} SAP ${e.call.sap}: SETUP, CONNECT, CONNECT ACK -> ${e.call.status} (VID ${e.call.vid}; both call managers activated their VC)`,
+      );
       break;
     case 'ping':
-      say(`ping        ${e.pings.answered}/${e.pings.sent} answered`);
+      say(`ping        ${e.pings.answered}/${e.pings.sent} answered by B over the VC`);
       break;
-    case 'deactivated': {
+    case 'released': {
       const d = e.deactivation;
+      const c = e.clearing;
+      const t = e.traffic;
       say(
-        `deactivate  NdisCmDeactivateVc under traffic: ${d.sendsInFlight} send(s) in flight, ${d.receivesHeld} receive(s) held -> ${d.pended ? 'pended, drained' : d.sendsInFlight > 0 ? 'done at once (the device had sent them: the miniport harvested their completions first)' : 'done at once'} in ${d.drainUs.toFixed(1)} µs`,
+        `release     A NdisClCloseCall under traffic (${t.sent} echo requests, A holding B's replies): RELEASE`,
       );
-      say(`            traffic meanwhile: ${e.traffic.answered}/${e.traffic.sent} answered`);
+      say(
+        `            B NdisCmDeactivateVc on RELEASE: ${d.sendsInFlight} send(s) in flight, ${d.receivesHeld} receive(s) held -> ${d.pended ? 'pended, drained' : 'done at once'} in ${d.drainUs.toFixed(1)} µs`,
+      );
+      say(
+        `            RELEASE COMPLETE; A NdisCmDeactivateVc -> ${c.pended ? 'pended, drained' : 'done at once'} in ${c.drainUs.toFixed(1)} µs; A's close: ${c.close}`,
+      );
+      say(
+        `            traffic meanwhile: ${t.answered}/${t.sent} replies to A's client, ${t.afterClose} reached A after its NdisClCloseCall (NDIS handed them back)`,
+      );
       break;
     }
-    case 'inactive':
-      say(
-        `inactive    ${e.pings.answered}/${e.pings.sent} answered (the device dropped ${e.droppedByDevice} frame(s) for VID ${VID}: not bound)`,
-      );
-      break;
-    case 'reactivated':
-      say(`reactivate  NdisCmActivateVc (maxSduSize ${e.maxSduSize}): SUCCESS (pair ${e.pair})`);
-      break;
-    case 'closed':
-      say('close       NdisClCloseCall: SUCCESS; NdisCoDeleteVc: SUCCESS');
-      break;
     case 'cleanup-failed':
       process.stderr.write(`condis demo: cleanup of ${e.what}: ${e.error.message}\n`);
       break;
   }
 }
 
-/** The report after the phases: frames each way, the NDIS sequence, the files, what was removed. */
+/** The report after the phases: frames each way, both NDIS sequences, the files, what was removed. */
 function renderReport(r: DemoJson, say: (s: string) => void): void {
   const { frames } = r;
   say('');
-  say(`frames on VC ${VID}     sent    received  dropped (VC inactive)  lost`);
-  const row = (label: string, v: { sent: number; received: number; lost: number }, dropped: string) =>
-    say(
-      `${label.padEnd(20)}${String(v.sent).padEnd(8)}${String(v.received).padEnd(10)}${dropped.padEnd(23)}${v.lost}`,
-    );
-  const isTap = r.backend === 'tap';
-  const peerName = isTap ? 'host' : 'B';
-  row(`${peerName} -> client`, frames.toClient, String(frames.toClient.droppedInactive));
-  if (frames.toClient.droppedNoBuffer > 0)
-    say(
-      `  (and ${frames.toClient.droppedNoBuffer} dropped by the device: no receive buffer on the VC's pair or its queue stopped)`,
-    );
-  if (frames.toClient.untagged > 0)
-    say(`  (and ${frames.toClient.untagged} untagged frame(s) of the host, not on VLAN ${VID}: pair 0)`);
-  row(`client -> ${peerName}`, frames.fromClient, '-');
-  say(
-    `  (${isTap ? "the host's side: the kernel's TAP counters" : "B's side: its miniport's and client's counters"}; the client's side: the miniport's VC counters)`,
-  );
+  say(`frames on the call's VC (VID ${r.call.vid})  sent    received  lost`);
+  const row = (label: string, v: { sent: number; received: number; lost: number }) =>
+    say(`${label.padEnd(34)}${String(v.sent).padEnd(8)}${String(v.received).padEnd(10)}${v.lost}`);
+  row('A -> B', frames.aToB);
+  row('B -> A', frames.bToA);
+  say("  (each side's miniport VC counters: sends completed, receives indicated)");
+  const msgs = (m: Record<string, number>) =>
+    Object.entries(m)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k.replace('_', ' ')}${n > 1 ? ` x${n}` : ''}`)
+      .join(', ');
+  say(`signalling sent: A ${msgs(r.signalling.a)}; B ${msgs(r.signalling.b)}`);
+  for (const [name, s] of [
+    ['A (the caller)', r.sequence.a],
+    ['B (the callee)', r.sequence.b],
+  ] as const) {
+    say('');
+    say(`NDIS sequence of ${name}, its call's VC (slot ${s.vcSlot}; data path shown only during the drain):`);
+    for (const l of s.lines) say(`  ${l}`);
+  }
   say('');
-  say(`NDIS sequence of the VC (slot ${r.vcSlot}; data path shown only during the drain):`);
-  for (const s of r.sequence) say(`  ${s}`);
-  say('');
-  say(`verifier: ${r.verifierViolations} violation(s)`);
+  say(`VCs left: A ${r.vcsLeft.a}, B ${r.vcsLeft.b}; verifier: ${r.verifierViolations} violation(s)`);
   if (r.mermaid) say(`mermaid: ${r.mermaid}`);
   if (r.pcap) say(`pcap: ${r.pcap.frames} frames -> ${r.pcap.file}`);
-  say(`removed: ${r.removed.length ? r.removed.join(', ') : 'nothing to remove'}`);
+  say(`removed: ${r.removed.length ? r.removed.join(', ') : 'nothing to remove (the wire is in-process)'}`);
 }

@@ -1,6 +1,6 @@
 /**
- * WirePinger: a CoNDIS client (protocol driver) that pings — the stand-in for the Linux host when
- * the demo runs on the in-process wire (lib/scenarios/demo-peers.ts). It binds to its miniport on
+ * WirePinger: a CoNDIS client (protocol driver) that pings — a stand-in for the Linux host on the
+ * in-process wire, over a permanent VC (the demo's node client pings over switched calls). It binds to its miniport on
  * AF_CONDIS_PVC like PingResponder, makes the call on VC `vid`, sends one ARP request and then
  * ICMP echo requests, and counts what comes back; it can hold the replies it receives (so that the
  * far miniport's receive ring empties and, the wire being lossless, the responder's next replies

@@ -11,9 +11,10 @@
  * The MCM folds the call manager into the miniport and drives pair 0 itself; same wire protocol,
  * so an MCM node could call a CM node, but it is not what this process demonstrates.
  *
- * Wiring (as the demo's endpoint A, lib/scenarios/demo-topology.ts): openQuietTap (shared with the tests);
- * `new Ndis`, `new MiniportAdapter`; the call manager in place of the demo's PVC one. Trace off:
- * a long-running process would keep every event; the verifier reports (counted in status()).
+ * Wiring (onDevice, shared with `condis demo` and `condis bench calls`, which run nodes on the
+ * in-process wire): openQuietTap (shared with the tests); `new Ndis`, `new MiniportAdapter`, the
+ * call manager, the client. Trace off in a node process: a long-running process would keep every
+ * event; the verifier reports (counted in status()).
  *
  * Stop (SIGINT, SIGTERM, `shutdown`): every call closed with RELEASE and drained, every VC
  * deleted (NodeClient.shutdown), the signalling VC closed, the miniport halted (it checks that no
@@ -26,7 +27,7 @@ import { parseMac } from '../device/options';
 import { CondisError } from '../errors';
 import { openQuietTap } from '../host/quiet-tap';
 import { MiniportAdapter } from '../miniport/adapter';
-import { Ndis } from '../ndis/ndis';
+import { Ndis, type NdisOptions } from '../ndis/ndis';
 import { NDIS_STATUS_SUCCESS, statusName } from '../ndis/status';
 import { type PingResult, pingOverCall } from './call-pinger';
 import { NodeClient } from './client';
@@ -70,17 +71,19 @@ export class CondisNode {
    * pairs), which the node then owns: closed by stop(), destroyed if this fails. open() passes its
    * TAP; `condis bench calls` passes the ends of an in-process wire (openWirePair), so its wire
    * path runs exactly this wiring with nothing of the host in between. opts.tap is then only a
-   * label (status()).
+   * label (status()). `ndisOptions`: `condis demo` records each node's trace (the NDIS sequence of
+   * both sides) and observes one's data path (its pcap); a node process does neither.
    */
   static async onDevice(
     device: Device,
     opts: ResolvedNodeOptions,
     onEvent: (e: NodeEvent) => void,
+    ndisOptions: Pick<NdisOptions, 'trace' | 'observer'> = { trace: false },
   ): Promise<CondisNode> {
     let adapter: MiniportAdapter | null = null;
     let cm: CondisCallManager | null = null;
     try {
-      const ndis = new Ndis({ verifier: 'report', trace: false });
+      const ndis = new Ndis({ verifier: 'report', ...ndisOptions });
       adapter = new MiniportAdapter(ndis, device, { name: 'condis-miniport' });
       cm = new CondisCallManager(ndis, adapter.handle, {
         mac: opts.mac,

@@ -1,7 +1,7 @@
 /**
- * What the demo reads out of endpoint A's NDIS trace (lib/ndis/trace.ts): the drain latency of
- * the deactivation under traffic, and the VC's NDIS sequence — the events worth showing and the
- * compact lines of the report. Pure functions over recorded events.
+ * What the demo reads out of each node's NDIS trace (lib/ndis/trace.ts): the drain latency of a
+ * deactivation and how it ended, and the call VC's NDIS sequence — the events worth showing and
+ * the compact lines of the report. Pure functions over recorded events.
  *
  * Layer: scenarios (lib/scenarios/demo.ts uses it); reads lib/ndis's trace, runs nothing.
  */
@@ -21,6 +21,24 @@ export function drainLatencyUs(events: readonly TraceEvent[], slot: number, from
   if (!start) return Number.NaN;
   const end = deactivationEnd(events, slot, start);
   return end ? (end.time - start.time) * 1000 : Number.NaN;
+}
+
+/**
+ * How the deactivation (the first NdisCmDeactivateVc at or after `fromSeq`) ended: its status, and
+ * whether it pended (ended in ProtocolCmDeactivateVcComplete); null if there was none, or it has
+ * not ended.
+ */
+export function deactivationOutcome(
+  events: readonly TraceEvent[],
+  slot: number,
+  fromSeq: number,
+): { status: string; pended: boolean } | null {
+  const start = events.find(
+    (e) => e.seq >= fromSeq && e.vc === slot && e.kind === 'call' && e.name === 'NdisCmDeactivateVc',
+  );
+  const end = start ? deactivationEnd(events, slot, start) : undefined;
+  if (!end) return null;
+  return { status: end.status ?? 'SUCCESS', pended: end.kind === 'deliver' };
 }
 
 /** Pended: ProtocolCmDeactivateVcComplete; else the return of NdisCmDeactivateVc itself. */

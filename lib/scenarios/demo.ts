@@ -1,52 +1,43 @@
 /**
- * The demo as a library: the main job, end to end, on one VC, returning a typed report. Endpoint A
- * is one host: a NIC (a TAP, or one end of the in-process wire), the CoNDIS runtime (recording its
- * trace), the reference miniport, the call manager of permanent VCs (PvcCallManager) and the
- * reference client (PingResponder, which answers ARP and ICMP echo for 10.42.0.2 on VC 42). The
- * run makes the call, runs ping traffic, deactivates the VC under traffic, re-activates it, closes
- * and deletes it, and reports frames each way, the drain latency of that deactivation and the
- * NDIS sequence of the VC. `condis demo` (lib/cli/demo.ts) parses, calls this and renders.
+ * The demo as a library: the main job, end to end, returning a typed report. Two condis nodes —
+ * each the stack of `condis node`: the NDIS runtime (recording its trace), the reference miniport,
+ * the signalling call manager of lib/cm and the node's client (ARP/ICMP answerer on every call) —
+ * on the two ends of the in-process wire (demo-topology.ts). Node A calls node B: NdisClMakeCall,
+ * SETUP, CONNECT (both call managers activate their VC: NdisCmActivateVc -> MiniportCoActivateVc),
+ * CONNECT ACK; A pings B over the VC; A closes the call with RELEASE while B has replies in
+ * flight, so B's call manager deactivates B's VC under traffic and it drains (demo-traffic.ts);
+ * RELEASE COMPLETE, A's VC drains and both VCs are deleted. The report has the pings, the frames
+ * each way, the drain of each side's deactivation and the NDIS sequence of BOTH sides.
+ * `condis demo` (lib/cli/demo.ts) parses, calls this and renders.
  *
- *   const report = await runDemo({ backend: 'wire', pings: 5, signal: AbortSignal.timeout(60_000) });
+ *   const report = await runDemo({ pings: 5, signal: AbortSignal.timeout(60_000) });
  *
- * Why the call manager is the PVC one: on a TAP the peer is the Linux host, which cannot speak the
- * signalling protocol of lib/cm, and the deactivation without a close and the re-activation the
- * demo shows (spec §3.4 c, §3.5 b) are the call manager's own moves; every step is then one real
- * NDIS request on this one VC, with the host's real ping as the witness (answered, not answered,
- * answered again). Topology: demo-topology.ts; the peer and "under traffic": demo-peers.ts; what is
- * read out of the trace: demo-sequence.ts; abort, teardown and waits: demo-run.ts.
+ * Why the deactivation comes with the RELEASE: with the signalling call manager a VC is
+ * deactivated by its call's clearing (spec §3.2, §3.3), not on its own: the released side (B)
+ * at once, the clearing side (A) after RELEASE COMPLETE. B's is the one under traffic.
  *
- * The drain latency is NdisCmDeactivateVc -> ProtocolCmDeactivateVcComplete, from the trace's
- * stamps (performance.now()). Everything created is removed at the end, on error, and when
- * `signal` aborts (then runDemo rejects with DemoInterrupted, which names the step and what was
- * removed).
+ * The drain latency is NdisCmDeactivateVc -> ProtocolCmDeactivateVcComplete (or its synchronous
+ * return), from the trace's stamps (performance.now()). Everything created is removed at the end,
+ * on error, and when `signal` aborts (then runDemo rejects with DemoInterrupted, which names the
+ * step and what was removed).
  *
- * Layer: scenarios — a user's program of the whole stack (device, NDIS, miniport, call manager,
- * client, host plumbing); below the CLI only.
+ * Layer: scenarios — a user's program of the whole stack; below the CLI only.
  */
-import { condisCallParameters } from '../medium/params';
-import { NDIS_STATUS_PENDING, NDIS_STATUS_SUCCESS, type NdisStatus, statusName } from '../ndis/status';
+import { NDIS_STATUS_SUCCESS, statusName } from '../ndis/status';
+import type { NodeCall } from '../node/client';
 import { PcapWriter } from '../pcap/writer';
-import { type Peer, type PingCount, tapPeer, wirePeer } from './demo-peers';
+import { bothSidesMermaid } from './demo-mermaid';
 import { DemoRun } from './demo-run';
-import { compactSequence, drainLatencyUs, keptEvents } from './demo-sequence';
-import { CLIENT_IP, type DemoBackend, HOST_IP, openDemoNic, openEndpointA, VID } from './demo-topology';
+import { compactSequence, deactivationOutcome, drainLatencyUs, keptEvents } from './demo-sequence';
+import { CALLEE, CALLER, DEMO_SAP, type DemoBackend, type DemoSide, openDemoNodes } from './demo-topology';
+import { type BurstCount, type PingCount, releaseUnderTraffic } from './demo-traffic';
 import { type WarmUpReport, warmUp } from './warm-up';
 
-export type { PingCount } from './demo-peers';
 export type { DemoBackend } from './demo-topology';
+export type { BurstCount, PingCount } from './demo-traffic';
 
 /** Each step of the demo, in order (the CLI's `--pause-at` names one). */
-export const DEMO_STEPS = [
-  'call',
-  'ping',
-  'deactivate',
-  'inactive',
-  'reactivate',
-  'ping-again',
-  'close',
-  'delete',
-] as const;
+export const DEMO_STEPS = ['call', 'ping', 'release'] as const;
 export type DemoStep = (typeof DEMO_STEPS)[number];
 
 /**
@@ -66,24 +57,14 @@ export class DemoInterrupted extends Error {
   }
 }
 
-/** Max SDU size of the re-activation's new call parameters. */
-const REACTIVATION_MAX_SDU = 1200;
-
-/**
- * A TAP: let what the kernel queued before anything could receive (frames from before the
- * namespace, read once pair 0 has buffers) arrive before the baselines are taken. A quiet period,
- * not a wait for an event: there is no count of such frames to wait for.
- */
-const TAP_SETTLE_MS = 50;
-
 export interface DemoOptions {
-  /** 'auto' (default): tap if this process may create a TAP (and the host can ping), else wire. */
+  /** 'auto' (default) or 'wire': the two nodes in this process over the in-process wire. */
   backend?: 'auto' | DemoBackend;
-  /** Echo requests in each phase: before the deactivation, while inactive, after (default 5). */
+  /** Echo requests A sends over the call, one at a time (default 5). */
   pings?: number;
-  /** Write the VC's frames, both ways as endpoint A's NDIS saw them, to this pcap file. */
+  /** Write node A's frames (signalling and the call's, both ways as A's NDIS saw them) to this pcap file. */
   pcap?: string;
-  /** Render the VC's NDIS sequence as a Mermaid sequenceDiagram into `report.diagram`. */
+  /** Render both sides' NDIS sequence as one Mermaid sequenceDiagram into `report.diagram`. */
   diagram?: boolean;
   /** Aborting ends the run: everything is removed, then runDemo rejects with DemoInterrupted. */
   signal?: AbortSignal;
@@ -93,8 +74,7 @@ export interface DemoOptions {
   onEvent?: (e: DemoEvent) => void;
   /**
    * Run warmUp() first, before anything is opened, so the deactivation measures the path warm and
-   * not V8's first run of it (cold, ~1 ms; warm, tens of µs). Default false; `condis demo` sets
-   * it unless --cold.
+   * not V8's first run of it. Default false; `condis demo` sets it unless --cold.
    */
   warmUp?: boolean;
 }
@@ -103,71 +83,89 @@ export interface DemoOptions {
 export type DemoEvent =
   | { kind: 'warmed-up'; warmUp: WarmUpReport }
   | { kind: 'topology'; backend: DemoBackend; note: string }
-  | { kind: 'call'; pair: number | undefined }
-  | { kind: 'ping'; step: 'ping' | 'ping-again'; pings: PingCount }
-  | { kind: 'deactivated'; deactivation: DemoDeactivation; traffic: PingCount }
-  | { kind: 'inactive'; pings: PingCount; droppedByDevice: number }
-  | { kind: 'reactivated'; maxSduSize: number; pair: number | undefined }
-  | { kind: 'closed' }
+  | { kind: 'call'; call: DemoReport['call'] }
+  | { kind: 'ping'; pings: PingCount }
+  | { kind: 'released'; deactivation: DemoDeactivation; clearing: DemoClearing; traffic: BurstCount }
   | { kind: 'cleanup-failed'; what: string; error: Error };
 
+/** B's deactivation, on RELEASE, with A's burst's replies in flight. */
 export interface DemoDeactivation {
+  /** Which node's VC (B: the released side, which deactivates at once). */
+  side: 'B';
   status: string;
   /** NdisCmDeactivateVc returned PENDING (it waited for the drain). */
   pended: boolean;
-  /** The VC's sends in the miniport / receives held by the client when it was called. */
+  /** B's sends on the VC in its miniport / receives its client held when it was called. */
   sendsInFlight: number;
   receivesHeld: number;
   /** NdisCmDeactivateVc to its completion, µs (0.1 µs resolution). */
   drainUs: number;
 }
 
+/** A's deactivation, after RELEASE COMPLETE (the clearing side), and its close. */
+export interface DemoClearing {
+  side: 'A';
+  /** NdisClCloseCall's completion at A. */
+  close: string;
+  /** How A's deactivation ended. */
+  status: string;
+  pended: boolean;
+  drainUs: number;
+}
+
+/** The NDIS sequence of one side's call VC, compact: `# step` headers, `  Name(status) -> result` lines. */
+export interface DemoSideSequence {
+  /** The call VC's NDIS slot on that side. */
+  vcSlot: number;
+  lines: string[];
+}
+
 export interface DemoReport {
   backend: DemoBackend;
   note: string;
   topology: string;
-  pings: { before: PingCount; underTraffic: PingCount; inactive: PingCount; after: PingCount };
+  /** The call: who called whom, the VID it was bound to (picked by A's client), SAP. */
+  call: { caller: string; callee: string; sap: number; vid: number; status: string };
+  /**
+   * paced: A's pings, one at a time. underTraffic: the burst during which A released the call;
+   * `afterClose` of its replies reached A's NDIS after A's NdisClCloseCall (handed back unindicated).
+   */
+  pings: { paced: PingCount; underTraffic: BurstCount };
   frames: {
-    /** `untagged`: frames of the host not on any VLAN (pair 0), not the VC's. */
-    toClient: {
-      sent: number;
-      received: number;
-      /** Dropped by the device for VID 42 while no pair carried it, or harvested while draining. */
-      droppedInactive: number;
-      /** Dropped by the device for want of a receive buffer on the VC's pair (or its queue stopped). */
-      droppedNoBuffer: number;
-      untagged: number;
-      lost: number;
-    };
-    fromClient: { sent: number; received: number; lost: number };
+    /** A's sends on the call's VC and B's indications of them (its miniport's VC counters). */
+    aToB: { sent: number; received: number; lost: number };
+    bToA: { sent: number; received: number; lost: number };
   };
   deactivation: DemoDeactivation;
+  clearing: DemoClearing;
+  /** Signalling messages each node sent, by type (SETUP, CONNECT, CONNECT_ACK, RELEASE, ...). */
+  signalling: { a: Record<string, number>; b: Record<string, number> };
   /** What warmUp() ran before the demo (options.warmUp), or null: the deactivation was cold. */
   warmUp: WarmUpReport | null;
-  reactivation: { status: string; maxSduSize: number };
-  close: string;
-  /** The VC's NDIS slot. */
-  vcSlot: number;
-  /** The VC's NDIS sequence, compact: `# step` headers, `  Name(status) -> result` lines. */
-  sequence: string[];
+  /** The NDIS sequence of each side's call VC. */
+  sequence: { a: DemoSideSequence; b: DemoSideSequence };
+  /** VCs left in each node's NDIS once both nodes stopped (0: every VC deleted, signalling too). */
+  vcsLeft: { a: number; b: number };
   verifierViolations: number;
-  /** What the teardown removed (the TAP and the namespace; nothing named on the wire). */
+  /** What the teardown removed (nothing named on the wire: no TAP, no namespace). */
   removed: string[];
   /** With `options.pcap`: the file and the frames written to it. */
   pcap?: { file: string; frames: number };
-  /** With `options.diagram`: the same sequence as a Mermaid sequenceDiagram. */
+  /** With `options.diagram`: both sequences as one Mermaid sequenceDiagram. */
   diagram?: string;
 }
 
-/** Whether the run showed what it should: every ping answered while active, none while inactive, nothing lost. */
+/** Whether the run showed what it should: every ping answered, nothing lost, the call released, nothing left. */
 export function demoPassed(r: DemoReport): boolean {
   const p = r.pings;
   return (
-    p.before.answered === p.before.sent &&
-    p.after.answered === p.after.sent &&
-    p.inactive.answered === 0 &&
-    r.frames.toClient.lost === 0 &&
-    r.frames.fromClient.lost === 0
+    p.paced.answered === p.paced.sent &&
+    p.underTraffic.answered + p.underTraffic.afterClose === p.underTraffic.sent &&
+    r.frames.aToB.lost === 0 &&
+    r.frames.bToA.lost === 0 &&
+    r.clearing.close === 'SUCCESS' &&
+    r.vcsLeft.a === 0 &&
+    r.vcsLeft.b === 0
   );
 }
 
@@ -206,160 +204,130 @@ async function demoSteps(
     pcap = w;
     run.defer('', () => w.close());
   }
-
   let warm: WarmUpReport | null = null;
   if (options.warmUp) {
     warm = await guard(warmUp(options.signal ? { signal: options.signal } : {}));
     emit({ kind: 'warmed-up', warmUp: warm });
   }
-  const nic = openDemoNic(run, options.backend ?? 'auto');
-  const isTap = nic.backend === 'tap';
-  emit({ kind: 'topology', backend: nic.backend, note: nic.note });
-  const dev = nic.dev;
-  const a = openEndpointA(run, nic, pcap);
-  const { ndis, trace, cm, responder, vcHandle, slot, mvc } = a;
-
-  if (isTap) await guard(new Promise<void>((r) => setTimeout(r, TAP_SETTLE_MS)));
-  const untaggedAtStart = a.untaggedCount();
-  const unboundAtStart = dev.stats().rxUnboundVid;
-  const vcPairsNoBuffer = () => dev.stats().pairs.reduce((n, q, k) => n + (k > 0 ? q.rxNoBuffer : 0), 0);
-  const noBufferAtStart = vcPairsNoBuffer();
-  const peer: Peer = isTap
-    ? tapPeer(nic.ns!, nic.tapName, pings, responder, ndis, (f) => {
-        a.afterInterrupt = f;
-      })
-    : await guard(wirePeer(run, nic.farDev!, dev, responder, ndis));
-
+  const nodes = await guard(openDemoNodes(run, pcap, run.pokeSoon));
+  const { a, b } = nodes;
+  emit({ kind: 'topology', backend: 'wire', note: nodes.note });
+  const both = (step: string) => {
+    a.mark(step);
+    b.mark(step);
+  };
   const at = async (s: DemoStep) => {
     run.step = s;
     const p = options.beforeStep?.(s);
     if (p) await guard(p);
   };
 
-  // 1. The call: NdisClMakeCall; the call manager activates the VC (NdisCmActivateVc).
+  // 1. The call: A's NdisClMakeCall; SETUP, CONNECT (each call manager activates its VC), CONNECT ACK.
   await at('call');
-  a.mark('make the call');
-  const made = await guard(responder.start());
-  if (made !== NDIS_STATUS_SUCCESS) throw new Error(`NdisClMakeCall: ${statusName(made)}`);
-  emit({ kind: 'call', pair: mvc.pair?.index });
+  both('make the call (SETUP, CONNECT, CONNECT ACK)');
+  const made = await guard(a.node.call(CALLEE.mac, DEMO_SAP));
+  const aCall = a.node.client.call(made.call);
+  // B's call is connected once CONNECT ACK reached it (ProtocolClCallConnected).
+  const bCall = await guard(incomingCall(b, made.vid));
+  const call: DemoReport['call'] = {
+    caller: CALLER.mac,
+    callee: CALLEE.mac,
+    sap: DEMO_SAP,
+    vid: made.vid,
+    status: statusName(NDIS_STATUS_SUCCESS),
+  };
+  emit({ kind: 'call', call });
+  const aSlot = a.node.ndis.vcInfo(aCall.vc)!.slot;
+  const bSlot = b.node.ndis.vcInfo(bCall.vc)!.slot;
+  const aVc = a.node.adapter.vcFor(aCall.vc)!;
+  const bVc = b.node.adapter.vcFor(bCall.vc)!;
 
-  // 2. Traffic.
+  // 2. Pings over the VC, one at a time (A's client; B's answers).
   await at('ping');
-  a.mark('ping');
-  const before = await guard(peer.ping(pings));
-  emit({ kind: 'ping', step: 'ping', pings: before });
+  both('ping over the VC');
+  const r = await guard(a.node.ping(made.call, pings));
+  const paced: PingCount = { sent: r.sent, answered: r.received };
+  emit({ kind: 'ping', pings: paced });
 
-  // 3. Deactivation under traffic.
-  await at('deactivate');
-  a.mark('deactivate under traffic');
-  const started: {
-    d: {
-      status: NdisStatus;
-      done: Promise<NdisStatus>;
-      fromSeq: number;
-      inFlight: number;
-      held: number;
-    } | null;
-  } = { d: null };
-  const startDeactivation = () => {
-    if (started.d) return;
-    const i = ndis.vcInfo(vcHandle)!;
-    const fromSeq = (trace.last()?.seq ?? -1) + 1;
-    const d = cm.deactivate(vcHandle);
-    started.d = { ...d, fromSeq, inFlight: i.txInMiniport, held: i.rxHeld };
-  };
-  const underTraffic = await guard(peer.underTraffic(startDeactivation));
-  const dv = started.d;
-  if (!dv) throw new Error('the deactivation did not start');
-  const deactStatus = await guard(dv.done);
-  if (deactStatus !== NDIS_STATUS_SUCCESS) throw new Error(`deactivation: ${statusName(deactStatus)}`);
+  // 3. RELEASE under traffic: B deactivates with replies in flight, then A after RELEASE COMPLETE.
+  await at('release');
+  both('release under traffic (RELEASE, the drains, RELEASE COMPLETE)');
+  const rel = await guard(releaseUnderTraffic(run, a.node, aCall, b.node, bCall));
+  const bEvents = b.trace.events;
+  const aEvents = a.trace.events;
+  const bOut = deactivationOutcome(bEvents, bSlot, rel.bFromSeq);
+  const aOut = deactivationOutcome(aEvents, aSlot, rel.aFromSeq);
+  if (!bOut || !aOut) throw new Error(`the deactivation of ${bOut ? "A's" : "B's"} VC is not in its trace`);
   const deactivation: DemoDeactivation = {
-    status: statusName(deactStatus),
-    pended: dv.status === NDIS_STATUS_PENDING,
-    sendsInFlight: dv.inFlight,
-    receivesHeld: dv.held,
-    drainUs: Number(drainLatencyUs(trace.events, slot, dv.fromSeq).toFixed(1)),
+    side: 'B',
+    status: bOut.status,
+    pended: bOut.pended,
+    sendsInFlight: rel.sendsInFlight,
+    receivesHeld: rel.receivesHeld,
+    drainUs: Number(drainLatencyUs(bEvents, bSlot, rel.bFromSeq).toFixed(1)),
   };
-  emit({ kind: 'deactivated', deactivation, traffic: underTraffic });
+  const clearing: DemoClearing = {
+    side: 'A',
+    close: statusName(rel.close),
+    status: aOut.status,
+    pended: aOut.pended,
+    drainUs: Number(drainLatencyUs(aEvents, aSlot, rel.aFromSeq).toFixed(1)),
+  };
+  emit({ kind: 'released', deactivation, clearing, traffic: rel.traffic });
 
-  // 4. Inactive: the peer's requests are dropped by the device (no pair carries VID 42).
-  await at('inactive');
-  a.mark('ping while inactive');
-  const unboundBefore = dev.stats().rxUnboundVid;
-  const inactive = await guard(peer.pingInactive(pings));
-  emit({ kind: 'inactive', pings: inactive, droppedByDevice: dev.stats().rxUnboundVid - unboundBefore });
-
-  // 5. Re-activation by the call manager with new parameters (spec §3.5 b).
-  await at('reactivate');
-  a.mark('re-activate');
-  const params = condisCallParameters(VID, { maxSduSize: REACTIVATION_MAX_SDU });
-  const react = await guard(cm.activate(vcHandle, params));
-  if (react !== NDIS_STATUS_SUCCESS) throw new Error(`re-activation: ${statusName(react)}`);
-  emit({ kind: 'reactivated', maxSduSize: REACTIVATION_MAX_SDU, pair: mvc.pair?.index });
-
-  await at('ping-again');
-  a.mark('ping again');
-  const after = await guard(peer.ping(pings));
-  emit({ kind: 'ping', step: 'ping-again', pings: after });
-
-  // 6. Close (NdisClCloseCall: the call manager deactivates, the close completes once drained)
-  //    and delete (NdisCoDeleteVc, then the client unbinds).
-  await at('close');
-  a.mark('close the call');
-  const closed = await guard(responder.stop());
-  if (closed !== NDIS_STATUS_SUCCESS) throw new Error(`NdisClCloseCall: ${statusName(closed)}`);
-  await at('delete');
-  a.mark('delete the VC');
-  await guard(responder.close());
-  emit({ kind: 'closed' });
-
-  // Counters, then the drivers go. The close completed once the VC drained, so the miniport
-  // holds no send of it any more; checked, not assumed.
-  await guard(run.when(() => mvc.txInFlight === 0, 'the last sends'));
-  const p = peer.counts();
-  const droppedInactive = dev.stats().rxUnboundVid - unboundAtStart + mvc.counters.rxDiscarded;
-  const other = a.untaggedCount() - untaggedAtStart;
-  const noBuffer = vcPairsNoBuffer() - noBufferAtStart;
+  // Both nodes stop: every call closed (done), B's VC deleted by its call manager, the signalling
+  // VCs closed, the miniports halted (they check that no VC is left).
+  await guard(a.node.stop());
+  await guard(b.node.stop());
   const frames: DemoReport['frames'] = {
-    toClient: {
-      sent: p.sent,
-      received: mvc.counters.rxIndicated,
-      droppedInactive,
-      droppedNoBuffer: noBuffer,
-      untagged: other,
-      lost: p.sent - mvc.counters.rxIndicated - droppedInactive - noBuffer - other,
+    aToB: {
+      sent: aVc.counters.txCompleted,
+      received: bVc.counters.rxIndicated,
+      lost: aVc.counters.txCompleted - bVc.counters.rxIndicated,
     },
-    fromClient: {
-      sent: mvc.counters.txCompleted,
-      received: p.received,
-      lost: mvc.counters.txCompleted - p.received,
+    bToA: {
+      sent: bVc.counters.txCompleted,
+      received: aVc.counters.rxIndicated,
+      lost: bVc.counters.txCompleted - aVc.counters.rxIndicated,
     },
   };
-  await guard(peer.close());
-  await guard(a.adapter.halt());
-
-  const keep = keptEvents(trace.events, slot, dv.fromSeq);
+  const aKeep = keptEvents(aEvents, aSlot, rel.aFromSeq);
+  const bKeep = keptEvents(bEvents, bSlot, rel.bFromSeq);
   const report: DemoReport = {
-    backend: nic.backend,
-    note: nic.note,
-    topology: isTap
-      ? `endpoint A (TAP + NDIS + miniport + PvcCallManager + PingResponder ${CLIENT_IP}) <-> the host in namespace ${nic.nsName} (${HOST_IP} on VLAN ${VID}: ${nic.vlan})`
-      : `endpoint A (wire + NDIS + miniport + PvcCallManager + PingResponder ${CLIENT_IP}) <-> endpoint B (wire + NDIS + miniport + PvcCallManager + pinging client ${HOST_IP})`,
-    pings: { before, underTraffic, inactive, after },
+    backend: 'wire',
+    note: nodes.note,
+    topology: nodes.topology,
+    call,
+    pings: { paced, underTraffic: rel.traffic },
     frames,
     deactivation,
+    clearing,
+    signalling: { a: { ...a.node.cm.stats.sent }, b: { ...b.node.cm.stats.sent } },
     warmUp: warm,
-    reactivation: { status: statusName(react), maxSduSize: REACTIVATION_MAX_SDU },
-    close: statusName(closed),
-    vcSlot: slot,
-    sequence: compactSequence(trace.events, keep, slot),
-    verifierViolations: ndis.verifier.count,
+    sequence: {
+      a: { vcSlot: aSlot, lines: compactSequence(aEvents, aKeep, aSlot) },
+      b: { vcSlot: bSlot, lines: compactSequence(bEvents, bKeep, bSlot) },
+    },
+    vcsLeft: { a: a.node.ndis.vcCount, b: b.node.ndis.vcCount },
+    verifierViolations: a.node.ndis.verifier.count + b.node.ndis.verifier.count,
     removed: [],
   };
-  if (options.diagram) report.diagram = trace.toMermaid({ filter: (e) => keep.has(e.seq) });
+  if (options.diagram) report.diagram = bothSidesMermaid([side(a, aKeep), side(b, bKeep)]);
   if (pcap) {
     pcap.close();
     report.pcap = { file: pcap.file, frames: pcap.frames };
   }
   return report;
+}
+
+const side = (s: DemoSide, keep: Set<number>) => ({ trace: s.trace, keep });
+
+/** B's call on `vid`, once connected (CONNECT ACK reached B). */
+async function incomingCall(b: DemoSide, vid: number): Promise<NodeCall> {
+  const find = () => [...b.node.client.calls.values()].find((c) => c.vid === vid && c.dir === 'in');
+  const c = find();
+  if (!c) throw new Error(`node B has no call on VID ${vid}`);
+  if (!(await c.until(() => c.phase === 'connected', 15_000)))
+    throw new Error(`node B's call on VID ${vid} did not connect (${c.phase})`);
+  return c;
 }

@@ -1,10 +1,11 @@
 // The demo as a library (lib/scenarios/demo.ts): runDemo called from a program, not through the CLI.
-// The report's numbers, the events in the order the phases end, the pcap and the Mermaid diagram,
-// and the AbortSignal: aborted before a step or before the run, it removes what it created and
-// rejects with DemoInterrupted naming the step. The wire always; the TAP as root (mandatory under
-// CI=true). The run's own waits (lib/scenarios/demo-run.ts) are checked apart: a condition is
-// re-checked only when poked, and a deadline or an abort ends the wait without a timer left behind.
-import { execFileSync } from 'node:child_process';
+// Two nodes (the stack of `condis node`: NDIS, the reference miniport, the signalling call
+// manager, the node's client) on the in-process wire: the call with SETUP/CONNECT, the pings, the
+// RELEASE under traffic with B's drain, the NDIS sequence of both sides, the pcap and the Mermaid
+// diagram, and the AbortSignal: aborted before a step or before the run, it removes what it
+// created and rejects with DemoInterrupted naming the step. The run's own waits
+// (lib/scenarios/demo-run.ts) are checked apart: a condition is re-checked only when poked, and a
+// deadline or an abort ends the wait without a timer left behind.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -17,15 +18,10 @@ import {
   runDemo,
 } from '../../lib/scenarios/demo';
 import { DemoRun } from '../../lib/scenarios/demo-run';
-import { inOrder } from '../helpers/in-order';
-import { tapTestsEnabled } from '../helpers/privilege';
+import { expectDemoReport } from '../helpers/demo-report';
 
-function inSequence(seq: readonly string[], names: readonly string[]): boolean {
-  return inOrder(seq, names, (entry, name) => entry.trim().startsWith(name));
-}
-
-describe('runDemo on the wire', () => {
-  it('returns the typed report: pings, frames, the drain under traffic, the sequence, pcap and diagram', async () => {
+describe('runDemo: two nodes on the wire, the signalling call manager', () => {
+  it('returns the typed report: the call, pings, B drained under traffic, RELEASE, both sequences, pcap, diagram', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'condis-run-demo-'));
     try {
       const pcap = path.join(dir, 'demo.pcap');
@@ -42,64 +38,33 @@ describe('runDemo on the wire', () => {
         onEvent: (e) => events.push(e),
       });
       expect(r.backend).toBe('wire');
-      expect(r.pings.before).toEqual({ sent: 3, answered: 3 });
-      expect(r.pings.inactive).toEqual({ sent: 3, answered: 0 });
-      expect(r.pings.after).toEqual({ sent: 3, answered: 3 });
-      expect(r.pings.underTraffic.answered).toBe(r.pings.underTraffic.sent);
-      expect(r.frames.toClient.lost).toBe(0);
-      expect(r.frames.fromClient.lost).toBe(0);
-      expect(r.frames.toClient.droppedInactive).toBe(3);
-      expect(r.frames.fromClient.received).toBe(r.frames.fromClient.sent);
-      // B's ring was full: exactly the replies beyond it were on A's transmit ring.
-      expect(r.deactivation).toMatchObject({ status: 'SUCCESS', pended: true, receivesHeld: 0 });
+      expectDemoReport(r, 3);
+      // The burst is A's receive ring plus 8: exactly those 8 replies were in flight at B.
       expect(r.deactivation.sendsInFlight).toBe(8);
-      expect(r.deactivation.drainUs).toBeGreaterThan(0);
-      expect(r.reactivation).toEqual({ status: 'SUCCESS', maxSduSize: 1200 });
-      expect(r.close).toBe('SUCCESS');
-      expect(
-        inSequence(r.sequence, [
-          '# make the call',
-          'NdisClMakeCall -> SUCCESS',
-          '# deactivate under traffic',
-          'NdisCmDeactivateVc -> PENDING',
-          'NdisMCoDeactivateVcComplete(SUCCESS)',
-          'ProtocolCmDeactivateVcComplete(SUCCESS)',
-          '# re-activate',
-          'NdisCmActivateVc -> SUCCESS',
-          '# delete the VC',
-          'NdisCoDeleteVc -> SUCCESS',
-        ]),
-        r.sequence.join('\n'),
-      ).toBe(true);
-      expect(r.verifierViolations).toBe(0);
       expect(r.removed).toEqual([]);
       expect(demoPassed(r)).toBe(true);
-      // The observer saw both ways as NDIS did: the client's sends and the indications to it.
-      expect(r.pcap).toEqual({ file: pcap, frames: r.frames.fromClient.sent + r.frames.toClient.received });
+      // The observer saw A's data path both ways: the call's frames and the signalling VC's.
+      expect(r.pcap!.file).toBe(pcap);
+      expect(r.pcap!.frames).toBeGreaterThan(r.frames.aToB.sent + r.frames.bToA.received);
       expect(fs.statSync(pcap).size).toBeGreaterThan(24 + r.pcap!.frames * 16);
-      expect(r.diagram).toMatch(/^sequenceDiagram\n/);
-      expect(r.diagram).toContain('Note over Client: demo: deactivate under traffic');
+      // One diagram, both sides' parties, the step notes once over both.
+      const d = r.diagram!;
+      expect(d).toMatch(/^sequenceDiagram\n/);
+      for (const p of [
+        'AClient as A client',
+        'ACM as A call manager',
+        'BMiniport as B miniport',
+        'BClient as B client',
+      ])
+        expect(d).toContain(`participant ${p}`);
+      expect(d).toContain('Note over AClient,BClient: demo: release under traffic');
+      expect(d.indexOf('AClient->>ANDIS: NdisClMakeCall')).toBeLessThan(
+        d.indexOf('BNDIS->>BClient: ProtocolClIncomingCall'),
+      );
+      expect(d).toContain('BNDIS-)BCM: ProtocolCmDeactivateVcComplete(SUCCESS');
       // Each phase reported as it ended, every step announced before it.
-      expect(events.map((e) => e.kind)).toEqual([
-        'topology',
-        'call',
-        'ping',
-        'deactivated',
-        'inactive',
-        'reactivated',
-        'ping',
-        'closed',
-      ]);
-      expect(steps).toEqual([
-        'call',
-        'ping',
-        'deactivate',
-        'inactive',
-        'reactivate',
-        'ping-again',
-        'close',
-        'delete',
-      ]);
+      expect(events.map((e) => e.kind)).toEqual(['topology', 'call', 'ping', 'released']);
+      expect(steps).toEqual(['call', 'ping', 'release']);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -112,7 +77,7 @@ describe('runDemo on the wire', () => {
       pings: 1,
       signal: ac.signal,
       beforeStep: (s) => {
-        if (s !== 'inactive') return undefined;
+        if (s !== 'release') return undefined;
         setImmediate(() => ac.abort('stop here'));
         return new Promise<never>(() => {});
       },
@@ -120,10 +85,10 @@ describe('runDemo on the wire', () => {
     expect(err).toBeInstanceOf(DemoInterrupted);
     const i = err as DemoInterrupted;
     expect(i.name).toBe('AbortError');
-    expect(i.step).toBe('inactive');
+    expect(i.step).toBe('release');
     expect(i.cause).toBe('stop here');
     expect(i.removed).toEqual([]);
-    // Its devices are gone: the next run gets the same VC and passes.
+    // Its nodes stopped (the call closed) and its devices are gone: the next run passes.
     expect(demoPassed(await runDemo({ backend: 'wire', pings: 1 }))).toBe(true);
   }, 60_000);
 
@@ -192,48 +157,4 @@ describe('DemoRun waits', () => {
     expect(run.removed).toEqual(['first']);
     expect(failed).toEqual(['broken: boom']);
   });
-});
-
-function hasPing(): boolean {
-  try {
-    return execFileSync('ping', ['-V'], { encoding: 'utf8' }).includes('iputils');
-  } catch {
-    return false;
-  }
-}
-
-const tapEnabled = (() => {
-  if (!tapTestsEnabled('run-demo-tap')) return false;
-  if (hasPing()) return true;
-  const why = 'no iputils ping (Debian package iputils-ping)';
-  if (process.env.CI === 'true') throw new Error(`run-demo-tap: mandatory in CI but ${why}`);
-  console.warn(`[skip] run-demo-tap: ${why}`);
-  return false;
-})();
-
-describe.runIf(tapEnabled)('runDemo on a TAP (the kernel pings through VLAN 42)', () => {
-  it('aborted with the VC inactive: the namespace and the TAP are removed, and named', async () => {
-    const ac = new AbortController();
-    const err = await runDemo({
-      backend: 'tap',
-      pings: 1,
-      signal: ac.signal,
-      beforeStep: (s) => {
-        if (s !== 'inactive') return undefined;
-        ac.abort('SIGINT');
-        return undefined;
-      },
-    }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(DemoInterrupted);
-    const i = err as DemoInterrupted;
-    expect(i.step).toBe('inactive');
-    expect(i.removed).toEqual([
-      `namespace condis-demo-${process.pid} (and the pings in it)`,
-      `TAP condisD${process.pid % 100000}`,
-    ]);
-    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(
-      `condis-demo-${process.pid}`,
-    );
-    expect(fs.existsSync(`/sys/class/net/condisD${process.pid % 100000}`)).toBe(false);
-  }, 90_000);
 });

@@ -1,0 +1,93 @@
+/**
+ * What every run of `condis demo` / runDemo must show, checked the same way by the scenario's and
+ * the CLI's tests: the SETUP/CONNECT-driven NDIS steps of BOTH nodes in a valid order, the pings
+ * answered, B's deactivation under traffic with its drain time, the RELEASE that closed the call
+ * and nothing left behind.
+ */
+import { expect } from 'vitest';
+import type { DemoReport } from '../../lib/scenarios/demo';
+import { inOrder } from './in-order';
+
+/** Whether `names` occur in `lines` in this order, each as a prefix of an entry (not adjacent). */
+export function inSequence(lines: readonly string[], names: readonly string[]): boolean {
+  return inOrder(lines, names, (entry, name) => entry.trim().startsWith(name));
+}
+
+/** The caller's NDIS steps (spec §3.1 outgoing call, §3.2 client-initiated close). */
+export const CALLER_STEPS = [
+  '# make the call',
+  'NdisCoCreateVc -> SUCCESS',
+  'NdisClMakeCall -> PENDING',
+  'ProtocolCmMakeCall',
+  // CONNECT arrived: the call manager activates its VC before the make-call completes (E21).
+  'NdisCmActivateVc -> SUCCESS',
+  'MiniportCoActivateVc -> SUCCESS',
+  'NdisCmMakeCallComplete(SUCCESS)',
+  'ProtocolClMakeCallComplete(SUCCESS)',
+  '# ping over the VC',
+  '# release under traffic',
+  'NdisClCloseCall -> PENDING',
+  'ProtocolCmCloseCall',
+  // RELEASE COMPLETE arrived: only now the clearing side deactivates.
+  'NdisCmDeactivateVc',
+  'MiniportCoDeactivateVc',
+  'NdisCmCloseCallComplete(SUCCESS)',
+  'ProtocolClCloseCallComplete(SUCCESS)',
+  'NdisCoDeleteVc -> SUCCESS',
+  'MiniportCoDeleteVc -> SUCCESS',
+];
+
+/** The callee's (spec §3.8 incoming call, §3.3 network-initiated close), with the pended drain. */
+export const CALLEE_STEPS = [
+  '# make the call',
+  // SETUP arrived: the call manager creates the VC with the client's AF and activates it.
+  'NdisCoCreateVc -> SUCCESS',
+  'ProtocolCoCreateVc -> SUCCESS',
+  'NdisCmActivateVc -> SUCCESS',
+  'MiniportCoActivateVc -> SUCCESS',
+  'NdisCmDispatchIncomingCall -> SUCCESS',
+  'ProtocolClIncomingCall -> SUCCESS',
+  // CONNECT ACK arrived.
+  'NdisCmDispatchCallConnected',
+  'ProtocolClCallConnected',
+  '# ping over the VC',
+  '# release under traffic',
+  // RELEASE arrived: the incoming close, and the deactivation at once, with sends in flight.
+  'NdisCmDispatchIncomingCloseCall(SUCCESS)',
+  'ProtocolClIncomingCloseCall',
+  'NdisCmDeactivateVc -> PENDING',
+  'MiniportCoDeactivateVc -> PENDING',
+  'NdisMCoSendNetBufferListsComplete',
+  'NdisMCoDeactivateVcComplete(SUCCESS)',
+  'ProtocolCmDeactivateVcComplete(SUCCESS)',
+  'NdisClCloseCall -> SUCCESS',
+  'NdisCoDeleteVc -> SUCCESS',
+  'MiniportCoDeleteVc -> SUCCESS',
+];
+
+/** Everything a passing demo report shows; `pings`: the paced pings asked for. */
+export function expectDemoReport(r: DemoReport, pings: number): void {
+  expect(r.call.status).toBe('SUCCESS');
+  expect(r.call.vid).toBeGreaterThan(0);
+  expect(r.pings.paced).toEqual({ sent: pings, answered: pings });
+  // The burst: every reply reached A, before its NdisClCloseCall (to its client) or after (to NDIS).
+  const t = r.pings.underTraffic;
+  expect(t.answered + t.afterClose).toBe(t.sent);
+  expect(t.afterClose).toBe(r.deactivation.sendsInFlight);
+  expect(r.frames.aToB.lost).toBe(0);
+  expect(r.frames.bToA.lost).toBe(0);
+  expect(r.frames.aToB.received).toBeGreaterThanOrEqual(pings + t.sent);
+  // B deactivated on RELEASE with its replies in flight: it pended and drained, and was timed.
+  expect(r.deactivation).toMatchObject({ side: 'B', status: 'SUCCESS', pended: true, receivesHeld: 0 });
+  expect(r.deactivation.sendsInFlight).toBeGreaterThan(0);
+  expect(Number.isFinite(r.deactivation.drainUs) && r.deactivation.drainUs > 0).toBe(true);
+  // A after RELEASE COMPLETE; RELEASE closed the call.
+  expect(r.clearing).toMatchObject({ side: 'A', status: 'SUCCESS', close: 'SUCCESS' });
+  expect(Number.isFinite(r.clearing.drainUs)).toBe(true);
+  expect(r.signalling.a).toEqual({ SETUP: 1, CONNECT: 0, CONNECT_ACK: 1, RELEASE: 1, RELEASE_COMPLETE: 0 });
+  expect(r.signalling.b).toEqual({ SETUP: 0, CONNECT: 1, CONNECT_ACK: 0, RELEASE: 0, RELEASE_COMPLETE: 1 });
+  expect(inSequence(r.sequence.a.lines, CALLER_STEPS), r.sequence.a.lines.join('\n')).toBe(true);
+  expect(inSequence(r.sequence.b.lines, CALLEE_STEPS), r.sequence.b.lines.join('\n')).toBe(true);
+  expect(r.vcsLeft).toEqual({ a: 0, b: 0 });
+  expect(r.verifierViolations).toBe(0);
+}
