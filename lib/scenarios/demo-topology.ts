@@ -29,8 +29,10 @@ export const CALLEE = { mac: '02:cd:00:00:00:0b', ip: '10.42.0.2/24' } as const;
 export const DEMO_SAP = 1;
 
 /**
- * Pair 0 carries the signalling VC (VID 0), pair 1 the call's VC. 32 descriptors per queue: the
- * burst that stalls B's replies is the ring plus a few (demo-traffic.ts), kept small.
+ * Pair 0 carries the signalling VC (VID 0), pair 1 the call's VC. 16 descriptors per queue: the
+ * burst that stalls B's replies is A's receive ring plus 8 (demo-traffic.ts), and B's client can
+ * only answer as many requests at once as it has reply buffers (32, lib/node/client.ts); a request
+ * beyond them would go unanswered.
  */
 const QUEUE_PAIRS = 2;
 const QUEUE_SIZE = 16;
