@@ -99,7 +99,7 @@ describe('condis demo: two nodes, the signalling call manager, on the wire', () 
     expect(r.stdout).toMatch(/^A -> B +\d+ +\d+ +0$/m);
     expect(r.stdout).toMatch(/^B -> A +\d+ +\d+ +0$/m);
     expect(r.stdout).toMatch(
-      /^signalling sent: A SETUP, CONNECT ACK, RELEASE; B CONNECT, RELEASE COMPLETE$/m,
+      /^signalling sent: A SETUP, CONNECT ACK, RELEASE[^;]*; B CONNECT, RELEASE COMPLETE/m,
     );
     expect(r.stdout).toMatch(/^NDIS sequence of A \(the caller\)/m);
     expect(r.stdout).toMatch(/^NDIS sequence of B \(the callee\)/m);

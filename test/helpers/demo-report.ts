@@ -84,8 +84,22 @@ export function expectDemoReport(r: DemoReport, pings: number): void {
   // A after RELEASE COMPLETE; RELEASE closed the call.
   expect(r.clearing).toMatchObject({ side: 'A', status: 'SUCCESS', close: 'SUCCESS' });
   expect(Number.isFinite(r.clearing.drainUs)).toBe(true);
-  expect(r.signalling.a).toEqual({ SETUP: 1, CONNECT: 0, CONNECT_ACK: 1, RELEASE: 1, RELEASE_COMPLETE: 0 });
-  expect(r.signalling.b).toEqual({ SETUP: 0, CONNECT: 1, CONNECT_ACK: 0, RELEASE: 0, RELEASE_COMPLETE: 1 });
+  // The call's messages, once each (STATUS ENQUIRY / STATUS, the liveness of an Active call, come
+  // only if the call lasted a keepalive period: not checked).
+  expect(r.signalling.a).toMatchObject({
+    SETUP: 1,
+    CONNECT: 0,
+    CONNECT_ACK: 1,
+    RELEASE: 1,
+    RELEASE_COMPLETE: 0,
+  });
+  expect(r.signalling.b).toMatchObject({
+    SETUP: 0,
+    CONNECT: 1,
+    CONNECT_ACK: 0,
+    RELEASE: 0,
+    RELEASE_COMPLETE: 1,
+  });
   expect(inSequence(r.sequence.a.lines, CALLER_STEPS), r.sequence.a.lines.join('\n')).toBe(true);
   expect(inSequence(r.sequence.b.lines, CALLEE_STEPS), r.sequence.b.lines.join('\n')).toBe(true);
   expect(r.vcsLeft).toEqual({ a: 0, b: 0 });
