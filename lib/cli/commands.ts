@@ -69,26 +69,31 @@ export const CONDIS: CommandDef = {
   name: 'condis',
   summary: 'a CoNDIS runtime over a virtio-style device: demo, frames, benchmarks, traces, soak',
   noun: { one: 'command', many: 'commands' },
-  examples: ['condis demo   (two nodes make a call with SETUP/CONNECT and RELEASE it under traffic)'],
+  examples: ['sudo condis demo   (as root: two node processes in namespaces; else both on the in-process wire)'],
   subcommands: [
     {
       name: 'demo',
       summary: 'the main job: a SETUP/CONNECT call between two nodes, ping, RELEASE under traffic (report)',
       about: `The main job, end to end: two condis nodes (each the NDIS runtime, the reference miniport,
-the signalling call manager and the node's client, as \`condis node\` runs them) on the two ends
-of the in-process wire. Node A calls node B (SETUP, CONNECT, CONNECT ACK: both call managers
-activate their VC), pings B over the VC, then closes the call with RELEASE while B has replies in
-flight: B's call manager deactivates B's VC under traffic and it drains; RELEASE COMPLETE, A's VC
-drains, both VCs are deleted. Then a report: frames each way, the drain latency of both
-deactivations and the NDIS sequence of both sides. Everything the demo creates is removed at the
-end, also on Ctrl-C (exit status 130), SIGTERM (143) or SIGHUP (129).`,
+the signalling call manager and the node's client, as \`condis node\` runs them): as root, two
+node processes in network namespaces whose TAPs are joined by the kernel's bridges and VXLAN
+(\`condis cluster up 2\`); else both in this process on the in-process wire. Node A calls node B
+(SETUP, CONNECT, CONNECT ACK: both call managers activate their VC) and pings B over the VC. Then
+B's client holds its receives while A pings again, and A closes the call with RELEASE: B's call
+manager deactivates B's VC under that traffic and it drains (the held receives come back);
+RELEASE COMPLETE, A's VC drains, both VCs are deleted. The demo drives the nodes only with their
+control requests (call, ping, hold, close, trace: \`condis node --help\`). Then a report: frames
+each way, the drain of both deactivations and the NDIS sequence of both sides. Everything the demo
+creates is removed at the end, also on Ctrl-C (exit status 130), SIGTERM (143) or SIGHUP (129).`,
       options: [
         {
           name: 'backend',
           kind: 'choice',
-          arg: 'auto|wire',
-          help: `auto (default), wire: both nodes in this process over the in-process wire (no
-privilege needed)`,
+          arg: 'auto|hosts|wire',
+          help: `auto (default): hosts if this process may (root, /dev/net/tun), else wire
+hosts: two \`condis node\` processes in namespaces, bridge + VXLAN over a veth underlay
+       (needs root, iproute2)
+wire:  both nodes in this process over the in-process wire (no privilege needed)`,
         },
         {
           name: 'pings',
@@ -105,14 +110,14 @@ privilege needed)`,
           name: 'pcap',
           kind: 'file',
           help: `write node A's frames, both ways as its NDIS saw them, to FILE (pcap; signalling
-untagged, the call's frames with its VID's 802.1Q tag re-inserted)`,
+untagged, the call's frames with its VID's 802.1Q tag re-inserted); wire backend only`,
         },
         { name: 'json', kind: 'flag', help: 'print the report as JSON' },
         {
           name: 'cold',
           kind: 'flag',
-          help: `skip warmUp() (by default the demo runs it first): the deactivation is then this
-process's first run of the path, V8 compiling it as it goes`,
+          help: `skip warmUp() (by default it runs first, in this process for the wire, in each node
+for hosts): the drains are then V8's first run of the path, compiled as it goes`,
         },
         {
           name: 'pause-at',

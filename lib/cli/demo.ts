@@ -1,16 +1,16 @@
 /**
  * `condis demo`: checks its options (declared in commands.ts), calls lib/scenarios/demo.ts
  * (runDemo) and renders — a line per phase as it ends, then the frames each way, the NDIS
- * sequence of both nodes' VC and what was removed (or all of it as JSON), and the Mermaid file.
- * SIGINT, SIGTERM and SIGHUP abort the run through its AbortSignal: runDemo removes what it
- * created, and the exit status is 128 + the signal's number (130 for Ctrl-C). Exit status 0 when
- * every ping was answered (or its reply reached A after the RELEASE), no frame was lost, the
- * release succeeded and no VC was left; else 1.
+ * sequence of both nodes' call VC and what was removed (or all of it as JSON), and the Mermaid
+ * file. SIGINT, SIGTERM and SIGHUP abort the run through its AbortSignal (lib/cli/interrupts.ts):
+ * runDemo removes what it created, and the exit status is 128 + the signal's number (130 for
+ * Ctrl-C). Exit status 0 when the run showed what it should (demoPassed: every ping answered, no
+ * frame lost, B's deactivation pended on its held receives, the release succeeded, no call VC
+ * left, no verifier report); else 1.
  *
  * Layer: the CLI, the top; everything the demo does is lib/scenarios/demo*.ts.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import {
   DEMO_STEPS,
   type DemoEvent,
@@ -20,17 +20,15 @@ import {
   demoPassed,
   runDemo,
 } from '../scenarios/demo';
+import { Interrupts } from './interrupts';
 import { choice, intFlag, type Values } from './usage';
-
-/** Signals that end the demo cleanly: exit status 128 + the signal's number (130 for Ctrl-C). */
-const INTERRUPTS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /** What `--json` prints: the scenario's report, with the Mermaid file written instead of its text. */
 export type DemoJson = Omit<DemoReport, 'diagram'> & { mermaid?: string };
 
 /** Runs the demo with its options, parsed and its files checked (main.ts, commands.ts). */
 export async function demo(f: Values): Promise<number> {
-  const backend = choice('backend', f.backend, ['auto', 'wire'] as const, 'auto');
+  const backend = choice('backend', f.backend, ['auto', 'hosts', 'wire'] as const, 'auto');
   const pings = intFlag('pings', f.pings, 5, 1, 1000);
   const pauseAt =
     f['pause-at'] === undefined ? undefined : choice('pause-at', f['pause-at'], DEMO_STEPS, 'call');
@@ -38,15 +36,8 @@ export async function demo(f: Values): Promise<number> {
   const json = f.json === true;
   const say = (s: string) => (json ? undefined : process.stdout.write(`${s}\n`));
 
-  // Without a handler SIGTERM would kill the process with its namespace and pings left behind.
-  const ac = new AbortController();
-  let interruptStatus = 130;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (ac.signal.aborted) return;
-    interruptStatus = 128 + (os.constants.signals[signal] ?? 2);
-    ac.abort(signal);
-  };
-  for (const sig of INTERRUPTS) process.on(sig, onSignal);
+  // Without a handler SIGTERM would kill the process with its namespaces and nodes left behind.
+  const interrupts = new Interrupts();
   // --pause-at (for tests of the interruption): the run waits before that step until aborted;
   // the interval keeps the event loop alive meanwhile.
   let keepAlive: NodeJS.Timeout | undefined;
@@ -63,7 +54,7 @@ export async function demo(f: Values): Promise<number> {
       ...(typeof f.pcap === 'string' ? { pcap: f.pcap } : {}),
       diagram: mermaid !== undefined,
       warmUp: f.cold !== true,
-      signal: ac.signal,
+      signal: interrupts.signal,
       beforeStep,
       onEvent: (e) => renderEvent(e, say),
     });
@@ -82,12 +73,12 @@ export async function demo(f: Values): Promise<number> {
       process.stderr.write(
         `condis demo: interrupted during ${e.step}; removed: ${e.removed.length ? e.removed.join(', ') : 'nothing'}\n`,
       );
-      return interruptStatus;
+      return interrupts.exitCode;
     }
     throw e;
   } finally {
     clearInterval(keepAlive);
-    for (const sig of INTERRUPTS) process.off(sig, onSignal);
+    interrupts.dispose();
   }
 }
 
@@ -104,7 +95,7 @@ function renderEvent(e: DemoEvent, say: (s: string) => void): void {
       break;
     case 'call':
       say(
-        `call        A NdisClMakeCall to ${e.call.callee} SAP ${e.call.sap}: SETUP, CONNECT, CONNECT ACK -> ${e.call.status} (VID ${e.call.vid}; both call managers activated their VC)`,
+        `call        A NdisClMakeCall to ${e.call.callee} SAP ${e.call.sap}: SETUP, CONNECT, CONNECT ACK -> ${e.call.status} in ${e.call.setupMs.toFixed(3)} ms (VID ${e.call.vid}; both call managers activated their VC)`,
       );
       break;
     case 'ping':
@@ -115,16 +106,13 @@ function renderEvent(e: DemoEvent, say: (s: string) => void): void {
       const c = e.clearing;
       const t = e.traffic;
       say(
-        `release     A NdisClCloseCall under traffic (${t.sent} echo requests, A holding B's replies): RELEASE`,
+        `release     B holds its receives; A pings ${t.answered}/${t.sent} answered; A NdisClCloseCall: RELEASE`,
       );
       say(
-        `            B NdisCmDeactivateVc on RELEASE: ${d.sendsInFlight} send(s) in flight, ${d.receivesHeld} receive(s) held -> ${d.pended ? 'pended, drained' : 'done at once'} in ${d.drainUs.toFixed(1)} µs`,
+        `            B NdisCmDeactivateVc on RELEASE: ${d.receivesHeld} receive(s) held, ${d.sendsInFlight} send(s) in flight -> ${d.pended ? 'pended, drained' : 'done at once'} in ${d.drainUs.toFixed(1)} µs (${d.status})`,
       );
       say(
-        `            RELEASE COMPLETE; A NdisCmDeactivateVc -> ${c.pended ? 'pended, drained' : 'done at once'} in ${c.drainUs.toFixed(1)} µs; A's close: ${c.close}`,
-      );
-      say(
-        `            traffic meanwhile: ${t.answered}/${t.sent} replies to A's client, ${t.afterClose} reached A after its NdisClCloseCall (NDIS handed them back)`,
+        `            RELEASE COMPLETE; A NdisCmDeactivateVc -> ${c.pended ? 'pended, drained' : 'done at once'} in ${c.drainUs.toFixed(1)} µs; A's close: ${c.close} in ${c.closeMs.toFixed(3)} ms`,
       );
       break;
     }
@@ -159,8 +147,10 @@ function renderReport(r: DemoJson, say: (s: string) => void): void {
     for (const l of s.lines) say(`  ${l}`);
   }
   say('');
-  say(`VCs left: A ${r.vcsLeft.a}, B ${r.vcsLeft.b}; verifier: ${r.verifierViolations} violation(s)`);
+  say(
+    `call VCs left: A ${r.callVcsLeft.a}, B ${r.callVcsLeft.b} (each keeps its signalling VC until it stops); verifier: ${r.verifierViolations} violation(s)`,
+  );
   if (r.mermaid) say(`mermaid: ${r.mermaid}`);
   if (r.pcap) say(`pcap: ${r.pcap.frames} frames -> ${r.pcap.file}`);
-  say(`removed: ${r.removed.length ? r.removed.join(', ') : 'nothing to remove (the wire is in-process)'}`);
+  say(`removed: ${r.removed.length ? r.removed.join(', ') : 'nothing named (the wire is in-process)'}`);
 }

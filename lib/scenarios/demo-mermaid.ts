@@ -1,18 +1,21 @@
 /**
  * Both nodes' NDIS sequences as one Mermaid sequenceDiagram (the demo's --mermaid): A's parties
  * on the left (client, NDIS, call manager, miniport), B's mirrored on the right, the kept events
- * of both traces merged by their time stamps (both runtimes stamp with the same monotonic clock,
- * performance.now(), so the merge is the order in which things ran in the process). The wire
+ * of both traces merged by their time stamps. Each runtime stamps with performance.now() of its
+ * own process; adding that process's offset to CLOCK_MONOTONIC (the node's `trace` reply carries
+ * it) puts both on the machine's one monotonic clock, so the merge is the order in which things
+ * ran, in one process or in two. The wire
  * between the miniports is not an NDIS party and is not drawn: a SETUP on A's side is followed by
  * what B did with it.
  *
  * Layer: scenarios; reads lib/ndis's trace (the same events Trace.toMermaid draws), runs nothing.
  */
-import type { Party, Trace, TraceEvent } from '../ndis/trace';
+import type { Party, TraceEvent } from '../ndis/trace';
 
-/** One side: its trace and the seqs of the events to draw (keptEvents). */
+/** One side: its trace's events, their clock's offset to CLOCK_MONOTONIC (ms), the seqs to draw (keptEvents). */
 export interface MermaidSide {
-  trace: Trace;
+  events: readonly TraceEvent[];
+  monotonicOffsetMs: number;
   keep: Set<number>;
 }
 
@@ -34,13 +37,13 @@ export function bothSidesMermaid(sides: readonly [MermaidSide, MermaidSide]): st
   const lines = ['sequenceDiagram'];
   for (const p of A_PARTIES) lines.push(`  participant ${id('A', p)} as A ${LABEL[p]}`);
   for (const p of [...A_PARTIES].reverse()) lines.push(`  participant ${id('B', p)} as B ${LABEL[p]}`);
-  const merged: { side: string; e: TraceEvent }[] = [];
+  const merged: { side: string; t: number; e: TraceEvent }[] = [];
   sides.forEach((s, k) => {
-    for (const e of s.trace.events) if (s.keep.has(e.seq)) merged.push({ side: SIDES[k]!, e });
+    for (const e of s.events) if (s.keep.has(e.seq)) merged.push({ side: SIDES[k]!, t: s.monotonicOffsetMs + e.time, e });
   });
   // Stable: events of one side keep their order; equal stamps put A first.
-  merged.sort(
-    (x, y) => x.e.time - y.e.time || (x.side === y.side ? x.e.seq - y.e.seq : x.side < y.side ? -1 : 1),
+  merged.sort((x, y) =>
+    x.side === y.side ? x.e.seq - y.e.seq : x.t - y.t || (x.side < y.side ? -1 : 1),
   );
   const seen = new Set<string>();
   for (const { side, e } of merged) {

@@ -1,8 +1,8 @@
 /**
  * The plumbing of one demo run (lib/scenarios/demo.ts): the caller's AbortSignal (Ctrl-C in the
- * CLI) raced by every wait, the teardown stack of what the run created, and event-driven waits —
- * a condition re-checked whenever something that moves it signals (`poke`), raced by a deadline.
- * Nothing here polls: a waiter that nobody pokes runs into its deadline.
+ * CLI) raced by every wait, the teardown stack of what the run created, and `poll`, the wait for
+ * a node's state: the demo sees its nodes only through their control requests (a node may be
+ * another process), so it asks again until the answer holds or a deadline passes.
  *
  * Layer: scenarios (above the drivers, the clients and the host plumbing, below the CLI). No NDIS.
  */
@@ -13,22 +13,14 @@ export const STEP_TIMEOUT_MS = 15_000;
 /** A rejection of `guard`: the signal fired (runDemo turns it into its DemoInterrupted). */
 class Aborted extends Error {}
 
-interface Waiter {
-  readonly cond: () => boolean;
-  readonly done: () => void;
-  readonly fail: (e: Error) => void;
-}
-
 /** One run; `Step` names its steps ('setup' before the first). */
 export class DemoRun<Step extends string = string> {
   step: Step | 'setup' = 'setup';
   /** What the teardown removed (named entries only). */
   readonly removed: string[] = [];
   private readonly undo: Array<{ what: string; fn: () => void | Promise<void> }> = [];
-  private readonly waiters = new Set<Waiter>();
   private readonly aborted: Promise<never>;
   private onAbort: (() => void) | null = null;
-  private pokeQueued = false;
 
   constructor(
     readonly signal: AbortSignal | undefined,
@@ -37,10 +29,7 @@ export class DemoRun<Step extends string = string> {
   ) {
     this.aborted = new Promise<never>((_, reject) => {
       if (!signal) return;
-      const fire = () => {
-        reject(new Aborted());
-        this.failWaiters(new Aborted());
-      };
+      const fire = () => reject(new Aborted());
       if (signal.aborted) fire();
       else {
         this.onAbort = fire;
@@ -56,52 +45,18 @@ export class DemoRun<Step extends string = string> {
   }
 
   /**
-   * Resolves once `cond()` holds: checked now and at every `poke`; rejects after `ms` (or when
-   * the run is aborted). Whoever changes what `cond` reads must poke.
+   * Resolves with `check()`'s first non-null value, asked now and then every `everyMs` (each ask
+   * awaited: a control request, not a busy loop); rejects after `ms` or when the run is aborted.
    */
-  when(cond: () => boolean, what: string, ms = STEP_TIMEOUT_MS): Promise<void> {
-    if (this.signal?.aborted) return Promise.reject(new Aborted());
-    if (cond()) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(w);
-        reject(new Error(`timed out waiting for ${what}`));
-      }, ms);
-      const w: Waiter = {
-        cond,
-        done: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        fail: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      };
-      this.waiters.add(w);
-    });
-  }
-
-  /** Something a waiter may wait for changed: re-check every waiter (synchronously). */
-  readonly poke = (): void => {
-    this.pokeQueued = false;
-    for (const w of this.waiters) {
-      if (w.cond()) {
-        this.waiters.delete(w);
-        w.done();
-      }
+  async poll<T>(check: () => Promise<T | null>, what: string, ms = STEP_TIMEOUT_MS, everyMs = 5): Promise<T> {
+    const end = performance.now() + ms;
+    for (;;) {
+      const v = await this.guard(check());
+      if (v !== null) return v;
+      if (performance.now() >= end) throw new Error(`timed out waiting for ${what}`);
+      await this.guard(new Promise((r) => setTimeout(r, everyMs)));
     }
-  };
-
-  /**
-   * `poke` once the current microtasks ran. A device interrupt calls this: NDIS delivers the
-   * completions the interrupt caused in microtasks queued during it, which then run first.
-   */
-  readonly pokeSoon = (): void => {
-    if (this.pokeQueued || this.waiters.size === 0) return;
-    this.pokeQueued = true;
-    queueMicrotask(this.poke);
-  };
+  }
 
   /** Remember how to undo something just created; `what` names it in `removed` ('' : unnamed). */
   defer(what: string, fn: () => void | Promise<void>): void {
@@ -120,15 +75,9 @@ export class DemoRun<Step extends string = string> {
     }
   }
 
-  /** After the run: stop listening to the signal, fail the waits still pending. */
+  /** After the run: stop listening to the signal. */
   dispose(): void {
     if (this.onAbort) this.signal?.removeEventListener('abort', this.onAbort);
     this.onAbort = null;
-    this.failWaiters(new Error('the demo ended'));
-  }
-
-  private failWaiters(e: Error): void {
-    for (const w of this.waiters) w.fail(e);
-    this.waiters.clear();
   }
 }

@@ -1,15 +1,20 @@
 // `condis demo`, the main job, run as a user runs it: `node bin/condis.js demo` over dist/. Two
-// nodes with the signalling call manager on the in-process wire (no privilege): the call with
-// SETUP/CONNECT, the pings, the RELEASE under traffic with B's drain, the NDIS sequence of both
-// sides. Interrupted runs (SIGINT while paused at a step) must exit 130 and leave nothing behind.
+// nodes with the signalling call manager: the call with SETUP/CONNECT, the pings, the RELEASE
+// under traffic with B's drain, the NDIS sequence of both sides. On the in-process wire (no
+// privilege) here; as two node processes in namespaces (root) in test/cli/demo-hosts.test.ts.
+// Interrupted runs (SIGINT while paused at a step) must exit 130 and leave nothing behind.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { DemoReport } from '../../lib/scenarios/demo';
-import { expectDemoReport } from '../helpers/demo-report';
+import { listNamespaces } from '../../lib/cluster/netns';
+import { expectDemoReport, expectPhaseLines } from '../helpers/demo-report';
+import { tapTestsEnabled } from '../helpers/privilege';
 import { buildDist, condis, ROOT } from './helpers';
+
+const hostsEnabled = tapTestsEnabled('condis demo --backend hosts');
 
 beforeAll(() => {
   buildDist();
@@ -62,7 +67,7 @@ function interruptAt(
 
 describe('condis demo: two nodes, the signalling call manager, on the wire', () => {
   it('--json: the call, the pings, B drained under traffic, RELEASE, both NDIS sequences, nothing left', () => {
-    const rep = report([]);
+    const rep = report(['--backend', 'wire']);
     expect(rep.backend).toBe('wire');
     expect(rep.note).toMatch(/^wire backend: two nodes in this process/);
     expectDemoReport(rep, 5);
@@ -76,26 +81,16 @@ describe('condis demo: two nodes, the signalling call manager, on the wire', () 
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.split('\n')[0]).toMatch(/^wire backend: two nodes in this process/);
     expect(r.stdout).not.toMatch(/^warm-up/m);
-    expect(report(['--pings', '1', '--cold']).warmUp).toBeNull();
+    expect(report(['--backend', 'wire', '--pings', '1', '--cold']).warmUp).toBeNull();
   }, 60_000);
 
   it('prints the warm-up, the backend, a line per phase, then frames and both sequences', () => {
-    const r = condis(['demo', '--pings', '2']);
+    const r = condis(['demo', '--backend', 'wire', '--pings', '2']);
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.split('\n');
     expect(lines[0]).toMatch(/^warm-up {5}warmUp\(\): 300 deactivations on private wire pairs in \d+ ms/);
-    expect(lines[1]).toMatch(/^wire backend: /);
-    expect(r.stdout).toMatch(
-      /^call {8}A NdisClMakeCall to 02:cd:00:00:00:0b SAP 1: SETUP, CONNECT, CONNECT ACK -> SUCCESS/m,
-    );
-    expect(r.stdout).toMatch(/^ping {8}2\/2 answered by B over the VC$/m);
-    expect(r.stdout).toMatch(/^release {5}A NdisClCloseCall under traffic/m);
-    expect(r.stdout).toMatch(
-      /^ {12}B NdisCmDeactivateVc on RELEASE: [1-9]\d* send\(s\) in flight, 0 receive\(s\) held -> pended, drained in \d+\.\d µs$/m,
-    );
-    expect(r.stdout).toMatch(
-      /^ {12}RELEASE COMPLETE; A NdisCmDeactivateVc -> .* in \d+\.\d µs; A's close: SUCCESS$/m,
-    );
+    expect(lines[1]).toMatch(/^wire backend: .*\(asked for \(--backend wire\)\)$/);
+    expectPhaseLines(r.stdout, '02:cd:00:00:00:0b', 2);
     expect(r.stdout).toMatch(/^A -> B +\d+ +\d+ +0$/m);
     expect(r.stdout).toMatch(/^B -> A +\d+ +\d+ +0$/m);
     expect(r.stdout).toMatch(
@@ -103,7 +98,7 @@ describe('condis demo: two nodes, the signalling call manager, on the wire', () 
     );
     expect(r.stdout).toMatch(/^NDIS sequence of A \(the caller\)/m);
     expect(r.stdout).toMatch(/^NDIS sequence of B \(the callee\)/m);
-    expect(r.stdout).toMatch(/^VCs left: A 0, B 0; verifier: 0 violation\(s\)$/m);
+    expect(r.stdout).toMatch(/^call VCs left: A 0, B 0 .*; verifier: 0 violation\(s\)$/m);
   }, 60_000);
 
   it("--mermaid and --pcap write one diagram of both sides and A's frames", () => {
@@ -111,7 +106,7 @@ describe('condis demo: two nodes, the signalling call manager, on the wire', () 
     try {
       const mmd = path.join(dir, 'demo.mmd');
       const pcap = path.join(dir, 'demo.pcap');
-      const rep = report(['--mermaid', mmd, '--pcap', pcap]);
+      const rep = report(['--backend', 'wire', '--mermaid', mmd, '--pcap', pcap]);
       const diagram = fs.readFileSync(mmd, 'utf8');
       expect(diagram).toMatch(/^sequenceDiagram\n/);
       for (const n of [
@@ -132,7 +127,7 @@ describe('condis demo: two nodes, the signalling call manager, on the wire', () 
   }, 60_000);
 
   it('SIGINT while paused before the release (the call up): exit 130, cleaned up', async () => {
-    const r = await interruptAt([], 'release');
+    const r = await interruptAt(['--backend', 'wire'], 'release');
     expect(r.code).toBe(130);
     expect(r.stderr).toMatch(/interrupted during release; removed: nothing/);
   }, 60_000);
@@ -147,4 +142,36 @@ describe('condis demo: two nodes, the signalling call manager, on the wire', () 
     // demo is the first command of condis --help.
     expect(condis(['--help']).stdout).toMatch(/commands:\n {2}demo /);
   }, 60_000);
+});
+
+describe.skipIf(!hostsEnabled)('condis demo as root: two node processes in namespaces (auto picks hosts)', () => {
+  const ours = () => listNamespaces().filter((ns) => /^cd\d+-/.test(ns));
+
+  it('the call, pings and the release cross bridge + VXLAN; the cluster is gone afterwards', () => {
+    const before = ours();
+    const r = condis(['demo', '--pings', '3']);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toMatch(/^hosts backend: two node processes in namespaces cd\d+-h1 and cd\d+-h2; /);
+    expectPhaseLines(r.stdout, '02:cc:00:00:00:02', 3);
+    expect(r.stdout).toMatch(/^A -> B +\d+ +\d+ +0$/m);
+    expect(r.stdout).toMatch(/^B -> A +\d+ +\d+ +0$/m);
+    expect(r.stdout).toMatch(/^call VCs left: A 0, B 0 .*; verifier: 0 violation\(s\)$/m);
+    expect(r.stdout).toMatch(/^removed: cluster cd\d+ \(namespaces /m);
+    expect(ours()).toEqual(before);
+  }, 120_000);
+
+  it('SIGINT while paused before the release (the call up across hosts): exit 130, the cluster removed', async () => {
+    const r = await interruptAt([], 'release');
+    expect(r.code).toBe(130);
+    expect(r.stderr).toMatch(/interrupted during release; removed: cluster cd\d+ \(namespaces/);
+    expect(ours().filter((ns) => ns.startsWith(`cd${r.pid}-`))).toEqual([]);
+  }, 120_000);
+
+  it('--pcap is refused with the hosts backend, before anything is made', () => {
+    const r = condis(['demo', '--backend', 'hosts', '--pcap', '/tmp/condis-demo-never.pcap']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/ERR_CONDIS_INVALID_ARG.*pcap is for the wire backend/);
+    expect(fs.existsSync('/tmp/condis-demo-never.pcap')).toBe(false);
+  });
 });

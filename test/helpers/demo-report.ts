@@ -5,7 +5,7 @@
  * and nothing left behind.
  */
 import { expect } from 'vitest';
-import type { DemoReport } from '../../lib/scenarios/demo';
+import { type DemoReport, HELD_PINGS } from '../../lib/scenarios/demo';
 import { inOrder } from './in-order';
 
 /** Whether `names` occur in `lines` in this order, each as a prefix of an entry (not adjacent). */
@@ -52,13 +52,13 @@ export const CALLEE_STEPS = [
   'ProtocolClCallConnected',
   '# ping over the VC',
   '# release under traffic',
-  // RELEASE arrived: the incoming close, and the deactivation at once, with sends in flight.
+  // RELEASE arrived: the incoming close, and the deactivation at once, with the client holding
+  // receives: it pends until the client's close (a turn later) gives them back.
   'NdisCmDispatchIncomingCloseCall(SUCCESS)',
   'ProtocolClIncomingCloseCall',
   'NdisCmDeactivateVc -> PENDING',
-  'MiniportCoDeactivateVc -> PENDING',
-  'NdisMCoSendNetBufferListsComplete',
-  'NdisMCoDeactivateVcComplete(SUCCESS)',
+  'MiniportCoDeactivateVc',
+  'NdisReturnNetBufferLists',
   'ProtocolCmDeactivateVcComplete(SUCCESS)',
   'NdisClCloseCall -> SUCCESS',
   'NdisCoDeleteVc -> SUCCESS',
@@ -70,16 +70,17 @@ export function expectDemoReport(r: DemoReport, pings: number): void {
   expect(r.call.status).toBe('SUCCESS');
   expect(r.call.vid).toBeGreaterThan(0);
   expect(r.pings.paced).toEqual({ sent: pings, answered: pings });
-  // The burst: every reply reached A, before its NdisClCloseCall (to its client) or after (to NDIS).
+  // The pings while B held its receives: each answered (B answers, then keeps the request).
   const t = r.pings.underTraffic;
-  expect(t.answered + t.afterClose).toBe(t.sent);
-  expect(t.afterClose).toBe(r.deactivation.sendsInFlight);
+  expect(t).toEqual({ sent: HELD_PINGS, answered: HELD_PINGS });
   expect(r.frames.aToB.lost).toBe(0);
   expect(r.frames.bToA.lost).toBe(0);
+  // A's frames: its announcement, an ARP request per ping command, the echo requests.
   expect(r.frames.aToB.received).toBeGreaterThanOrEqual(pings + t.sent);
-  // B deactivated on RELEASE with its replies in flight: it pended and drained, and was timed.
-  expect(r.deactivation).toMatchObject({ side: 'B', status: 'SUCCESS', pended: true, receivesHeld: 0 });
-  expect(r.deactivation.sendsInFlight).toBeGreaterThan(0);
+  // B deactivated on RELEASE with those requests (and the ARP request before them) still held:
+  // it pended, drained when B's client gave them back, and was timed.
+  expect(r.deactivation).toMatchObject({ side: 'B', status: 'SUCCESS', pended: true });
+  expect(r.deactivation.receivesHeld).toBeGreaterThanOrEqual(HELD_PINGS);
   expect(Number.isFinite(r.deactivation.drainUs) && r.deactivation.drainUs > 0).toBe(true);
   // A after RELEASE COMPLETE; RELEASE closed the call.
   expect(r.clearing).toMatchObject({ side: 'A', status: 'SUCCESS', close: 'SUCCESS' });
@@ -102,6 +103,28 @@ export function expectDemoReport(r: DemoReport, pings: number): void {
   });
   expect(inSequence(r.sequence.a.lines, CALLER_STEPS), r.sequence.a.lines.join('\n')).toBe(true);
   expect(inSequence(r.sequence.b.lines, CALLEE_STEPS), r.sequence.b.lines.join('\n')).toBe(true);
-  expect(r.vcsLeft).toEqual({ a: 0, b: 0 });
+  expect(r.callVcsLeft).toEqual({ a: 0, b: 0 });
   expect(r.verifierViolations).toBe(0);
+}
+
+/** The CLI's line per phase (call, ping, release), for a run with `pings` paced pings to `callee`. */
+export function expectPhaseLines(stdout: string, callee: string, pings: number): void {
+  expect(stdout).toMatch(
+    new RegExp(
+      `^call {8}A NdisClMakeCall to ${callee} SAP 1: SETUP, CONNECT, CONNECT ACK -> SUCCESS in \\d+\\.\\d{3} ms \\(VID \\d+;`,
+      'm',
+    ),
+  );
+  expect(stdout).toMatch(new RegExp(`^ping {8}${pings}/${pings} answered by B over the VC$`, 'm'));
+  expect(stdout).toMatch(
+    new RegExp(`^release {5}B holds its receives; A pings ${HELD_PINGS}/${HELD_PINGS} answered; A NdisClCloseCall: RELEASE$`, 'm'),
+  );
+  expect(stdout).toMatch(
+    /^ {12}B NdisCmDeactivateVc on RELEASE: (\d+) receive\(s\) held, \d+ send\(s\) in flight -> pended, drained in \d+\.\d µs \(SUCCESS\)$/m,
+  );
+  const held = Number(/(\d+) receive\(s\) held/.exec(stdout)?.[1]);
+  expect(held).toBeGreaterThanOrEqual(HELD_PINGS);
+  expect(stdout).toMatch(
+    /^ {12}RELEASE COMPLETE; A NdisCmDeactivateVc -> .* in \d+\.\d µs; A's close: SUCCESS in \d+\.\d{3} ms$/m,
+  );
 }

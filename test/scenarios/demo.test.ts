@@ -4,8 +4,9 @@
 // RELEASE under traffic with B's drain, the NDIS sequence of both sides, the pcap and the Mermaid
 // diagram, and the AbortSignal: aborted before a step or before the run, it removes what it
 // created and rejects with DemoInterrupted naming the step. The run's own waits
-// (lib/scenarios/demo-run.ts) are checked apart: a condition is re-checked only when poked, and a
-// deadline or an abort ends the wait without a timer left behind.
+// (lib/scenarios/demo-run.ts) are checked apart: poll asks until the answer holds, and a deadline
+// or an abort ends the wait. The hosts backend (two node processes in namespaces) is
+// test/scenarios/demo-hosts.test.ts.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -39,8 +40,6 @@ describe('runDemo: two nodes on the wire, the signalling call manager', () => {
       });
       expect(r.backend).toBe('wire');
       expectDemoReport(r, 3);
-      // The burst is A's receive ring plus 8: exactly those 8 replies were in flight at B.
-      expect(r.deactivation.sendsInFlight).toBe(8);
       expect(r.removed).toEqual([]);
       expect(demoPassed(r)).toBe(true);
       // The observer saw A's data path both ways: the call's frames and the signalling VC's.
@@ -99,39 +98,30 @@ describe('runDemo: two nodes on the wire, the signalling call manager', () => {
   });
 
   it('pings out of range is refused before anything is created', async () => {
-    await expect(runDemo({ pings: 0 })).rejects.toThrow(RangeError);
+    await expect(runDemo({ pings: 0 })).rejects.toMatchObject({ code: 'ERR_CONDIS_INVALID_ARG' });
   });
 });
 
 describe('DemoRun waits', () => {
-  it('when(): re-checked at each poke, resolved once the condition holds', async () => {
+  it('poll(): asks until the answer holds, and returns it', async () => {
     const run = new DemoRun(undefined, () => {});
-    let n = 0;
-    let resolved = false;
-    const w = run
-      .when(() => n >= 2, 'n to reach 2')
-      .then(() => {
-        resolved = true;
-      });
-    n = 2; // not poked yet: nobody looks
-    await Promise.resolve();
-    expect(resolved).toBe(false);
-    run.poke();
-    await w;
-    expect(resolved).toBe(true);
+    let asked = 0;
+    const v = await run.poll(async () => (++asked >= 3 ? asked : null), 'the third ask', 5_000, 1);
+    expect(v).toBe(3);
+    expect(asked).toBe(3);
     run.dispose();
   });
 
-  it('when(): a deadline ends a wait nobody pokes', async () => {
+  it('poll(): a deadline ends a wait whose answer never holds', async () => {
     const run = new DemoRun(undefined, () => {});
-    await expect(run.when(() => false, 'never', 20)).rejects.toThrow('timed out waiting for never');
+    await expect(run.poll(async () => null, 'never', 20, 1)).rejects.toThrow('timed out waiting for never');
     run.dispose();
   });
 
-  it('an abort fails the pending waits at once and guard() rejects', async () => {
+  it('an abort ends a poll at once and guard() rejects', async () => {
     const ac = new AbortController();
     const run = new DemoRun(ac.signal, () => {});
-    const w = run.when(() => false, 'never', 60_000);
+    const w = run.poll(async () => null, 'never', 60_000, 1);
     const g = run.guard(new Promise(() => {}));
     ac.abort();
     await expect(w).rejects.toThrow();
