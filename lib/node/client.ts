@@ -76,6 +76,22 @@ export class NodeCall {
   readonly ownInFlight = new Set<NetBufferList>();
   /** Frames on the VC that were not from the peer to us: dropped. */
   foreignFrames = 0;
+  /**
+   * Non-null: every NBL the VC indicates is kept here, not returned (the chains as indicated).
+   * Its receive ring then runs dry and, the in-process wire being lossless, the peer's further
+   * frames wait on the peer's transmit ring: how `condis demo` has sends in flight at the peer's
+   * deactivation. NodeClient.returnHeld gives them back.
+   */
+  held: NetBufferList[] | null = null;
+  /**
+   * The close gives the held receives back at its start (before it waits for our own sends), so
+   * a close never waits for its own holding. `condis node hold` sets it: a peer's RELEASE makes
+   * the call manager dispatch ProtocolClIncomingCloseCall and start NdisCmDeactivateVc in the
+   * same turn, while our close runs a turn later (onIncomingClose): the deactivation finds the
+   * held receives outstanding and pends until this returns them (spec §2.4: the drain waits for
+   * every receive indicated to a protocol). False: whoever set `held` returns them (the demo).
+   */
+  returnHeldOnClose = false;
   /** When the call connected (performance.now()). */
   setupMs = 0;
   closing: Promise<NdisStatus> | null = null;
@@ -289,6 +305,13 @@ export class NodeClient {
     return true;
   }
 
+  /** Returns the receives `c` held (NodeCall.held) and stops holding. */
+  returnHeld(c: NodeCall): void {
+    const held = c.held ?? [];
+    c.held = null;
+    for (const nbls of held) this.ndis.returnNetBufferLists(this.binding, nbls, 0);
+  }
+
   /**
    * Closes every call, waits until every VC is gone (the call manager deletes those it created
    * in a later turn), then deregisters the SAP, closes the AF and the binding. Idempotent.
@@ -299,6 +322,7 @@ export class NodeClient {
     // A call still being made finishes first (its make-call completes either way), then closes.
     await Promise.allSettled(
       [...this.calls.values()].map(async (c) => {
+        this.returnHeld(c);
         if (c.phase === 'calling' || c.phase === 'offered')
           await c.until(() => c.phase !== 'calling' && c.phase !== 'offered', 10_000);
         if (c.phase === 'connected') await this.close(c);
@@ -372,6 +396,7 @@ export class NodeClient {
 
   private async doClose(c: NodeCall, by: 'local' | 'peer', cause: NdisStatus): Promise<NdisStatus> {
     c.phase = 'closing';
+    if (c.returnHeldOnClose) this.returnHeld(c);
     c.changed();
     // E31: no send of ours may be outstanding at NdisClCloseCall.
     await c.until(() => c.ownInFlight.size === 0, 10_000);
@@ -435,7 +460,10 @@ export class NodeClient {
     const a = c.answerer;
     const answering = c.phase === 'connected';
     const head = a ? a.answerAll(nbls, answering, (b, off, len) => this.accept(c, b, off, len)) : null;
-    if ((flags & NDIS_RECEIVE_FLAGS_RESOURCES) === 0) this.ndis.returnNetBufferLists(this.binding, nbls, 0);
+    if ((flags & NDIS_RECEIVE_FLAGS_RESOURCES) === 0) {
+      if (c.held) c.held.push(nbls);
+      else this.ndis.returnNetBufferLists(this.binding, nbls, 0);
+    }
     if (head !== null) this.ndis.coSendNetBufferLists(c.vc, head, 0);
   }
 
