@@ -546,7 +546,7 @@ handler invocations, completions and state changes it recorded.
     {
       name: 'node',
       summary: 'a long-running host: TAP, NDIS, miniport, signalling call manager, a client; JSON control',
-      positionals: '[call|ping|close|calls|status|shutdown]',
+      positionals: '[call|ping|close|hold|calls|trace|status|shutdown]',
       about: `Without a request word: runs a node until SIGINT, SIGTERM or a shutdown request. It creates the
 TAP --tap (brought up, IPv6 off), runs the NDIS runtime, the reference miniport and the signalling
 call manager (SETUP/CONNECT/RELEASE on untagged frames, ethertype 0x88B5) on it, registers SAP
@@ -565,7 +565,15 @@ COMPLETE (cause 81), which clears them the same way.
 The control socket (--control) speaks JSON lines, each request with an "id" echoed in its reply:
   {"id":1,"cmd":"call","peer":MAC,"sap":N[,"vid":V]} -> {"id":1,"ok":true,"call":C,"vid":V,"setupMs":x}
   {"cmd":"ping","call":C,"count":n[,"ip":A]}  -> {"ok":true,"sent","received","rttUs":[..],"target"}
-  {"cmd":"close","call":C}   -> {"ok":true,"drainMs":x}     {"cmd":"calls"} -> {"ok":true,"calls":[..]}
+  {"cmd":"close","call":C}   -> {"ok":true,"drainMs":x}
+  {"cmd":"hold","call":C}    -> {"ok":true,"call":C,"held":n}: keep the call's receives (still
+     answered) until it closes, so the peer's RELEASE finds them held and the drain waits for them
+  {"cmd":"calls"} -> {"ok":true,"calls":[{call,vid,peer,state,dir,peerIp,foreignFrames,held,slot}],
+     "ended":[{call,vid,peer,dir,by,cause,slot,frames:{sent,received},
+               deactivation:{sends,receives,drainUs,status}|null}]}   (the last 32 ended calls)
+  {"cmd":"trace","since":N[,"max":M]} -> {"ok":true,"enabled":true,"events":[..],"next":S,"dropped":D}
+     (needs --trace; events seq >= N, oldest first, time = the node's performance.now() in ms;
+     ask again with "since":S)
   {"cmd":"status"} -> counters                             {"cmd":"shutdown"} -> {"ok":true}, then stop
   a failure: {"id","ok":false,"code":"ERR_CONDIS_...","message"[,"status":NDIS_STATUS]}
 With a request word: sends it to the node at --control (or /run/condis/<--tap>.sock) and prints
@@ -621,9 +629,20 @@ one of the others, so a node holds at most N-1 calls at once`,
           arg: 'N',
           help: 'unanswered enquiries after which the call is cleared (default 3; 1..100)',
         },
+        {
+          name: 'trace',
+          kind: 'flag',
+          help: `record the NDIS trace (the last 50,000 events) for the trace request (default off:
+a record per send and receive)`,
+        },
         { name: 'peer', kind: 'text', arg: 'MAC', help: 'call: the node to call' },
         { name: 'vid', kind: 'int', arg: 'V', help: 'call: the VID (default: picked, see the README)' },
-        { name: 'call', kind: 'int', arg: 'C', help: 'ping, close: the call (its number in the call reply)' },
+        {
+          name: 'call',
+          kind: 'int',
+          arg: 'C',
+          help: 'ping, close, hold: the call (its number in the call reply)',
+        },
         { name: 'count', kind: 'int', arg: 'N', help: 'ping: echo requests (default 3; 1..10000)' },
         {
           name: 'peer-ip',
@@ -631,12 +650,19 @@ one of the others, so a node holds at most N-1 calls at once`,
           arg: 'A.B.C.D',
           help: 'ping: the address to ping (default: the one the peer announced on the VC)',
         },
+        {
+          name: 'since',
+          kind: 'int',
+          arg: 'N',
+          help: 'trace: the events from sequence number N on (default 0; the reply\'s "next")',
+        },
       ],
       notes: 'Exit status: 0 stopped cleanly / request ok, 1 failure, 2 usage.',
       examples: [
         'sudo condis node --tap cn0 --control /run/condis/cn0.sock',
         'condis node call --control /run/condis/cn0.sock --peer 02:cd:11:22:33:44 --sap 1',
         'condis node ping --control /run/condis/cn0.sock --call 1 --count 5',
+        'condis node trace --control /run/condis/cn0.sock --since 0',
       ],
       run: nodeCommand,
     },

@@ -1,7 +1,7 @@
 /**
  * `condis node` (layer: the CLI): without a subcommand word, runs a node (lib/node) until SIGINT,
  * SIGTERM or a `shutdown` request, printing its events as JSON lines on stdout (the first one
- * `ready`, the last one `stopped`); with one (call, ping, close, calls, status, shutdown), sends
+ * `ready`, the last one `stopped`); with one (call, ping, close, hold, calls, trace, status, shutdown), sends
  * that request to a running node's control socket and prints the reply JSON (exit 0 if ok, 1 if
  * not).
  */
@@ -13,7 +13,16 @@ import { CondisNode } from '../node/node';
 import { CONTROL_DIR, resolveNodeOptions } from '../node/options';
 import { intFlag, UsageError, type Values } from './usage';
 
-export const NODE_REQUESTS = ['call', 'ping', 'close', 'calls', 'status', 'shutdown'] as const;
+export const NODE_REQUESTS = [
+  'call',
+  'ping',
+  'close',
+  'hold',
+  'calls',
+  'trace',
+  'status',
+  'shutdown',
+] as const;
 
 function emit(e: NodeEvent | Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(e)}\n`);
@@ -40,6 +49,8 @@ function ints(values: Values) {
     vid: values.vid === undefined ? undefined : intFlag('vid', values.vid, 0, 1, 4094),
     call: values.call === undefined ? undefined : intFlag('call', values.call, 0, 1, Number.MAX_SAFE_INTEGER),
     count: intFlag('count', values.count, 3, 1, 10000),
+    since:
+      values.since === undefined ? undefined : intFlag('since', values.since, 0, 0, Number.MAX_SAFE_INTEGER),
   };
 }
 
@@ -59,6 +70,7 @@ export async function nodeCommand(values: Values, positionals: string[]): Promis
     ...(n.queuePairs !== undefined ? { queuePairs: n.queuePairs } : {}),
     ...(n.keepaliveMs !== undefined ? { keepaliveMs: n.keepaliveMs } : {}),
     ...(n.keepaliveMisses !== undefined ? { keepaliveMisses: n.keepaliveMisses } : {}),
+    ...(values.trace === true ? { trace: true } : {}),
   });
   const node = await CondisNode.open(opts, emit);
   let signal: string | null = null;
@@ -136,7 +148,7 @@ async function request(word: string, values: Values, n: ReturnType<typeof ints>)
     if (n.sap !== undefined) req.sap = n.sap;
     if (n.vid !== undefined) req.vid = n.vid;
   }
-  if (word === 'ping' || word === 'close') {
+  if (word === 'ping' || word === 'close' || word === 'hold') {
     if (n.call === undefined) throw new UsageError(`${word}: --call N is required`);
     req.call = n.call;
   }
@@ -144,6 +156,7 @@ async function request(word: string, values: Values, n: ReturnType<typeof ints>)
     req.count = n.count;
     if (values['peer-ip'] !== undefined) req.ip = text(values['peer-ip']);
   }
+  if (word === 'trace' && n.since !== undefined) req.since = n.since;
   const reply = await controlRequest(path, req);
   process.stdout.write(`${JSON.stringify(reply)}\n`);
   return reply.ok ? 0 : 1;

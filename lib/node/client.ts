@@ -83,6 +83,15 @@ export class NodeCall {
    * deactivation. NodeClient.returnHeld gives them back.
    */
   held: NetBufferList[] | null = null;
+  /**
+   * The close gives the held receives back at its start (before it waits for our own sends), so
+   * a close never waits for its own holding. `condis node hold` sets it: a peer's RELEASE makes
+   * the call manager dispatch ProtocolClIncomingCloseCall and start NdisCmDeactivateVc in the
+   * same turn, while our close runs a turn later (onIncomingClose): the deactivation finds the
+   * held receives outstanding and pends until this returns them (spec §2.4: the drain waits for
+   * every receive indicated to a protocol). False: whoever set `held` returns them (the demo).
+   */
+  returnHeldOnClose = false;
   /** When the call connected (performance.now()). */
   setupMs = 0;
   closing: Promise<NdisStatus> | null = null;
@@ -387,6 +396,7 @@ export class NodeClient {
 
   private async doClose(c: NodeCall, by: 'local' | 'peer', cause: NdisStatus): Promise<NdisStatus> {
     c.phase = 'closing';
+    if (c.returnHeldOnClose) this.returnHeld(c);
     c.changed();
     // E31: no send of ours may be outstanding at NdisClCloseCall.
     await c.until(() => c.ownInFlight.size === 0, 10_000);

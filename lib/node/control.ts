@@ -5,13 +5,20 @@
  *   {"id":1,"cmd":"call","peer":"02:cd:..","sap":1}  -> {"id":1,"ok":true,"call":1,"vid":123,"setupMs":1.2}
  *   {"id":2,"cmd":"ping","call":1,"count":3}         -> {"id":2,"ok":true,"sent":3,"received":3,"rttUs":[..],"target":"10.."}
  *   {"id":3,"cmd":"close","call":1}                  -> {"id":3,"ok":true,"drainMs":0.8}
- *   {"id":4,"cmd":"calls"}                           -> {"id":4,"ok":true,"calls":[{"call","vid","peer","state","dir","peerIp"}]}
+ *   {"id":4,"cmd":"calls"}                           -> {"id":4,"ok":true,"calls":[CallRow],"ended":[EndedCall]}
+ *   {"id":7,"cmd":"hold","call":1}                   -> {"id":7,"ok":true,"call":1,"held":0}
+ *   {"id":8,"cmd":"trace","since":0}                 -> {"id":8,"ok":true,"enabled":true,"events":[TraceEvent],"next":N,"dropped":0}
  *   {"id":5,"cmd":"status"}                          -> {"id":5,"ok":true, ...counters}
  *   {"id":6,"cmd":"shutdown"}                        -> {"id":6,"ok":true}, then the node stops
  *   failure                                          -> {"id":..,"ok":false,"code":"ERR_CONDIS_...","message":".."}
  *
  * Optional fields: call "vid" (1..4094; default: picked, lib/node/vid.ts), ping "ip" (default:
- * the address the peer announced on the VC). Requests on one connection are handled
+ * the address the peer announced on the VC), trace "max" (at most that many events; default all).
+ * CallRow: {call, vid, peer, state, dir, peerIp, foreignFrames, held, slot}; EndedCall (node.ts):
+ * {call, vid, peer, dir, by, cause, slot, frames: {sent, received}, deactivation: {sends,
+ * receives, drainUs, status} | null}, the last 32 ended calls, oldest first. `trace` needs a node
+ * started with --trace (else ERR_CONDIS_INVALID_ARG); a TraceEvent's `time` is the node's
+ * performance.now() in ms. Requests on one connection are handled
  * concurrently; replies come when each finishes, so match them by id.
  */
 import * as fs from 'node:fs';
@@ -33,7 +40,11 @@ export async function handleRequest(node: CondisNode, req: ControlRequest): Prom
     case 'close':
       return await node.close(req.call);
     case 'calls':
-      return { calls: node.calls() };
+      return { calls: node.calls(), ended: node.ended.slice() };
+    case 'hold':
+      return node.hold(req.call);
+    case 'trace':
+      return { ...node.traceSince(req.since, req.max) };
     case 'status':
       return node.status();
     case 'shutdown':

@@ -11,10 +11,15 @@
  * The MCM folds the call manager into the miniport and drives pair 0 itself; same wire protocol,
  * so an MCM node could call a CM node, but it is not what this process demonstrates.
  *
- * Wiring (onDevice, shared with `condis demo` and `condis bench calls`, which run nodes on the
- * in-process wire): openQuietTap (shared with the tests); `new Ndis`, `new MiniportAdapter`, the
- * call manager, the client. Trace off in a node process: a long-running process would keep every
- * event; the verifier reports (counted in status()).
+ * Wiring (onDevice, shared with `condis demo` and `condis bench calls`, which also run nodes on
+ * the in-process wire): openQuietTap (shared with the tests); `new Ndis`, `new MiniportAdapter`,
+ * the call manager, the client. Trace off unless asked for (--trace; then bounded,
+ * NODE_TRACE_CAPACITY); the verifier reports (counted in status()).
+ *
+ * What a person watching a node asks of it (the control socket's trace, hold and calls): the NDIS
+ * trace since a sequence number; a call's receives held (NodeCall.held), so that the peer's
+ * RELEASE finds them outstanding and the deactivation pends on them; and the last ENDED_CALLS
+ * ended calls, each with its VC's frame counters and its deactivation (DeactivationRecord).
  *
  * Stop (SIGINT, SIGTERM, `shutdown`): every call closed with RELEASE and drained, every VC
  * deleted (NodeClient.shutdown), the signalling VC closed, the miniport halted (it checks that no
@@ -27,8 +32,12 @@ import { parseMac } from '../device/options';
 import { CondisError } from '../errors';
 import { openQuietTap } from '../host/quiet-tap';
 import { MiniportAdapter } from '../miniport/adapter';
-import { Ndis, type NdisOptions } from '../ndis/ndis';
+import type { MiniportVc } from '../miniport/vc';
+import type { NdisVcHandle } from '../ndis/actors';
+import { nblCount } from '../ndis/nbl';
+import { type DeactivationRecord, Ndis, type NdisOptions } from '../ndis/ndis';
 import { NDIS_STATUS_SUCCESS, statusName } from '../ndis/status';
+import type { TraceEvent } from '../ndis/trace';
 import { type PingResult, pingOverCall } from './call-pinger';
 import { NodeClient } from './client';
 import type { NodeEvent } from './events';
@@ -44,10 +53,59 @@ export interface CallRow {
   peerIp: string | null;
   /** Frames on the call's VID that were not from its peer to us (another pair's), dropped. */
   foreignFrames: number;
+  /** Receives held (`hold`): NBLs, each of every indicated chain; 0 when not holding. */
+  held: number;
+  /** The NDIS slot of the call's VC (the `vc` of its trace events); -1 if it has none now. */
+  slot: number;
+}
+
+/** A row of `calls`' `ended`: what a finished call did. */
+export interface EndedCall {
+  call: number;
+  vid: number;
+  peer: string;
+  dir: 'out' | 'in';
+  by: 'local' | 'peer';
+  /** The NDIS_STATUS name of why it ended (SUCCESS for a normal release). */
+  cause: string;
+  /** The NDIS slot its VC had (-1 if unknown). */
+  slot: number;
+  /**
+   * The miniport's counters of the call's VC when the close completed: `sent` NBLs whose send
+   * completed SUCCESS (txCompleted), `received` NBLs indicated up (rxIndicated).
+   */
+  frames: { sent: number; received: number };
+  /**
+   * The last deactivation of its VC (DeactivationRecord): what was in flight at its begin (sends
+   * in the miniport, receives held by protocols), begin to completion in µs (0.1 µs), its status.
+   * null if NDIS ran none (a call that never activated).
+   */
+  deactivation: { sends: number; receives: number; drainUs: number; status: string } | null;
+}
+
+/** What `trace` answers: the events from `since` on, and the seq to ask from next. */
+export interface TraceSlice {
+  enabled: true;
+  events: TraceEvent[];
+  next: number;
+  /** Events at or after `since` that the ring had already dropped (the poller fell behind). */
+  dropped: number;
+}
+
+/** What the node keeps about a live call for its EndedCall row (the VC is gone by then). */
+interface Tracked {
+  vc: NdisVcHandle;
+  slot: number;
+  miniportVc: MiniportVc | undefined;
+  deactivation: DeactivationRecord | null;
 }
 
 export class CondisNode {
   private stopping: Promise<void> | null = null;
+  /** The last ENDED_CALLS ended calls, oldest first. */
+  readonly ended: EndedCall[] = [];
+  private readonly tracked = new Map<number, Tracked>();
+  private unsubscribe: () => void = () => {};
 
   private constructor(
     readonly opts: ResolvedNodeOptions,
@@ -72,7 +130,9 @@ export class CondisNode {
    * TAP; `condis bench calls` passes the ends of an in-process wire (openWirePair), so its wire
    * path runs exactly this wiring with nothing of the host in between. opts.tap is then only a
    * label (status()). `ndisOptions`: `condis demo` records each node's trace (the NDIS sequence of
-   * both sides) and observes one's data path (its pcap); a node process does neither.
+   * both sides) and observes one's data path (its pcap); a node process records its trace only
+   * with opts.trace (--trace). Either turns the trace on: ndisOptions.trace as given (true: Ndis's
+   * default capacity), else opts.trace with NODE_TRACE_CAPACITY.
    */
   static async onDevice(
     device: Device,
@@ -83,7 +143,8 @@ export class CondisNode {
     let adapter: MiniportAdapter | null = null;
     let cm: CondisCallManager | null = null;
     try {
-      const ndis = new Ndis({ verifier: 'report', ...ndisOptions });
+      const trace = ndisOptions.trace || (opts.trace ? NODE_TRACE_CAPACITY : false);
+      const ndis = new Ndis({ verifier: 'report', ...ndisOptions, trace });
       adapter = new MiniportAdapter(ndis, device, { name: 'condis-miniport' });
       cm = new CondisCallManager(ndis, adapter.handle, {
         mac: opts.mac,
@@ -91,13 +152,21 @@ export class CondisNode {
         keepaliveMisses: opts.keepaliveMisses,
       });
       await cm.start();
+      // The node hears the client's events first (its ended-call rows), then the caller does.
+      let node: CondisNode | null = null;
       const client = new NodeClient(ndis, adapter.handle, {
         mac: opts.mac,
         ip: opts.ip,
         sap: opts.sap,
-        onEvent,
+        onEvent: (e) => {
+          node?.observe(e);
+          onEvent(e);
+        },
       });
-      return new CondisNode(opts, device, ndis, adapter, cm, client);
+      node = new CondisNode(opts, device, ndis, adapter, cm, client);
+      const n = node;
+      n.unsubscribe = ndis.onDeactivation((rec) => n.onDeactivation(rec));
+      return n;
     } catch (e) {
       await cm?.stop().catch(() => {});
       await adapter?.halt().catch(() => {});
@@ -163,7 +232,52 @@ export class CondisNode {
       dir: c.dir,
       peerIp: c.peerIp ? c.peerIp.join('.') : null,
       foreignFrames: c.foreignFrames,
+      held: c.held ? c.held.reduce((n, head) => n + nblCount(head), 0) : 0,
+      slot: this.ndis.vcInfo(c.vc)?.slot ?? -1,
     }));
+  }
+
+  /**
+   * `hold`: keep every receive the call's VC indicates from now on (NodeCall.held), still
+   * answering them, until the call closes (returnHeldOnClose). Returns the NBLs held now.
+   */
+  hold(call: unknown): { call: number; held: number } {
+    const c = this.client.call(call);
+    if (c.phase !== 'connected')
+      throw new CondisError('ERR_CONDIS_INVALID_STATE', `hold: call ${c.id} is ${c.phase}, not connected`);
+    c.held ??= [];
+    c.returnHeldOnClose = true;
+    return { call: c.id, held: c.held.reduce((n, head) => n + nblCount(head), 0) };
+  }
+
+  /**
+   * `trace`: the trace's events with seq >= `since` (default 0), oldest first, at most `max`
+   * (default: all); `next` is the seq to ask from next time (the last one's + 1, or `since`).
+   */
+  traceSince(since: unknown, max?: unknown): TraceSlice {
+    const t = this.ndis.trace;
+    if (!t)
+      throw new CondisError(
+        'ERR_CONDIS_INVALID_ARG',
+        'trace: this node does not record its trace; start it with --trace',
+      );
+    const from = since === undefined ? 0 : since;
+    if (typeof from !== 'number' || !Number.isInteger(from) || from < 0)
+      throw new CondisError('ERR_CONDIS_INVALID_ARG', 'trace: "since" must be a whole number >= 0');
+    if (max !== undefined && (typeof max !== 'number' || !Number.isInteger(max) || max < 1))
+      throw new CondisError('ERR_CONDIS_INVALID_ARG', 'trace: "max" must be a whole number >= 1');
+    const all = t.events;
+    // Sequence numbers are consecutive in the ring (clear() only empties it): index by offset.
+    const first = all.length > 0 ? all[0]!.seq : from;
+    const start = Math.min(all.length, Math.max(0, from - first));
+    const events = all.slice(start, max === undefined ? undefined : start + (max as number));
+    const last = events[events.length - 1];
+    return {
+      enabled: true,
+      events,
+      next: last ? last.seq + 1 : from,
+      dropped: all.length > 0 && from < first ? first - from : 0,
+    };
   }
 
   /** `status`: the node's counters. */
@@ -202,10 +316,82 @@ export class CondisNode {
       await this.client.shutdown();
       await this.cm.stop();
       await this.adapter.halt();
+      this.unsubscribe();
     })();
     return this.stopping;
   }
+
+  // ---------------------------------------------------------------------------------------------
+  // Ended calls
+
+  /** A client event: a call's VC is noted while it lives; a closed call becomes an ended row. */
+  private observe(e: NodeEvent): void {
+    if (e.event === 'incomingCall' || e.event === 'callConnected') this.track(e.call);
+    else if (e.event === 'callClosed') {
+      const t = this.tracked.get(e.call);
+      this.tracked.delete(e.call);
+      const c = t?.miniportVc?.counters;
+      const d = t?.deactivation;
+      this.ended.push({
+        call: e.call,
+        vid: e.vid,
+        peer: e.peer,
+        dir: e.dir,
+        by: e.by,
+        cause: e.cause,
+        slot: t?.slot ?? -1,
+        frames: { sent: c?.txCompleted ?? 0, received: c?.rxIndicated ?? 0 },
+        deactivation: d
+          ? {
+              sends: d.inFlight.sends,
+              receives: d.inFlight.receives,
+              // Ndis clock milliseconds -> µs, to 0.1 µs.
+              drainUs: Math.round((d.completed - d.begin) * 10_000) / 10,
+              status: statusName(d.status),
+            }
+          : null,
+      });
+      if (this.ended.length > ENDED_CALLS) this.ended.shift();
+    } else if (e.event === 'callFailed') this.tracked.delete(e.call);
+  }
+
+  /**
+   * Notes the call's VC, its slot and the miniport's context of it, whose counters (cumulative,
+   * readonly) outlive the VC. Read at callClosed they are the VC's final ones; they cannot be
+   * looked up then: an incoming call's VC is gone by that event (the call manager's
+   * NdisCoDeleteVc, a scheduled microtask after ProtocolClCloseCallComplete, runs before the
+   * client's code after its `await` of the close) and so is its NodeCall; an outgoing call's VC
+   * still exists (the client deletes it right after the event).
+   */
+  private track(id: number): void {
+    if (this.tracked.has(id)) return;
+    const c = this.client.calls.get(id);
+    if (!c) return;
+    this.tracked.set(id, {
+      vc: c.vc,
+      slot: this.ndis.vcInfo(c.vc)?.slot ?? -1,
+      miniportVc: this.adapter.vcFor(c.vc),
+      deactivation: null,
+    });
+  }
+
+  /** Keeps the last deactivation record of each live call's VC (the client's handle, options.ts). */
+  private onDeactivation(rec: DeactivationRecord): void {
+    for (const t of this.tracked.values()) if (t.vc === rec.vcHandle) t.deactivation = rec;
+  }
 }
+
+/**
+ * The trace's capacity in a node process with --trace: a ping is some 20 events on each side
+ * (send, its completion, the receive and its return, with their returns), a call's setup and
+ * close some 60, so 50,000 events hold minutes of a person's pings and calls, some 10-20 MB; the
+ * ring drops the oldest first, so a node that runs for days stays bounded. A poller (trace
+ * `since`) reads them before they go. Ndis's own default (100,000) is for a run that ends.
+ */
+export const NODE_TRACE_CAPACITY = 50_000;
+
+/** How many ended calls `calls` keeps (the oldest dropped first). */
+export const ENDED_CALLS = 32;
 
 /** Descriptors per queue of a node's device (a call's VC carries pings and echoes, not bulk). */
 export const NODE_QUEUE_SIZE = 256;

@@ -15,7 +15,9 @@
  *   call's VC is bound to a pair of its own), up to 64;
  * - keepaliveMs 1000, keepaliveMisses 3: the call manager's liveness check of a connected call
  *   (lib/cm/call-control.ts): a dead or cut-off peer's calls are cleared within 4 s, and a cut
- *   shorter than 3 s never clears one.
+ *   shorter than 3 s never clears one;
+ * - trace false: a node runs for days; the trace (bounded, see NODE_TRACE_CAPACITY in node.ts)
+ *   costs a record per NDIS call and per send and receive, which only a person watching needs.
  */
 
 import { formatIpv4Address, parseIpv4Address } from '../client/ipv4';
@@ -42,6 +44,8 @@ export interface NodeOptions {
   keepaliveMs?: number;
   /** Unanswered enquiries after which a call is cleared. */
   keepaliveMisses?: number;
+  /** Record the NDIS trace (the control socket's `trace` reads it); default false. */
+  trace?: boolean;
 }
 
 export interface ResolvedNodeOptions {
@@ -56,6 +60,7 @@ export interface ResolvedNodeOptions {
   queuePairs: number;
   keepaliveMs: number;
   keepaliveMisses: number;
+  trace: boolean;
 }
 
 const bad = (m: string) => new CondisError('ERR_CONDIS_INVALID_ARG', `condis node: ${m}`);
@@ -128,5 +133,6 @@ export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
     queuePairs,
     keepaliveMs,
     keepaliveMisses,
+    trace: o.trace ?? false,
   };
 }
