@@ -69,7 +69,9 @@ export const CONDIS: CommandDef = {
   name: 'condis',
   summary: 'a CoNDIS runtime over a virtio-style device: demo, frames, benchmarks, traces, soak',
   noun: { one: 'command', many: 'commands' },
-  examples: ['sudo condis demo   (as root: two node processes in namespaces; else both on the in-process wire)'],
+  examples: [
+    'sudo condis demo   (as root: two node processes in namespaces; else both on the in-process wire)',
+  ],
   subcommands: [
     {
       name: 'demo',
@@ -635,7 +637,14 @@ one of the others, so a node holds at most N-1 calls at once`,
           help: `record the NDIS trace (the last 50,000 events) for the trace request (default off:
 a record per send and receive)`,
         },
+        {
+          name: 'warm-up',
+          kind: 'flag',
+          help: `run warmUp() before opening the TAP, so the node's first drains are not V8's first
+run of the deactivation path (condis demo's nodes do)`,
+        },
         { name: 'peer', kind: 'text', arg: 'MAC', help: 'call: the node to call' },
+        { name: 'text', kind: 'text', arg: 'TEXT', help: "mark: the note written into the node's trace" },
         { name: 'vid', kind: 'int', arg: 'V', help: 'call: the VID (default: picked, see the README)' },
         {
           name: 'call',

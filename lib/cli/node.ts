@@ -11,6 +11,7 @@ import { controlRequest } from '../node/control-client';
 import type { NodeEvent } from '../node/events';
 import { CondisNode } from '../node/node';
 import { CONTROL_DIR, resolveNodeOptions } from '../node/options';
+import { warmUp } from '../scenarios/warm-up';
 import { intFlag, UsageError, type Values } from './usage';
 
 export const NODE_REQUESTS = [
@@ -20,6 +21,7 @@ export const NODE_REQUESTS = [
   'hold',
   'calls',
   'trace',
+  'mark',
   'status',
   'shutdown',
 ] as const;
@@ -72,6 +74,8 @@ export async function nodeCommand(values: Values, positionals: string[]): Promis
     ...(n.keepaliveMisses !== undefined ? { keepaliveMisses: n.keepaliveMisses } : {}),
     ...(values.trace === true ? { trace: true } : {}),
   });
+  // Before the TAP exists: the warm-up runs on private wire pairs and touches nothing of the host.
+  if (values['warm-up'] === true) await warmUp();
   const node = await CondisNode.open(opts, emit);
   let signal: string | null = null;
   let stopNow: () => void = () => {};
@@ -157,6 +161,11 @@ async function request(word: string, values: Values, n: ReturnType<typeof ints>)
     if (values['peer-ip'] !== undefined) req.ip = text(values['peer-ip']);
   }
   if (word === 'trace' && n.since !== undefined) req.since = n.since;
+  if (word === 'mark') {
+    const t = text(values.text);
+    if (t === undefined) throw new UsageError('mark: --text TEXT is required');
+    req.text = t;
+  }
   const reply = await controlRequest(path, req);
   process.stdout.write(`${JSON.stringify(reply)}\n`);
   return reply.ok ? 0 : 1;

@@ -309,7 +309,17 @@ export class NodeClient {
   returnHeld(c: NodeCall): void {
     const held = c.held ?? [];
     c.held = null;
-    for (const nbls of held) this.ndis.returnNetBufferLists(this.binding, nbls, 0);
+    // One list, one NdisReturnNetBufferLists, as a driver returns what it queued: the chains as
+    // indicated, linked head to tail.
+    let head: NetBufferList | null = null;
+    let tail: NetBufferList | null = null;
+    for (const chain of held) {
+      if (tail) tail.next = chain;
+      else head = chain;
+      tail = chain;
+      while (tail.next) tail = tail.next;
+    }
+    if (head) this.ndis.returnNetBufferLists(this.binding, head, 0);
   }
 
   /**

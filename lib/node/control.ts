@@ -7,7 +7,8 @@
  *   {"id":3,"cmd":"close","call":1}                  -> {"id":3,"ok":true,"drainMs":0.8}
  *   {"id":4,"cmd":"calls"}                           -> {"id":4,"ok":true,"calls":[CallRow],"ended":[EndedCall]}
  *   {"id":7,"cmd":"hold","call":1}                   -> {"id":7,"ok":true,"call":1,"held":0}
- *   {"id":8,"cmd":"trace","since":0}                 -> {"id":8,"ok":true,"enabled":true,"events":[TraceEvent],"next":N,"dropped":0}
+ *   {"id":8,"cmd":"trace","since":0}                 -> {"id":8,"ok":true,"enabled":true,"events":[TraceEvent],"next":N,"dropped":0,"monotonicOffsetMs":T}
+ *   {"id":9,"cmd":"mark","text":"step 2"}            -> {"id":9,"ok":true,"seq":N}: a note in the trace (a script's step header)
  *   {"id":5,"cmd":"status"}                          -> {"id":5,"ok":true, ...counters}
  *   {"id":6,"cmd":"shutdown"}                        -> {"id":6,"ok":true}, then the node stops
  *   failure                                          -> {"id":..,"ok":false,"code":"ERR_CONDIS_...","message":".."}
@@ -44,7 +45,9 @@ export async function handleRequest(node: CondisNode, req: ControlRequest): Prom
     case 'hold':
       return node.hold(req.call);
     case 'trace':
-      return { ...node.traceSince(req.since, req.max) };
+      return { ...node.traceSince(req.since, req.max), monotonicOffsetMs: monotonicOffsetMs() };
+    case 'mark':
+      return node.mark(req.text);
     case 'status':
       return node.status();
     case 'shutdown':
@@ -54,6 +57,15 @@ export async function handleRequest(node: CondisNode, req: ControlRequest): Prom
         cmd: req.cmd,
       });
   }
+}
+
+/**
+ * What to add to a trace event's `time` (this process's performance.now(), ms) to get
+ * CLOCK_MONOTONIC in ms: the same clock in every process of the machine, so two nodes' traces
+ * merge in the order things ran (performance.timeOrigin is a wall-clock reading, which NTP moves).
+ */
+function monotonicOffsetMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6 - performance.now();
 }
 
 /** The reply line of a failure: the code of a CondisError (or an OS error's), else ERR_CONDIS_INTERNAL. */

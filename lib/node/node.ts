@@ -280,6 +280,23 @@ export class CondisNode {
     };
   }
 
+  /**
+   * `mark`: writes `text` into the trace as a note (seq returned), so whoever drives the node can
+   * find its steps in the trace (condis demo's `# step` headers). Needs --trace.
+   */
+  mark(text: unknown): { seq: number } {
+    const t = this.ndis.trace;
+    if (!t)
+      throw new CondisError(
+        'ERR_CONDIS_INVALID_ARG',
+        'mark: this node does not record its trace; start it with --trace',
+      );
+    if (typeof text !== 'string' || text.length === 0 || text.length > 200)
+      throw new CondisError('ERR_CONDIS_INVALID_ARG', 'mark: "text" must be a string of 1 to 200 characters');
+    t.record({ kind: 'note', from: 'Client', to: 'Client', name: text });
+    return { seq: t.last()!.seq };
+  }
+
   /** `status`: the node's counters. */
   status(): Record<string, unknown> {
     const st = this.cm.stats;

@@ -42,7 +42,8 @@ export async function openHostsNodes(
   log?: (line: string) => void,
 ): Promise<DemoNodes> {
   const no = hostsUnavailable();
-  if (no) throw new CondisError(no.code, `demo --backend hosts: ${no.why}; --backend wire needs no privilege`);
+  if (no)
+    throw new CondisError(no.code, `demo --backend hosts: ${no.why}; --backend wire needs no privilege`);
   const id = `cd${process.pid}`;
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'condis-demo-'));
   const cluster = `cluster ${id} (namespaces ${id}-h1, ${id}-h2, ${id}-ul; 2 node processes)`;
@@ -89,7 +90,7 @@ export async function openHostsNodes(
     backend: 'hosts',
     a,
     b,
-    note: `hosts backend: two node processes in namespaces ${ha.namespace} and ${hb.namespace}; A ${ha.mac} calls B ${hb.mac} across bridge + VXLAN (VNI ${state.vni}) over a veth underlay`,
+    note: `hosts backend: two node processes in namespaces ${ha.namespace} and ${hb.namespace}; A ${ha.mac} calls B ${hb.mac} across bridge + VXLAN (VNI ${state.vni}) over a veth underlay${warm ? '; each node ran warmUp() before it opened its TAP (--cold skips it)' : ''}`,
     topology: `node A (pid ${ha.pid}, ${ha.tap} + ${NODE_STACK}, ${ha.ip}) -> ${ha.bridge} -> ${ha.vxlan} -> underlay -> ${hb.vxlan} -> ${hb.bridge} -> node B (pid ${hb.pid}, ${hb.tap} + ${NODE_STACK}, ${hb.ip}, SAP ${DEMO_SAP}); signalling on VID 0, the call on its own VID (802.1Q inside VXLAN)`,
   };
 }

@@ -39,12 +39,11 @@ export function bothSidesMermaid(sides: readonly [MermaidSide, MermaidSide]): st
   for (const p of [...A_PARTIES].reverse()) lines.push(`  participant ${id('B', p)} as B ${LABEL[p]}`);
   const merged: { side: string; t: number; e: TraceEvent }[] = [];
   sides.forEach((s, k) => {
-    for (const e of s.events) if (s.keep.has(e.seq)) merged.push({ side: SIDES[k]!, t: s.monotonicOffsetMs + e.time, e });
+    for (const e of s.events)
+      if (s.keep.has(e.seq)) merged.push({ side: SIDES[k]!, t: s.monotonicOffsetMs + e.time, e });
   });
   // Stable: events of one side keep their order; equal stamps put A first.
-  merged.sort((x, y) =>
-    x.side === y.side ? x.e.seq - y.e.seq : x.t - y.t || (x.side < y.side ? -1 : 1),
-  );
+  merged.sort((x, y) => (x.side === y.side ? x.e.seq - y.e.seq : x.t - y.t || (x.side < y.side ? -1 : 1)));
   const seen = new Set<string>();
   for (const { side, e } of merged) {
     const from = id(side, e.from);

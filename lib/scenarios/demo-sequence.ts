@@ -1,7 +1,9 @@
 /**
- * What the demo reads out of each node's NDIS trace (lib/ndis/trace.ts): the drain latency of a
- * deactivation and how it ended, and the call VC's NDIS sequence — the events worth showing and
- * the compact lines of the report. Pure functions over recorded events.
+ * What the demo reads out of each node's NDIS trace (lib/ndis/trace.ts, the node's `trace`
+ * reply): how a deactivation ended (did it pend?), and the call VC's NDIS sequence — the events
+ * worth showing and the compact lines of the report. Pure functions over recorded events. (The
+ * drain's length and what was outstanding come from the node's ended-call row, NDIS's
+ * DeactivationRecord.)
  *
  * Layer: scenarios (lib/scenarios/demo.ts uses it); reads lib/ndis's trace, runs nothing.
  */
@@ -9,19 +11,11 @@ import type { TraceEvent } from '../ndis/trace';
 
 /** Names of the data path's calls and handlers (sends, receives, returns, completions). */
 const DATA_PATH = /NetBufferLists/;
+/** NdisReturnNetBufferLists and MiniportReturnNetBufferLists. */
+const RETURNS = /ReturnNetBufferLists$/;
 
 /** Prefix of the demo's step notes in the trace (`demo: make the call`). */
 export const STEP_NOTE = 'demo: ';
-
-/** NdisCmDeactivateVc (the first at or after `fromSeq`) to its completion, in µs. */
-export function drainLatencyUs(events: readonly TraceEvent[], slot: number, fromSeq: number): number {
-  const start = events.find(
-    (e) => e.seq >= fromSeq && e.vc === slot && e.kind === 'call' && e.name === 'NdisCmDeactivateVc',
-  );
-  if (!start) return Number.NaN;
-  const end = deactivationEnd(events, slot, start);
-  return end ? (end.time - start.time) * 1000 : Number.NaN;
-}
 
 /**
  * How the deactivation (the first NdisCmDeactivateVc at or after `fromSeq`) ended: its status, and
@@ -83,6 +77,9 @@ export function keptEvents(events: readonly TraceEvent[], slot: number, fromSeq:
     } else {
       if (e.kind === 'call' && !DATA_PATH.test(e.name)) calls.push(e);
       if (e.vc === slot && (!DATA_PATH.test(e.name) || inDrain(e.seq))) keep.add(e.seq);
+      // Returns name no VC (NDIS hands an NBL back to its miniport by binding), yet a protocol's
+      // return is what ends a drain that waits for held receives: shown while the drain runs.
+      else if (e.vc === undefined && RETURNS.test(e.name) && inDrain(e.seq)) keep.add(e.seq);
     }
   }
   return keep;
@@ -129,7 +126,9 @@ export function compactSequence(events: readonly TraceEvent[], keep: Set<number>
     if (keep.has(e.seq)) {
       flush();
       const r = result.get(e.seq);
-      out.push(`  ${e.name}${e.status ? `(${e.status})` : ''}${r ? ` -> ${r}` : ''}`);
+      // A data-path event's detail is its NBL count (n=9): how much the drain waited for.
+      const n = DATA_PATH.test(e.name) && e.detail ? ` ${e.detail}` : '';
+      out.push(`  ${e.name}${e.status ? `(${e.status})` : ''}${n}${r ? ` -> ${r}` : ''}`);
     } else if (e.vc === slot && DATA_PATH.test(e.name)) skipped++;
   }
   flush();

@@ -206,7 +206,10 @@ export function demoPassed(r: DemoReport): boolean {
 export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
   const pings = options.pings ?? 5;
   if (!Number.isInteger(pings) || pings < 1 || pings > 1000)
-    throw new CondisError('ERR_CONDIS_INVALID_ARG', `runDemo: pings must be an integer from 1 to 1000 (got ${pings})`);
+    throw new CondisError(
+      'ERR_CONDIS_INVALID_ARG',
+      `runDemo: pings must be an integer from 1 to 1000 (got ${pings})`,
+    );
   const backend = options.backend ?? 'auto';
   const no = backend === 'wire' ? null : hostsUnavailable();
   const use: DemoBackend = backend === 'auto' ? (no ? 'wire' : 'hosts') : backend;
@@ -216,7 +219,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       "runDemo: pcap is for the wire backend (between hosts, capture on a host's bridge with tcpdump)",
     );
   const why =
-    backend === 'wire' ? 'asked for (--backend wire)' : backend === 'auto' && no ? `hosts unavailable: ${no.why}` : '';
+    backend === 'wire'
+      ? 'asked for (--backend wire)'
+      : backend === 'auto' && no
+        ? `hosts unavailable: ${no.why}`
+        : '';
   const emit = options.onEvent ?? (() => {});
   const run = new DemoRun<DemoStep>(options.signal, (what, error) =>
     emit({ kind: 'cleanup-failed', what, error }),
@@ -280,7 +287,8 @@ async function demoSteps(
   const vid = made.vid as number;
   // B's call is connected once CONNECT ACK reached it (ProtocolClCallConnected).
   const bRow = await run.poll(
-    async () => (await calls(b)).find((c) => c.vid === vid && c.dir === 'in' && c.state === 'connected') ?? null,
+    async () =>
+      (await calls(b)).find((c) => c.vid === vid && c.dir === 'in' && c.state === 'connected') ?? null,
     `B's call on VID ${vid} to connect`,
   );
   const call: DemoReport['call'] = {
@@ -387,7 +395,8 @@ async function calls(end: DemoEnd): Promise<CallRow[]> {
 /** The node's row of its ended call on `vid`, or null while the call is not over. */
 async function ended(end: DemoEnd, vid: number, dir: 'in' | 'out'): Promise<EndedCall | null> {
   const rows = (await end.request({ cmd: 'calls' })).ended as EndedCall[];
-  for (let i = rows.length - 1; i >= 0; i--) if (rows[i]!.vid === vid && rows[i]!.dir === dir) return rows[i]!;
+  for (let i = rows.length - 1; i >= 0; i--)
+    if (rows[i]!.vid === vid && rows[i]!.dir === dir) return rows[i]!;
   return null;
 }
 
@@ -404,9 +413,16 @@ function stepSeq(events: readonly TraceEvent[], step: DemoStep): number {
 }
 
 /** How the call VC's deactivation (the first at or after `fromSeq`) ended, from the node's trace. */
-function outcome(events: readonly TraceEvent[], c: EndedCall, fromSeq: number): { status: string; pended: boolean } {
+function outcome(
+  events: readonly TraceEvent[],
+  c: EndedCall,
+  fromSeq: number,
+): { status: string; pended: boolean } {
   const out = deactivationOutcome(events, c.slot, fromSeq);
   if (!out)
-    throw new CondisError('ERR_CONDIS_INTERNAL', `the deactivation of the call's VC (slot ${c.slot}) is not in the trace`);
+    throw new CondisError(
+      'ERR_CONDIS_INTERNAL',
+      `the deactivation of the call's VC (slot ${c.slot}) is not in the trace`,
+    );
   return out;
 }

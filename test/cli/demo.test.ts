@@ -8,8 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { DemoReport } from '../../lib/scenarios/demo';
 import { listNamespaces } from '../../lib/cluster/netns';
+import type { DemoReport } from '../../lib/scenarios/demo';
 import { expectDemoReport, expectPhaseLines } from '../helpers/demo-report';
 import { tapTestsEnabled } from '../helpers/privilege';
 import { buildDist, condis, ROOT } from './helpers';
@@ -144,34 +144,37 @@ describe('condis demo: two nodes, the signalling call manager, on the wire', () 
   }, 60_000);
 });
 
-describe.skipIf(!hostsEnabled)('condis demo as root: two node processes in namespaces (auto picks hosts)', () => {
-  const ours = () => listNamespaces().filter((ns) => /^cd\d+-/.test(ns));
+describe.skipIf(!hostsEnabled)(
+  'condis demo as root: two node processes in namespaces (auto picks hosts)',
+  () => {
+    const ours = () => listNamespaces().filter((ns) => /^cd\d+-/.test(ns));
 
-  it('the call, pings and the release cross bridge + VXLAN; the cluster is gone afterwards', () => {
-    const before = ours();
-    const r = condis(['demo', '--pings', '3']);
-    expect(r.code, r.stderr + r.stdout).toBe(0);
-    const lines = r.stdout.split('\n');
-    expect(lines[0]).toMatch(/^hosts backend: two node processes in namespaces cd\d+-h1 and cd\d+-h2; /);
-    expectPhaseLines(r.stdout, '02:cc:00:00:00:02', 3);
-    expect(r.stdout).toMatch(/^A -> B +\d+ +\d+ +0$/m);
-    expect(r.stdout).toMatch(/^B -> A +\d+ +\d+ +0$/m);
-    expect(r.stdout).toMatch(/^call VCs left: A 0, B 0 .*; verifier: 0 violation\(s\)$/m);
-    expect(r.stdout).toMatch(/^removed: cluster cd\d+ \(namespaces /m);
-    expect(ours()).toEqual(before);
-  }, 120_000);
+    it('the call, pings and the release cross bridge + VXLAN; the cluster is gone afterwards', () => {
+      const before = ours();
+      const r = condis(['demo', '--pings', '3']);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      const lines = r.stdout.split('\n');
+      expect(lines[0]).toMatch(/^hosts backend: two node processes in namespaces cd\d+-h1 and cd\d+-h2; /);
+      expectPhaseLines(r.stdout, '02:cc:00:00:00:02', 3);
+      expect(r.stdout).toMatch(/^A -> B +\d+ +\d+ +0$/m);
+      expect(r.stdout).toMatch(/^B -> A +\d+ +\d+ +0$/m);
+      expect(r.stdout).toMatch(/^call VCs left: A 0, B 0 .*; verifier: 0 violation\(s\)$/m);
+      expect(r.stdout).toMatch(/^removed: cluster cd\d+ \(namespaces /m);
+      expect(ours()).toEqual(before);
+    }, 120_000);
 
-  it('SIGINT while paused before the release (the call up across hosts): exit 130, the cluster removed', async () => {
-    const r = await interruptAt([], 'release');
-    expect(r.code).toBe(130);
-    expect(r.stderr).toMatch(/interrupted during release; removed: cluster cd\d+ \(namespaces/);
-    expect(ours().filter((ns) => ns.startsWith(`cd${r.pid}-`))).toEqual([]);
-  }, 120_000);
+    it('SIGINT while paused before the release (the call up across hosts): exit 130, the cluster removed', async () => {
+      const r = await interruptAt([], 'release');
+      expect(r.code).toBe(130);
+      expect(r.stderr).toMatch(/interrupted during release; removed: cluster cd\d+ \(namespaces/);
+      expect(ours().filter((ns) => ns.startsWith(`cd${r.pid}-`))).toEqual([]);
+    }, 120_000);
 
-  it('--pcap is refused with the hosts backend, before anything is made', () => {
-    const r = condis(['demo', '--backend', 'hosts', '--pcap', '/tmp/condis-demo-never.pcap']);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/ERR_CONDIS_INVALID_ARG.*pcap is for the wire backend/);
-    expect(fs.existsSync('/tmp/condis-demo-never.pcap')).toBe(false);
-  });
-});
+    it('--pcap is refused with the hosts backend, before anything is made', () => {
+      const r = condis(['demo', '--backend', 'hosts', '--pcap', '/tmp/condis-demo-never.pcap']);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/ERR_CONDIS_INVALID_ARG.*pcap is for the wire backend/);
+      expect(fs.existsSync('/tmp/condis-demo-never.pcap')).toBe(false);
+    });
+  },
+);

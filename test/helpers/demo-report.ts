@@ -117,7 +117,10 @@ export function expectPhaseLines(stdout: string, callee: string, pings: number):
   );
   expect(stdout).toMatch(new RegExp(`^ping {8}${pings}/${pings} answered by B over the VC$`, 'm'));
   expect(stdout).toMatch(
-    new RegExp(`^release {5}B holds its receives; A pings ${HELD_PINGS}/${HELD_PINGS} answered; A NdisClCloseCall: RELEASE$`, 'm'),
+    new RegExp(
+      `^release {5}B holds its receives; A pings ${HELD_PINGS}/${HELD_PINGS} answered; A NdisClCloseCall: RELEASE$`,
+      'm',
+    ),
   );
   expect(stdout).toMatch(
     /^ {12}B NdisCmDeactivateVc on RELEASE: (\d+) receive\(s\) held, \d+ send\(s\) in flight -> pended, drained in \d+\.\d µs \(SUCCESS\)$/m,
