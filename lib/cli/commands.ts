@@ -548,7 +548,7 @@ handler invocations, completions and state changes it recorded.
     {
       name: 'node',
       summary: 'a long-running host: TAP, NDIS, miniport, signalling call manager, a client; JSON control',
-      positionals: '[call|ping|close|hold|calls|trace|status|shutdown]',
+      positionals: '[call|ping|close|hold|calls|trace|mark|status|shutdown]',
       about: `Without a request word: runs a node until SIGINT, SIGTERM or a shutdown request. It creates the
 TAP --tap (brought up, IPv6 off), runs the NDIS runtime, the reference miniport and the signalling
 call manager (SETUP/CONNECT/RELEASE on untagged frames, ethertype 0x88B5) on it, registers SAP
@@ -575,7 +575,8 @@ The control socket (--control) speaks JSON lines, each request with an "id" echo
                deactivation:{sends,receives,drainUs,status}|null}]}   (the last 32 ended calls)
   {"cmd":"trace","since":N[,"max":M]} -> {"ok":true,"enabled":true,"events":[..],"next":S,"dropped":D}
      (needs --trace; events seq >= N, oldest first, time = the node's performance.now() in ms;
-     ask again with "since":S)
+     ask again with "since":S; time + "monotonicOffsetMs" is CLOCK_MONOTONIC, one clock for all nodes)
+  {"cmd":"mark","text":T} -> {"ok":true,"seq":N}: T as a note in the trace (a script's step header)
   {"cmd":"status"} -> counters                             {"cmd":"shutdown"} -> {"ok":true}, then stop
   a failure: {"id","ok":false,"code":"ERR_CONDIS_...","message"[,"status":NDIS_STATUS]}
 With a request word: sends it to the node at --control (or /run/condis/<--tap>.sock) and prints
