@@ -559,10 +559,10 @@ port) to reach other nodes. stdout: one JSON event a line, first
 then incomingCall, callConnected, callFailed, callClosed {"cause"}, and last {"event":"stopped"};
 errors go to stderr. On SIGINT/SIGTERM every call is released (RELEASE) and drained, every VC
 deleted, the TAP closed, the socket removed; exit 0.
-Liveness: on a connected call the node sends STATUS ENQUIRY every --keepalive-ms; after
---keepalive-misses unanswered in a row the call is cleared at the next tick (callClosed, by
-"peer", cause "DEST_OUT_OF_ORDER"), so a peer killed or cut off is noticed within
-(misses + 1) x keepalive-ms. A restarted peer answers its old calls' enquiries with RELEASE
+Liveness: on a connected call the caller's node sends STATUS ENQUIRY every --keepalive-ms (the
+callee's only after 1.5 x keepalive-ms without a word from the caller); after --keepalive-misses
+unanswered in a row the call is cleared at the next tick (callClosed, by "peer", cause
+"DEST_OUT_OF_ORDER"), so a peer killed or cut off is noticed within (misses + 1.5) x keepalive-ms. A restarted peer answers its old calls' enquiries with RELEASE
 COMPLETE (cause 81), which clears them the same way.
 The control socket (--control) speaks JSON lines, each request with an "id" echoed in its reply:
   {"id":1,"cmd":"call","peer":MAC,"sap":N[,"vid":V]} -> {"id":1,"ok":true,"call":C,"vid":V,"setupMs":x}

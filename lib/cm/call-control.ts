@@ -27,15 +27,19 @@
  *
  * Liveness (Q.931 §5.8.10's STATUS ENQUIRY under T322, reduced): a peer that dies without RELEASE
  * (killed, its link cut) would otherwise leave its calls connected here for ever. While a call is
- * Active, every `keepaliveMs` this end sends STATUS ENQUIRY; the peer answers STATUS. Any message
- * of the call from the peer counts as an answer (its own STATUS ENQUIRY too). When
+ * Active, every `keepaliveMs` the caller's end sends STATUS ENQUIRY; the peer answers STATUS. The
+ * callee's end probes only when it has heard nothing of the call for 1.5 x keepaliveMs (each
+ * enquiry it gets restarts that wait), so an idle call costs one enquiry and one answer per
+ * interval, and a dead caller is still noticed by the callee. Any message of the call from the
+ * peer counts as an answer (its own STATUS ENQUIRY too). When
  * `keepaliveMisses` enquiries in a row went unanswered, at the next tick the call is cleared here
  * as if the peer had released it: the incoming close is dispatched with
  * NDIS_STATUS_DEST_OUT_OF_ORDER (the status this engine already gives a peer that vanished, T313
  * and T303 expiry; NDIS's name for "the remote end is unreachable"), the VC deactivated (the
  * drain) and, if this call manager created it, deleted; RELEASE COMPLETE (cause 102, recovery on
  * timer expiry) goes out once the close is done, for a peer that was only cut off. So a dead peer
- * is noticed within (keepaliveMisses + 1) x keepaliveMs (default 4 s), and a cut shorter than
+ * is noticed within (keepaliveMisses + 1) x keepaliveMs by the caller's end (default 4 s) and
+ * (keepaliveMisses + 1.5) x keepaliveMs by the callee's (4.5 s), and a cut shorter than
  * keepaliveMisses x keepaliveMs never clears a call.
  * A peer that restarted knows none of its old calls: it answers their STATUS ENQUIRY (and any other
  * message for them) with RELEASE COMPLETE, cause 81 "invalid call reference", and a RELEASE
@@ -618,8 +622,10 @@ export abstract class CallControl {
       if (m.type === MessageType.CONNECT) this.reply(m, MessageType.RELEASE, Cause.NO_CIRCUIT_AVAILABLE);
       return;
     }
-    // The peer is alive and knows the call: whatever it sent answers our STATUS ENQUIRY.
+    // The peer is alive and knows the call: whatever it sent answers our STATUS ENQUIRY, and on
+    // the callee's end it puts off our own probing (armKeepalive).
     v.misses = 0;
+    if (v.origin === 'in' && v.keepaliveTimer !== undefined) this.armKeepalive(v, this.calleeWaitMs);
     if (m.type === MessageType.CONNECT) this.onConnect(v, m);
     else if (m.type === MessageType.CONNECT_ACK) this.onConnectAck(v);
     else if (m.type === MessageType.RELEASE) this.onRelease(v, m.status);
@@ -697,7 +703,7 @@ export abstract class CallControl {
     if (v.state !== CallState.ConnectSent) return;
     this.disarm(v);
     v.state = CallState.Active;
-    this.armKeepalive(v);
+    this.armKeepalive(v, this.calleeWaitMs);
     this.dispatchCallConnected(v);
   }
 
@@ -785,13 +791,26 @@ export abstract class CallControl {
   // ---------------------------------------------------------------------------------------------
   // Signalling: liveness of an Active call (STATUS ENQUIRY / STATUS; see the file comment)
 
-  private armKeepalive(v: CmVc): void {
+  /**
+   * The next liveness tick of `v`: one interval away for the caller's end, and for an end that
+   * has just probed; the callee's end waits an interval and a half (calleeWaitMs), which every
+   * message of the peer restarts (handleMessage), so while the caller probes the callee never
+   * does. Why: both ends probing doubled the cost of an idle call (two enquiries and two answers
+   * per interval). Why the half interval: the callee would otherwise time out at the very moment
+   * the caller's next enquiry arrives (both one interval after the last), a race on every tick.
+   */
+  private armKeepalive(v: CmVc, ms = this.keepaliveMs): void {
     this.stopKeepalive(v);
     if (this.keepaliveMs === 0) return;
-    v.keepaliveTimer = this.clock.setTimer(this.keepaliveMs, () => {
+    v.keepaliveTimer = this.clock.setTimer(ms, () => {
       v.keepaliveTimer = undefined;
       if (!this.stopped) this.keepaliveTick(v);
     });
+  }
+
+  /** How long the callee's end waits for the peer before it probes itself (armKeepalive). */
+  private get calleeWaitMs(): number {
+    return Math.round((this.keepaliveMs * 3) / 2);
   }
 
   private stopKeepalive(v: CmVc): void {

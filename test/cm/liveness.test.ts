@@ -31,6 +31,8 @@ import {
 import { carry, establish } from './scenarios';
 
 const KEEPALIVE_MS = 1000;
+/** The callee's end probes only after hearing nothing for an interval and a half. */
+const CALLEE_WAIT_MS = 1500;
 const MISSES = 3;
 
 let devices: Device[] = [];
@@ -88,7 +90,7 @@ function handPeer(b: Device) {
 }
 
 describe.each([['cm'], ['mcm']] as const)('liveness (%s)', (kind) => {
-  it('a silent peer: 3 STATUS ENQUIRYs unanswered, at the 4th tick the call is cleared with DEST_OUT_OF_ORDER, its VC drained (held receives) and deleted', async () => {
+  it('a silent peer: the callee probes after 1.5 intervals, 3 STATUS ENQUIRYs unanswered, at the 4th tick the call is cleared with DEST_OUT_OF_ORDER, its VC drained (held receives) and deleted', async () => {
     const { h1, h2, silence } = await hosts(kind);
     // h2 calls h1: on h1 the VC is the call manager's (it deletes it after the close).
     const call = await establish(h2, h1, 100);
@@ -97,8 +99,11 @@ describe.each([['cm'], ['mcm']] as const)('liveness (%s)', (kind) => {
     await carry(h2, call.out, mine, 5, 0);
     expect(mine.held.length).toBe(5);
     silence();
+    // The callee's end: its first probe an interval and a half after it last heard the caller.
+    h1.clock.advance(KEEPALIVE_MS);
+    expect(h1.cm.stats.sent.STATUS_ENQUIRY).toBe(0);
     for (let i = 1; i <= MISSES; i++) {
-      h1.clock.advance(KEEPALIVE_MS);
+      h1.clock.advance(i === 1 ? CALLEE_WAIT_MS - KEEPALIVE_MS : KEEPALIVE_MS);
       expect(h1.cm.stats.sent.STATUS_ENQUIRY).toBe(i);
       // It reached h2, which answered — into its filter: nothing comes back.
       await waitUntil(() => h2.cm.stats.received.STATUS_ENQUIRY === i, `enquiry ${i} at h2`);
@@ -166,9 +171,34 @@ describe.each([['cm'], ['mcm']] as const)('liveness (%s)', (kind) => {
     expect(h1.cm.stats.livenessClears).toBe(0);
     expect(call.out.incomingClose).toEqual([]);
     await carry(h1, call.out, call.in, 10, 0);
-    // An enquiry from the peer counts as an answer too: h2's own probes are answered by h1.
-    h2.clock.advance(KEEPALIVE_MS);
+    // The callee never probed while the caller did; once it hears nothing for an interval and a
+    // half (h1's clock stands still), it probes, and h1 answers.
+    expect(h2.cm.stats.sent.STATUS_ENQUIRY).toBe(0);
+    h2.clock.advance(CALLEE_WAIT_MS);
     await waitUntil(() => h2.cm.stats.received.STATUS === 1, 'h2 answered');
+    expect(await h1.client.closeCall(call.out)).toBe(NDIS_STATUS_SUCCESS);
+    await waitUntil(() => h2.ndis.vcCount === h2.baseVcs, 'callee VC deleted');
+    await h1.close();
+    await h2.close();
+  });
+});
+
+describe('liveness: one prober per call', () => {
+  it('the caller probes, the callee only listens: with both clocks moving, one enquiry and one answer per interval', async () => {
+    const { h1, h2 } = await hosts('cm');
+    const call = await establish(h1, h2, 400);
+    for (let i = 1; i <= 6; i++) {
+      h1.clock.advance(KEEPALIVE_MS);
+      await waitUntil(() => h2.cm.stats.received.STATUS_ENQUIRY === i, `enquiry ${i} at h2`);
+      await waitUntil(() => h1.cm.stats.received.STATUS === i, `STATUS ${i} at h1`);
+      // The callee's clock moves as much: its own wait restarted at each enquiry, it never expires.
+      h2.clock.advance(KEEPALIVE_MS);
+    }
+    expect(h1.cm.stats.sent.STATUS_ENQUIRY).toBe(6);
+    expect(h2.cm.stats.sent.STATUS_ENQUIRY).toBe(0);
+    expect(h2.cm.stats.sent.STATUS).toBe(6);
+    expect(h1.cm.stats.sent.STATUS).toBe(0);
+    expect(h1.cm.stats.livenessClears + h2.cm.stats.livenessClears).toBe(0);
     expect(await h1.client.closeCall(call.out)).toBe(NDIS_STATUS_SUCCESS);
     await waitUntil(() => h2.ndis.vcCount === h2.baseVcs, 'callee VC deleted');
     await h1.close();
