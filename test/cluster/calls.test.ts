@@ -10,7 +10,8 @@
  *
  * Timers: the nodes run with --keepalive-ms 300 --keepalive-misses 5 (a dead peer is noticed
  * within 1.8 s by a caller, 1.95 s by a callee; a stall under 1.5 s of a loaded 2-core machine
- * clears nothing). Nothing here waits a fixed time: every step waits for an event (a node's JSON event, a counter of its status).
+ * clears nothing). Nothing here waits a fixed time: every step waits for an event (a node's JSON
+ * event, a counter of its status).
  * Root and mandatory under CI=true (tapTestsEnabled). The cluster id is lv<pid>.
  */
 import * as fs from 'node:fs';
