@@ -96,6 +96,11 @@ export const ErrorCodes = {
     'a cluster with that id, or a network namespace with one of its names, exists already; `condis cluster down --id ID` or pick another --id',
   ERR_CONDIS_CLUSTER_FAILED:
     'a step of `condis cluster up` failed or was interrupted (the message says which: an ip command, a node that exited or never printed its ready line); everything it made was removed',
+  ERR_CONDIS_HOST_COMMAND:
+    'a command run on the Linux host (ip, bridge, tc, ping) failed; the message has the command and its stderr',
+  // The main job (lib/scenarios/demo*.ts, `condis demo`).
+  ERR_CONDIS_DEMO_FAILED:
+    'a step of `condis demo` did not happen in time (a call that never connected or ended on a node), or its cleanup left something behind; the message says which',
   ERR_CONDIS_CLUSTER_NOT_FOUND:
     'no such cluster or host (no state file, or an unknown host name); `condis cluster status` lists them',
   // Queues that went to NEEDS_RESET (a ringError; one code per shared RingError number, native/virtq.h).

@@ -133,7 +133,19 @@ export {
 export { type MermaidOptions, type Party, Trace, type TraceEvent, type TraceKind } from './ndis/trace';
 export type { ActivationState, CallState, SendPolicy } from './ndis/vc-states';
 export { Verifier, type VerifierMode } from './ndis/verifier';
+export { ControlClient } from './node/control-client';
+export type { NodeEvent } from './node/events';
+export { type CallRow, CondisNode, type EndedCall } from './node/node';
+export { type NodeOptions, type ResolvedNodeOptions, resolveNodeOptions } from './node/options';
 export { PcapWriter } from './pcap/writer';
+export {
+  type DemoEvent,
+  DemoInterrupted,
+  type DemoOptions,
+  type DemoReport,
+  demoPassed,
+  runDemo,
+} from './scenarios/demo';
 export { type WarmUpOptions, type WarmUpReport, warmUp } from './scenarios/warm-up';
 export { AbortError } from './vc/abort';
 export {

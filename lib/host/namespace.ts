@@ -12,14 +12,18 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { CondisError } from '../errors';
 
-/** A command's output; throws an Error carrying its stderr when it fails. */
+/** A command's output; throws ERR_CONDIS_HOST_COMMAND carrying its stderr when it fails. */
 export function sh(cmd: string, args: string[]): string {
   try {
     return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
     const err = e as { stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')}: ${(err.stderr ?? '').trim() || err.message}`);
+    throw new CondisError(
+      'ERR_CONDIS_HOST_COMMAND',
+      `${cmd} ${args.join(' ')}: ${(err.stderr ?? '').trim() || err.message}`,
+    );
   }
 }
 
@@ -40,7 +44,7 @@ export function vlanTaggerScript(): string {
   ]) {
     if (fs.existsSync(p)) return p;
   }
-  throw new Error('lib/host/vlan-tagger.py not found (needed on a kernel without 802.1Q)');
+  throw new CondisError('ENOENT', 'lib/host/vlan-tagger.py not found (needed on a kernel without 802.1Q)');
 }
 
 /** null if this kernel can create 802.1Q VLAN subinterfaces, else why not. */
@@ -163,7 +167,7 @@ export class HostNamespace {
       child.on('close', () => {
         this.children.delete(child);
         const m = /(\d+) packets transmitted, (\d+) received/.exec(output);
-        if (!m) reject(new Error(`ping gave no summary:\n${output.trim()}`));
+        if (!m) reject(new CondisError('ERR_CONDIS_HOST_COMMAND', `ping gave no summary:\n${output.trim()}`));
         else resolve({ transmitted: Number(m[1]), received: Number(m[2]), output });
       });
     });

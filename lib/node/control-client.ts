@@ -32,7 +32,7 @@ export class ControlClient {
       this.pending.clear();
     };
     sock.on('error', fail);
-    sock.on('close', () => fail(new Error('closed by the node')));
+    sock.on('close', () => fail(new CondisError('ERR_CONDIS_CHANNEL_CLOSED', 'closed by the node')));
   }
 
   /** Connects to the node's socket (rejects with the OS error, e.g. ENOENT, ECONNREFUSED). */

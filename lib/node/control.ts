@@ -157,7 +157,8 @@ export class ControlServer {
     let req: ControlRequest;
     try {
       const v = JSON.parse(line) as unknown;
-      if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+      if (typeof v !== 'object' || v === null || Array.isArray(v))
+        throw new CondisError('ERR_CONDIS_INVALID_ARG', 'not an object');
       req = v as ControlRequest;
     } catch (e) {
       write(

@@ -50,7 +50,8 @@ export async function openHostsNodes(
   run.defer(cluster, async () => {
     try {
       const r = await teardown(id, runDir, readState(runDir, id), 5000);
-      if (r.left.length > 0) throw new Error(`left behind: ${r.left.join(', ')}`);
+      if (r.left.length > 0)
+        throw new CondisError('ERR_CONDIS_DEMO_FAILED', `cluster ${id}: left behind: ${r.left.join(', ')}`);
     } finally {
       fs.rmSync(runDir, { recursive: true, force: true });
     }

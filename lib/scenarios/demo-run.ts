@@ -7,6 +7,8 @@
  * Layer: scenarios (above the drivers, the clients and the host plumbing, below the CLI). No NDIS.
  */
 
+import { CondisError } from '../errors';
+
 /** Deadline of one wait for the traffic of a step. */
 export const STEP_TIMEOUT_MS = 15_000;
 
@@ -53,7 +55,8 @@ export class DemoRun<Step extends string = string> {
     for (;;) {
       const v = await this.guard(check());
       if (v !== null) return v;
-      if (performance.now() >= end) throw new Error(`timed out waiting for ${what}`);
+      if (performance.now() >= end)
+        throw new CondisError('ERR_CONDIS_DEMO_FAILED', `timed out waiting for ${what}`);
       await this.guard(new Promise((r) => setTimeout(r, everyMs)));
     }
   }

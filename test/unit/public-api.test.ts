@@ -116,6 +116,12 @@ const VALUES = [
   'vidOf',
   'virtio',
   'warmUp',
+  'CondisNode',
+  'ControlClient',
+  'resolveNodeOptions',
+  'runDemo',
+  'DemoInterrupted',
+  'demoPassed',
 ];
 
 /** Names that exist only for TypeScript (interfaces and type aliases). */
@@ -170,6 +176,14 @@ const TYPES = [
   'VcChannelStreamOptions',
   'VcInfo',
   'VerifierMode',
+  'CallRow',
+  'EndedCall',
+  'NodeEvent',
+  'NodeOptions',
+  'ResolvedNodeOptions',
+  'DemoEvent',
+  'DemoOptions',
+  'DemoReport',
 ];
 
 /**
