@@ -12,14 +12,14 @@
  * so an MCM node could call a CM node, but it is not what this process demonstrates.
  *
  * Wiring (as the demo's endpoint A, lib/scenarios/demo-topology.ts): openQuietTap (shared with the tests);
- * `new Ndis`, `new MiniportAdapter`; the call manager in place of the demo's PVC one. Trace off
- * unless asked for (--trace; then bounded, NODE_TRACE_CAPACITY); the verifier reports (counted in
- * status()).
+ * `new Ndis`, `new MiniportAdapter`; the call manager in place of the demo's PVC one. Trace off:
+ * a long-running process would keep every event; the verifier reports (counted in status()).
  *
- * What a person watching a node asks of it (the control socket's trace, hold and calls): the NDIS
- * trace since a sequence number; a call's receives held (NodeCall.held), so that the peer's
- * RELEASE finds them outstanding and the deactivation pends on them; and the last ENDED_CALLS
- * ended calls, each with its VC's frame counters and its deactivation (DeactivationRecord).
+ * Watching a node (`condis node --trace`, the control socket's trace, hold and calls): the trace
+ * then on, bounded (NODE_TRACE_CAPACITY), read by sequence number; a call's receives held
+ * (NodeCall.held), so that the peer's RELEASE finds them outstanding and the deactivation pends
+ * on them; and the last ENDED_CALLS ended calls, each with its VC's frame counters and its
+ * deactivation (DeactivationRecord).
  *
  * Stop (SIGINT, SIGTERM, `shutdown`): every call closed with RELEASE and drained, every VC
  * deleted (NodeClient.shutdown), the signalling VC closed, the miniport halted (it checks that no
