@@ -83,6 +83,9 @@ export class NodeCall {
    * deactivation. NodeClient.returnHeld gives them back.
    */
   held: NetBufferList[] | null = null;
+  /** When the call connected (performance.now()). */
+  setupMs = 0;
+  closing: Promise<NdisStatus> | null = null;
   /**
    * The close gives the held receives back at its start (before it waits for our own sends), so
    * a close never waits for its own holding. `condis node hold` sets it: a peer's RELEASE makes
@@ -92,9 +95,6 @@ export class NodeCall {
    * every receive indicated to a protocol). False: whoever set `held` returns them (the demo).
    */
   returnHeldOnClose = false;
-  /** When the call connected (performance.now()). */
-  setupMs = 0;
-  closing: Promise<NdisStatus> | null = null;
   private waiters: (() => void)[] = [];
 
   constructor(

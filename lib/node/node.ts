@@ -13,13 +13,13 @@
  *
  * Wiring (onDevice, shared with `condis demo` and `condis bench calls`, which also run nodes on
  * the in-process wire): openQuietTap (shared with the tests); `new Ndis`, `new MiniportAdapter`,
- * the call manager, the client. Trace off unless asked for (--trace; then bounded,
- * NODE_TRACE_CAPACITY); the verifier reports (counted in status()).
+ * the call manager, the client. The verifier reports (counted in status()).
  *
- * What a person watching a node asks of it (the control socket's trace, hold and calls): the NDIS
- * trace since a sequence number; a call's receives held (NodeCall.held), so that the peer's
- * RELEASE finds them outstanding and the deactivation pends on them; and the last ENDED_CALLS
- * ended calls, each with its VC's frame counters and its deactivation (DeactivationRecord).
+ * Watching a node (`condis node --trace`, the control socket's trace, hold and calls): the trace
+ * then on, bounded (NODE_TRACE_CAPACITY), read by sequence number; a call's receives held
+ * (NodeCall.held), so that the peer's RELEASE finds them outstanding and the deactivation pends
+ * on them; and the last ENDED_CALLS ended calls, each with its VC's frame counters and its
+ * deactivation (DeactivationRecord).
  *
  * Stop (SIGINT, SIGTERM, `shutdown`): every call closed with RELEASE and drained, every VC
  * deleted (NodeClient.shutdown), the signalling VC closed, the miniport halted (it checks that no

@@ -89,7 +89,8 @@ beforeAll(async () => {
   ns.exec('ip', ['link', 'add', bridge, 'type', 'bridge']);
   ns.exec('ip', ['link', 'set', bridge, 'up']);
   // Three nodes at once: each child's start (tsx, the addon) is most of the time here.
-  await Promise.all([startNode('a'), startNode('b'), startNode('c')]);
+  // B records its trace (--trace): the trace request through the CLI words is tested on it.
+  await Promise.all([startNode('a'), startNode('b', ['--trace']), startNode('c')]);
   nodes.sort((x, y) => x.name.localeCompare(y.name));
 }, 90_000);
 
@@ -262,6 +263,75 @@ describe.runIf(enabled)('condis node: calls between node processes over a Linux 
     const { command, args } = condisCommand(['node', 'status', '--control', a.ready.control]);
     const out = execFileSync(command, args, { encoding: 'utf8' });
     expect(JSON.parse(out)).toMatchObject({ ok: true, tap: a.ready.tap, mac: a.ready.mac });
+  });
+
+  it("through the CLI words: B holds its incoming call, A pings and releases; B's ended row shows the held receives its drain waited for, and its trace (--trace, polled with --since) the pended NdisCmDeactivateVc", async () => {
+    const [a, b] = nodes as [Node, Node];
+    const cli = (...args: string[]) => {
+      const { command, args: argv } = condisCommand(['node', ...args, '--control', b.ready.control]);
+      return JSON.parse(execFileSync(command, argv, { encoding: 'utf8' })) as Record<string, unknown>;
+    };
+    // Not call(): its waitFor finds B's first incomingCall of that VID and peer, and an earlier
+    // test's call A->B had the same VID (the VID's start is a hash of the two MACs).
+    const seen = b.proc.events.length;
+    const made = await ok(a, { cmd: 'call', peer: b.ready.mac, sap: 1 });
+    const ab = { out: made.call as number, in: -1 };
+    // B's row of it, once A's announcement reached B (B knows A's address): from then on A's
+    // `ping` sends exactly one ARP request and its echo requests on the VC, which B holds.
+    for (let i = 0; ab.in < 0; i++) {
+      if (i === 2000) throw new Error("B never learned A's address on the call");
+      const fresh = b.proc.events.slice(seen).find(isEvent('callConnected', { vid: made.vid, dir: 'in' })) as
+        | { call: number }
+        | undefined;
+      const rows = (await ok(b, { cmd: 'calls' })).calls as Array<{ call: number; peerIp: string | null }>;
+      if (fresh && rows.find((r) => r.call === fresh.call)?.peerIp) ab.in = fresh.call;
+      else await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(cli('hold', '--call', String(ab.in))).toEqual({ id: 1, ok: true, call: ab.in, held: 0 });
+    await ping(a, ab.out, 3);
+    const row = (cli('calls').calls as Array<{ call: number; held: number; slot: number }>).find(
+      (r) => r.call === ab.in,
+    )!;
+    expect(row.held).toBe(4);
+    const before = cli('trace');
+    expect(before).toMatchObject({ ok: true, enabled: true });
+    await ok(a, { cmd: 'close', call: ab.out });
+    await b.proc.waitFor(isEvent('callClosed', { call: ab.in, by: 'peer' }), 'callClosed at B');
+    const ended = (cli('calls').ended as Array<Record<string, unknown>>).find((e) => e.call === ab.in)!;
+    expect(ended).toMatchObject({
+      dir: 'in',
+      by: 'peer',
+      cause: 'SUCCESS',
+      slot: row.slot,
+      deactivation: { receives: 4, status: 'SUCCESS' },
+    });
+    const after = cli('trace', '--since', String(before.next));
+    const ev = after.events as Array<{
+      seq: number;
+      kind: string;
+      name: string;
+      vc?: number;
+      status?: string;
+    }>;
+    expect(ev[0]!.seq).toBe(before.next);
+    const d = ev.findIndex((e) => e.kind === 'call' && e.name === 'NdisCmDeactivateVc' && e.vc === row.slot);
+    expect(d).toBeGreaterThanOrEqual(0);
+    expect(ev.find((e, i) => i > d && e.kind === 'return' && e.vc === row.slot)).toMatchObject({
+      status: 'PENDING',
+    });
+    expect(ev.find((e, i) => i > d && e.name === 'ProtocolCmDeactivateVcComplete')).toMatchObject({
+      vc: row.slot,
+      status: 'SUCCESS',
+    });
+    // A node without --trace says how to get one.
+    const { command, args } = condisCommand(['node', 'trace', '--control', a.ready.control]);
+    let out = '';
+    try {
+      execFileSync(command, args, { encoding: 'utf8' });
+    } catch (e) {
+      out = (e as { stdout: string }).stdout;
+    }
+    expect(JSON.parse(out)).toMatchObject({ ok: false, code: 'ERR_CONDIS_INVALID_ARG' });
   });
 
   it('SIGTERM mid-call: the node releases its calls, exits 0 and removes its socket; its peer sees the close', async () => {
