@@ -6,6 +6,13 @@ import * as net from 'node:net';
 import { CondisError } from '../errors';
 import type { ControlReply } from './control';
 
+/**
+ * A connection to a running node's control socket (`condis node --control PATH`): `request`
+ * sends one JSON request and resolves with its reply, ok or not (`{ok:false, code, message}`).
+ *
+ *   const c = await ControlClient.connect('/run/condis/tap0.sock');
+ *   const { call } = await c.request({ cmd: 'call', peer: '02:cc:00:00:00:02' });
+ */
 export class ControlClient {
   private nextId = 1;
   private buf = '';

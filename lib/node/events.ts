@@ -5,6 +5,7 @@
  */
 export type CallDirection = 'out' | 'in';
 
+/** One event of a node (stdout of `condis node`, or the onEvent of CondisNode.open/onDevice). */
 export type NodeEvent =
   | {
       event: 'ready';

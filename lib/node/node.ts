@@ -100,6 +100,14 @@ interface Tracked {
   deactivation: DeactivationRecord | null;
 }
 
+/**
+ * One condis-tap host: a device (a TAP it creates, or one handed to onDevice), the NDIS runtime,
+ * the reference miniport, the signalling call manager and the node's client with one SAP.
+ * `condis node` is this class behind a control socket; its methods are the socket's requests.
+ *
+ *   const node = await CondisNode.open(resolveNodeOptions({ tap: 'tap0' }), console.log);
+ *   const { call } = await node.call('02:cc:00:00:00:02', 1);
+ */
 export class CondisNode {
   private stopping: Promise<void> | null = null;
   /** The last ENDED_CALLS ended calls, oldest first. */

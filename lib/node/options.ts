@@ -32,6 +32,7 @@ export const CONTROL_DIR = '/run/condis';
 export const DEFAULT_KEEPALIVE_MS = 1000;
 export const DEFAULT_KEEPALIVE_MISSES = 3;
 
+/** What a node is given (`condis node`'s options); resolveNodeOptions fills the defaults. */
 export interface NodeOptions {
   tap: string;
   mac?: string;
@@ -48,6 +49,7 @@ export interface NodeOptions {
   trace?: boolean;
 }
 
+/** A node's options with every default filled in and every address parsed (resolveNodeOptions). */
 export interface ResolvedNodeOptions {
   tap: string;
   mac: Uint8Array;
@@ -86,6 +88,10 @@ export function defaultIp(mac: Uint8Array): Uint8Array {
   return Uint8Array.from([10, mac[3]!, mac[4]!, 1 + (mac[5]! % 254)]);
 }
 
+/**
+ * Checks a node's options and fills the defaults (MAC and IPv4 address from the TAP's name, SAP
+ * 1, 16 queue pairs, the control socket under /run/condis); a bad one is ERR_CONDIS_INVALID_ARG.
+ */
 export function resolveNodeOptions(o: NodeOptions): ResolvedNodeOptions {
   try {
     checkIfName(o.tap);

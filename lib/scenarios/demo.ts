@@ -75,6 +75,7 @@ export class DemoInterrupted extends Error {
   }
 }
 
+/** What runDemo is asked for: the backend, the pings, the files, a signal, progress callbacks. */
 export interface DemoOptions {
   /**
    * 'hosts': two node processes in network namespaces (root); 'wire': both nodes in this process
@@ -151,6 +152,7 @@ export interface DemoSideSequence {
   lines: string[];
 }
 
+/** What runDemo returns: the call, pings, frames, both deactivations, both NDIS sequences. */
 export interface DemoReport {
   backend: DemoBackend;
   note: string;
@@ -203,6 +205,11 @@ export function demoPassed(r: DemoReport): boolean {
   );
 }
 
+/**
+ * Runs the main job (see the file comment): two nodes, a call with SETUP/CONNECT, pings, the
+ * RELEASE under traffic with B's drain; resolves with the report once everything it created is
+ * removed. Rejects with DemoInterrupted when `options.signal` aborts, with a CondisError else.
+ */
 export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
   const pings = options.pings ?? 5;
   if (!Number.isInteger(pings) || pings < 1 || pings > 1000)
