@@ -15,6 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { teardown } from '../cluster/down';
 import { hostMac } from '../cluster/plan';
+import { removeStaleClusters } from '../cluster/stale';
 import { readState } from '../cluster/state';
 import { clusterUp } from '../cluster/up';
 import { openWirePair } from '../device/open';
@@ -136,6 +137,8 @@ export interface HostsPathOptions {
 
 /** The hosts path: `condis cluster up 2` of its own, nodes with --queue-pairs, A's and B's sockets. */
 export async function openHostsPath(o: HostsPathOptions): Promise<CallPair> {
+  // A bench killed with SIGKILL left its cluster (cb<pid>, the pid runs no more): remove it first.
+  for (const s of await removeStaleClusters('cb')) o.log?.(`removed cluster ${s}, left by a killed run`);
   // A run directory of its own: the bench's cluster never meets the user's (/run/condis).
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'condis-bench-calls-'));
   const down = async () => {

@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { teardown } from '../cluster/down';
+import { removeStaleClusters } from '../cluster/stale';
 import { readState } from '../cluster/state';
 import { clusterUp } from '../cluster/up';
 import { CondisError } from '../errors';
@@ -44,6 +45,8 @@ export async function openHostsNodes(
   const no = hostsUnavailable();
   if (no)
     throw new CondisError(no.code, `demo --backend hosts: ${no.why}; --backend wire needs no privilege`);
+  // A demo killed with SIGKILL left its cluster: the pid in its name runs no more.
+  const swept = await run.guard(removeStaleClusters('cd'));
   const id = `cd${process.pid}`;
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'condis-demo-'));
   const cluster = `cluster ${id} (namespaces ${id}-h1, ${id}-h2, ${id}-ul; 2 node processes)`;
@@ -91,7 +94,7 @@ export async function openHostsNodes(
     backend: 'hosts',
     a,
     b,
-    note: `hosts backend: two node processes in namespaces ${ha.namespace} and ${hb.namespace}; A ${ha.mac} calls B ${hb.mac} across bridge + VXLAN (VNI ${state.vni}) over a veth underlay${warm ? '; each node ran warmUp() before it opened its TAP (--cold skips it)' : ''}`,
+    note: `hosts backend: two node processes in namespaces ${ha.namespace} and ${hb.namespace}; A ${ha.mac} calls B ${hb.mac} across bridge + VXLAN (VNI ${state.vni}) over a veth underlay${warm ? '; each node ran warmUp() before it opened its TAP (--cold skips it)' : ''}${swept.length ? `; removed first what killed demos left: cluster ${swept.join(', ')}` : ''}`,
     topology: `node A (pid ${ha.pid}, ${ha.tap} + ${NODE_STACK}, ${ha.ip}) -> ${ha.bridge} -> ${ha.vxlan} -> underlay -> ${hb.vxlan} -> ${hb.bridge} -> node B (pid ${hb.pid}, ${hb.tap} + ${NODE_STACK}, ${hb.ip}, SAP ${DEMO_SAP}); signalling on VID 0, the call on its own VID (802.1Q inside VXLAN)`,
   };
 }

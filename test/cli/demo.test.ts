@@ -1,7 +1,9 @@
 // `condis demo`, the main job, run as a user runs it: `node bin/condis.js demo` over dist/. Two
 // nodes with the signalling call manager: the call with SETUP/CONNECT, the pings, the RELEASE
 // under traffic with B's drain, the NDIS sequence of both sides. On the in-process wire (no
-// privilege) here; as two node processes in namespaces (root) in test/cli/demo-hosts.test.ts.
+// privilege), and as two node processes in namespaces (root): through the CLI and through
+// runDemo, in one file, so that its runs never overlap (each demo first removes the clusters of
+// killed demos, which the SIGKILL test counts on finding).
 // Interrupted runs (SIGINT while paused at a step) must exit 130 and leave nothing behind.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -9,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { listNamespaces } from '../../lib/cluster/netns';
-import type { DemoReport } from '../../lib/scenarios/demo';
+import { DemoInterrupted, type DemoReport, demoPassed, runDemo } from '../../lib/scenarios/demo';
 import { expectDemoReport, expectPhaseLines } from '../helpers/demo-report';
 import { tapTestsEnabled } from '../helpers/privilege';
 import { buildDist, condis, ROOT } from './helpers';
@@ -28,10 +30,11 @@ function report(args: string[]): DemoReport {
   return JSON.parse(r.stdout) as DemoReport;
 }
 
-/** Starts the demo paused before `step`, interrupts it there, resolves with its exit. */
+/** Starts the demo paused before `step`, interrupts it there (SIGINT), resolves with its exit. */
 function interruptAt(
   args: string[],
   step: string,
+  signal: NodeJS.Signals = 'SIGINT',
 ): Promise<{ code: number | null; stderr: string; pid: number }> {
   return new Promise((resolve, reject) => {
     const child = spawn(
@@ -55,7 +58,7 @@ function interruptAt(
       // could land after it had let go of SIGINT: killed by the signal, exit code null.)
       if (!sent && stderr.includes(`paused before ${step}`)) {
         sent = true;
-        child.kill('SIGINT');
+        child.kill(signal);
       }
     });
     child.on('exit', (code) => {
@@ -168,6 +171,58 @@ describe.skipIf(!hostsEnabled)(
       expect(r.code).toBe(130);
       expect(r.stderr).toMatch(/interrupted during release; removed: cluster cd\d+ \(namespaces/);
       expect(ours().filter((ns) => ns.startsWith(`cd${r.pid}-`))).toEqual([]);
+    }, 120_000);
+
+    it('a demo killed with SIGKILL leaves its cluster; the next demo removes it first and says so', async () => {
+      const killed = await interruptAt([], 'release', 'SIGKILL');
+      expect(killed.code).toBeNull();
+      const left = ours().filter((ns) => ns.startsWith(`cd${killed.pid}-`));
+      expect(left.sort()).toEqual([`cd${killed.pid}-h1`, `cd${killed.pid}-h2`, `cd${killed.pid}-ul`]);
+      const next = report(['--pings', '1']);
+      expect(next.note).toContain(`removed first what killed demos left: cluster cd${killed.pid}`);
+      expect(ours().filter((ns) => ns.startsWith(`cd${killed.pid}-`))).toEqual([]);
+    }, 120_000);
+
+    // runDemo itself, from a program (the library's view of the same run).
+    const mine = () => listNamespaces().filter((ns) => ns.startsWith(`cd${process.pid}-`));
+
+    it('the report of the wire, from two processes: the call, pings, B drained on RELEASE, both sequences', async () => {
+      const r = await runDemo({ backend: 'hosts', pings: 2, diagram: true, warmUp: true });
+      expect(r.backend).toBe('hosts');
+      expect(r.note).toMatch(/^hosts backend: two node processes in namespaces /);
+      expect(r.topology).toMatch(/vxlan0 -> underlay -> vxlan0/);
+      expectDemoReport(r, 2);
+      expect(demoPassed(r)).toBe(true);
+      expect(r.call.callee).toBe('02:cc:00:00:00:02');
+      expect(r.removed).toEqual([expect.stringMatching(/^cluster cd\d+ \(namespaces /)]);
+      // The two traces merged on one clock: A's make-call before B's offer, B's drain before A's.
+      const d = r.diagram!;
+      expect(d.indexOf('AClient->>ANDIS: NdisClMakeCall')).toBeLessThan(
+        d.indexOf('BNDIS->>BClient: ProtocolClIncomingCall'),
+      );
+      expect(d.indexOf('BNDIS-)BCM: ProtocolCmDeactivateVcComplete')).toBeLessThan(
+        d.lastIndexOf('ACM->>ANDIS: NdisCmDeactivateVc'),
+      );
+      expect(mine()).toEqual([]);
+    }, 120_000);
+
+    it('aborted while the call is up: DemoInterrupted, the nodes stopped and the namespaces gone', async () => {
+      const ac = new AbortController();
+      const err = await runDemo({
+        backend: 'hosts',
+        pings: 1,
+        signal: ac.signal,
+        beforeStep: (s) => {
+          if (s !== 'release') return undefined;
+          expect(mine().length).toBe(3);
+          setImmediate(() => ac.abort('stop here'));
+          return new Promise<never>(() => {});
+        },
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DemoInterrupted);
+      expect((err as DemoInterrupted).step).toBe('release');
+      expect((err as DemoInterrupted).removed).toEqual([expect.stringMatching(/^cluster cd\d+/)]);
+      expect(mine()).toEqual([]);
     }, 120_000);
 
     it('--pcap is refused with the hosts backend, before anything is made', () => {
