@@ -14,6 +14,9 @@ export {
   NdisBridge,
   type NdisBridgeOptions,
 } from './client/bridge';
+export { clusterDown, type DownOptions, type DownReport } from './cluster/down';
+export type { ClusterState, HostState } from './cluster/state';
+export { clusterUp, type UpOptions } from './cluster/up';
 export { setThreadCpus } from './device/affinity';
 export { Device, type DeviceEvents } from './device/device';
 export { type ForwardCounters, FrameForwarder, type FrameForwarderOptions } from './device/forwarder';

@@ -5,12 +5,11 @@
  * exit 130/143/129.
  */
 
-import { teardown } from '../cluster/down';
+import { clusterDown } from '../cluster/down';
 import { clusterStatus, findCluster, setUnderlayLink } from '../cluster/inspect';
 import { splitCommand } from '../cluster/node-process';
 import { checkId, DEFAULT_ID, DEFAULT_RUN_DIR, MAX_HOSTS, MIN_HOSTS } from '../cluster/plan';
 import { restartHostNode } from '../cluster/restart';
-import { readState } from '../cluster/state';
 import { clusterUp } from '../cluster/up';
 import { CondisError } from '../errors';
 import { Interrupts } from './interrupts';
@@ -105,7 +104,7 @@ export async function clusterDownCommand(f: Values): Promise<number> {
       else throw e;
     }
   }
-  const report = await teardown(id, dir, readState(dir, id), timeout * 1000);
+  const report = await clusterDown({ id, runDir: dir, stopTimeoutMs: timeout * 1000 });
   if (f.json) out(JSON.stringify(report));
   else if (!report.found) out(`cluster ${id}: nothing to remove`);
   else

@@ -12,9 +12,31 @@ import * as path from 'node:path';
 import { shQuiet } from '../host/namespace';
 import { listNamespaces, nsPids, nsRunQuiet } from './netns';
 import { alive, isNodeOf, stopPids } from './node-process';
-import { ownsNamespace } from './plan';
-import type { ClusterState } from './state';
+import { DEFAULT_ID, DEFAULT_RUN_DIR, ownsNamespace } from './plan';
+import { type ClusterState, readState } from './state';
 
+/** Which cluster clusterDown removes, and how long its nodes get to stop. */
+export interface DownOptions {
+  /** The cluster's id (default `condis`, as clusterUp's). */
+  id?: string;
+  /** Where its state file is (default /run/condis, as clusterUp's). */
+  runDir?: string;
+  /** SIGTERM to SIGKILL, ms (default 5000). */
+  stopTimeoutMs?: number;
+}
+
+/**
+ * Removes a cluster clusterUp made (`condis cluster down`): its nodes stopped (each closes its
+ * calls and drains), its namespaces with their interfaces, its state file. Idempotent: nothing
+ * to remove is `found: false`, not an error.
+ */
+export function clusterDown(opts: DownOptions = {}): Promise<DownReport> {
+  const id = opts.id ?? DEFAULT_ID;
+  const runDir = opts.runDir ?? DEFAULT_RUN_DIR;
+  return teardown(id, runDir, readState(runDir, id), opts.stopTimeoutMs ?? 5000);
+}
+
+/** What clusterDown / `condis cluster down` removed. */
 export interface DownReport {
   id: string;
   /** false when there was nothing to remove. */

@@ -20,6 +20,7 @@ export interface NodeReady {
   pid: number;
 }
 
+/** One host of a cluster: its plan (names, addresses, MACs), its node's pid and ready line. */
 export interface HostState extends HostPlan {
   /** The node's pid (the `ip netns exec` process execs the node: the same pid), once spawned. */
   pid: number | null;
@@ -29,6 +30,10 @@ export interface HostState extends HostPlan {
   tapEnslaved: boolean;
 }
 
+/**
+ * A cluster as clusterUp built it (also its state file, `<runDir>/cluster-<id>.json`): its
+ * hosts with each node's control socket and MAC, the namespaces it made.
+ */
 export interface ClusterState extends Omit<ClusterPlan, 'hosts'> {
   version: 1;
   status: 'building' | 'up';

@@ -26,6 +26,7 @@ import { defaultNodeCommand, logTail, readReady, splitCommand, startNode } from 
 import { type ClusterPlan, DEFAULT_ID, OVERLAY_MTU, planCluster, VXLAN_PORT } from './plan';
 import { type ClusterState, type HostState, readState, writeState } from './state';
 
+/** What clusterUp builds: N hosts, the cluster's id, where its state goes, the nodes' command. */
 export interface UpOptions {
   hosts: number;
   id?: string;

@@ -122,6 +122,8 @@ const VALUES = [
   'runDemo',
   'DemoInterrupted',
   'demoPassed',
+  'clusterUp',
+  'clusterDown',
 ];
 
 /** Names that exist only for TypeScript (interfaces and type aliases). */
@@ -184,6 +186,11 @@ const TYPES = [
   'DemoEvent',
   'DemoOptions',
   'DemoReport',
+  'ClusterState',
+  'HostState',
+  'UpOptions',
+  'DownOptions',
+  'DownReport',
 ];
 
 /**
