@@ -19,7 +19,7 @@
  */
 import * as fs from 'node:fs';
 import { CondisError } from '../errors';
-import { HostNamespace } from '../host/namespace';
+import { afterPendingSignals, HostNamespace } from '../host/namespace';
 import { teardown } from './down';
 import { listNamespaces, nsRun } from './netns';
 import { defaultNodeCommand, logTail, readReady, splitCommand, startNode } from './node-process';
@@ -236,8 +236,15 @@ export async function clusterUp(opts: UpOptions): Promise<ClusterState> {
     writeState(state);
     return state;
   } catch (e) {
-    opts.log?.(`failed: ${(e as Error).message}; removing what was made`);
+    // Ctrl-C also kills the ip command under way: report the interruption, not its failure.
+    await afterPendingSignals();
+    const interrupted = opts.signal?.aborted === true && !(e instanceof CondisError && e.details.interrupted);
+    opts.log?.(`${interrupted ? 'interrupted' : `failed: ${(e as Error).message}`}; removing what was made`);
     await teardown(state.id, state.runDir, state, opts.stopTimeoutMs ?? 5000);
+    if (interrupted)
+      throw new CondisError('ERR_CONDIS_CLUSTER_FAILED', `interrupted (${String(opts.signal!.reason)})`, {
+        interrupted: true,
+      });
     throw e;
   }
 }

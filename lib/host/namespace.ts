@@ -19,12 +19,31 @@ export function sh(cmd: string, args: string[]): string {
   try {
     return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (e) {
-    const err = e as { stderr?: string; message: string };
+    const err = e as { stderr?: string; signal?: string | null; status?: number | null; message: string };
+    // Without stderr, say how it ended: execFileSync's own message repeats the command line.
+    const how = err.signal
+      ? `killed by ${err.signal}`
+      : err.status != null
+        ? `exit status ${err.status}`
+        : err.message;
     throw new CondisError(
       'ERR_CONDIS_HOST_COMMAND',
-      `${cmd} ${args.join(' ')}: ${(err.stderr ?? '').trim() || err.message}`,
+      `${cmd} ${args.join(' ')}: ${(err.stderr ?? '').trim() || how}`,
     );
   }
+}
+
+/**
+ * Resolves once the event loop has polled again, so that a signal which came while a synchronous
+ * command (sh) blocked the loop has run its handlers. Why: Ctrl-C in a terminal signals the whole
+ * process group, so the `ip` command dies of it and sh() throws before this process has handled
+ * its own SIGINT; a caller that checks its AbortSignal after this reports the interruption it
+ * was, not the command's failure. Two turns: the first check phase may come before this
+ * iteration's poll; the second comes after the next one.
+ */
+export async function afterPendingSignals(): Promise<void> {
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
 }
 
 /** A command whose failure does not matter (cleanup of something that may already be gone). */

@@ -11,11 +11,9 @@
  *          calling CondisNode.call/close, the very methods the control socket runs.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { teardown } from '../cluster/down';
 import { hostMac } from '../cluster/plan';
-import { removeStaleClusters } from '../cluster/stale';
+import { ownRunDir, removeStaleClusters } from '../cluster/stale';
 import { readState } from '../cluster/state';
 import { clusterUp } from '../cluster/up';
 import { openWirePair } from '../device/open';
@@ -139,8 +137,11 @@ export interface HostsPathOptions {
 export async function openHostsPath(o: HostsPathOptions): Promise<CallPair> {
   // A bench killed with SIGKILL left its cluster (cb<pid>, the pid runs no more): remove it first.
   for (const s of await removeStaleClusters('cb')) o.log?.(`removed cluster ${s}, left by a killed run`);
-  // A run directory of its own: the bench's cluster never meets the user's (/run/condis).
-  const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'condis-bench-calls-'));
+  // A run directory of its own: the bench's cluster never meets the user's (their state files are
+  // /run/condis/cluster-<id>.json).
+  // Named by the id (/run/condis/<id>): a run killed before it could remove it is found again.
+  const runDir = ownRunDir(o.id);
+  fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
   const down = async () => {
     await teardown(o.id, runDir, readState(runDir, o.id), 5000).catch(() => {});
     fs.rmSync(runDir, { recursive: true, force: true });

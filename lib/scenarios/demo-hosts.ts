@@ -13,10 +13,8 @@
  * Layer: scenarios; uses lib/cluster and lib/node's control client.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { teardown } from '../cluster/down';
-import { removeStaleClusters } from '../cluster/stale';
+import { ownRunDir, removeStaleClusters } from '../cluster/stale';
 import { readState } from '../cluster/state';
 import { clusterUp } from '../cluster/up';
 import { CondisError } from '../errors';
@@ -48,7 +46,9 @@ export async function openHostsNodes(
   // A demo killed with SIGKILL left its cluster: the pid in its name runs no more.
   const swept = await run.guard(removeStaleClusters('cd'));
   const id = `cd${process.pid}`;
-  const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'condis-demo-'));
+  // Under /run/condis, named by the id: a run killed before it could remove it is found again.
+  const runDir = ownRunDir(id);
+  fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
   const cluster = `cluster ${id} (namespaces ${id}-h1, ${id}-h2, ${id}-ul; 2 node processes)`;
   run.defer(cluster, async () => {
     try {

@@ -39,6 +39,7 @@
  * Layer: scenarios — a user's program of the whole stack; below the CLI only.
  */
 import { CondisError } from '../errors';
+import { afterPendingSignals } from '../host/namespace';
 import type { TraceEvent } from '../ndis/trace';
 import type { CallRow, EndedCall } from '../node/node';
 import { PcapWriter } from '../pcap/writer';
@@ -241,6 +242,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     report.removed = run.removed;
     return report;
   } catch (e) {
+    // A Ctrl-C that also killed a host command is handled only now (afterPendingSignals).
+    if (backend !== 'wire') await afterPendingSignals();
     await run.teardown();
     if (options.signal?.aborted) throw new DemoInterrupted(run.step, run.removed, options.signal.reason);
     throw e;

@@ -178,9 +178,30 @@ describe.skipIf(!hostsEnabled)(
       expect(killed.code).toBeNull();
       const left = ours().filter((ns) => ns.startsWith(`cd${killed.pid}-`));
       expect(left.sort()).toEqual([`cd${killed.pid}-h1`, `cd${killed.pid}-h2`, `cd${killed.pid}-ul`]);
+      expect(fs.existsSync(`/run/condis/cd${killed.pid}`)).toBe(true);
       const next = report(['--pings', '1']);
       expect(next.note).toContain(`removed first what killed demos left: cluster cd${killed.pid}`);
       expect(ours().filter((ns) => ns.startsWith(`cd${killed.pid}-`))).toEqual([]);
+      expect(fs.existsSync(`/run/condis/cd${killed.pid}`)).toBe(false);
+    }, 120_000);
+
+    it('stdout closed mid-run (condis demo | head -1): interrupted as by SIGPIPE, exit 141, the cluster removed', async () => {
+      const r = await new Promise<{ code: number | null; stderr: string; pid: number }>((resolve) => {
+        const child = spawn(process.execPath, [path.join(ROOT, 'bin/condis.js'), 'demo', '--pings', '1'], {
+          cwd: ROOT,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr.on('data', (d) => {
+          stderr += d;
+        });
+        // The reader goes away after the first line, as head -1 does.
+        child.stdout.once('data', () => child.stdout.destroy());
+        child.on('exit', (code) => resolve({ code, stderr, pid: child.pid! }));
+      });
+      expect(r.code, r.stderr).toBe(141);
+      expect(r.stderr).toMatch(/^condis demo: interrupted during \w+; removed: cluster cd\d+ \(namespaces /m);
+      expect(ours().filter((ns) => ns.startsWith(`cd${r.pid}-`))).toEqual([]);
     }, 120_000);
 
     // runDemo itself, from a program (the library's view of the same run).

@@ -2,14 +2,17 @@
  * removeStaleClusters (lib/cluster/stale.ts): what `condis demo` and `condis bench calls` remove
  * before they build their own cluster. A namespace named after a process that no longer runs
  * (`<prefix><dead pid>-ul`, with a process still inside, as a node orphaned by a SIGKILLed demo
- * is) goes, its process stopped; one named after a live process, another prefix, or this process,
+ * is) goes, its process stopped, with its run directory /run/condis/<id> (also one whose
+ * namespaces are gone already); one named after a live process, another prefix, or this process,
  * stays. Root and mandatory under CI=true (tapTestsEnabled).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { listNamespaces } from '../../lib/cluster/netns';
 import { alive } from '../../lib/cluster/node-process';
-import { removeStaleClusters } from '../../lib/cluster/stale';
+import { ownRunDir, removeStaleClusters } from '../../lib/cluster/stale';
 import { tapTestsEnabled } from '../helpers/privilege';
 import { waitUntil } from '../helpers/wait';
 
@@ -17,6 +20,7 @@ const enabled = tapTestsEnabled('removeStaleClusters');
 /** A prefix of this test's own (letters only), so no real demo's or bench's cluster is touched. */
 const PREFIX = `zst${String.fromCharCode(97 + (process.pid % 26))}`;
 const made: string[] = [];
+const dirs: string[] = [];
 const children: ChildProcess[] = [];
 
 function netns(name: string): void {
@@ -33,6 +37,7 @@ function deadPid(): number {
 afterAll(() => {
   for (const c of children) c.kill('SIGKILL');
   for (const ns of made) spawnSync('ip', ['netns', 'del', ns]);
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
 describe.skipIf(!enabled)('removeStaleClusters', () => {
@@ -41,6 +46,14 @@ describe.skipIf(!enabled)('removeStaleClusters', () => {
     expect(alive(dead)).toBe(false);
     netns(`${PREFIX}${dead}-ul`);
     netns(`${PREFIX}${dead}-h1`);
+    // Its run directory, with a state file in it.
+    const runDir = ownRunDir(`${PREFIX}${dead}`);
+    fs.mkdirSync(runDir, { recursive: true });
+    fs.writeFileSync(path.join(runDir, 'h1.log'), '');
+    // A run directory alone (its namespaces went, the directory stayed): stale as well.
+    const lone = deadPid();
+    fs.mkdirSync(ownRunDir(`${PREFIX}${lone}`), { recursive: true });
+    dirs.push(runDir, ownRunDir(`${PREFIX}${lone}`));
     // An orphaned "node": a process living in the dead run's host namespace.
     const orphan = spawn('ip', ['netns', 'exec', `${PREFIX}${dead}-h1`, 'sleep', '600'], { stdio: 'ignore' });
     children.push(orphan);
@@ -55,7 +68,11 @@ describe.skipIf(!enabled)('removeStaleClusters', () => {
     netns(`${PREFIX}${process.pid}-ul`);
     netns(`${PREFIX}x${dead}-ul`);
 
-    expect(await removeStaleClusters(PREFIX, 2000)).toEqual([`${PREFIX}${dead}`]);
+    expect((await removeStaleClusters(PREFIX, 2000)).sort()).toEqual(
+      [`${PREFIX}${dead}`, `${PREFIX}${lone}`].sort(),
+    );
+    expect(fs.existsSync(runDir)).toBe(false);
+    expect(fs.existsSync(ownRunDir(`${PREFIX}${lone}`))).toBe(false);
     const after = new Set(listNamespaces());
     expect(after.has(`${PREFIX}${dead}-ul`)).toBe(false);
     expect(after.has(`${PREFIX}${dead}-h1`)).toBe(false);
