@@ -109,7 +109,7 @@ export async function clusterDownCommand(f: Values): Promise<number> {
   else if (!report.found) out(`cluster ${id}: nothing to remove`);
   else
     out(
-      `cluster ${id} down: ${report.stopped.length} processes stopped (${report.killed.length} needed SIGKILL), ` +
+      `cluster ${id} down: ${report.stopped.length} process${report.stopped.length === 1 ? '' : 'es'} stopped (${report.killed.length} needed SIGKILL), ` +
         `namespaces removed: ${report.namespaces.join(', ') || 'none'}`,
     );
   if (report.left.length > 0) {
@@ -126,12 +126,17 @@ export async function clusterStatusCommand(f: Values): Promise<number> {
     out(JSON.stringify(s, null, 2));
     return 0;
   }
-  out(`cluster ${s.id} (${s.status}), VNI ${s.vni}, state ${s.stateFile}`);
+  // "up" is what `up` finished; say so when a node is not running any more (cluster restart).
+  const down = s.hosts.filter((h) => !h.nodeRunning).map((h) => h.name);
+  const health = s.status === 'up' && down.length > 0 ? `, node of ${down.join(', ')} not running` : '';
+  out(`cluster ${s.id} (${s.status}${health}), VNI ${s.vni}, state ${s.stateFile}`);
   for (const h of s.hosts) {
     out(
       `  ${h.name}  ${h.namespaceExists ? h.namespace : `${h.namespace} (gone)`}  node ${h.pid ?? '-'} ${h.nodeRunning ? 'running' : 'not running'}` +
         `  tap ${h.tapOnBridge ? 'on bridge' : 'off'}  underlay ${h.underlayUp ? 'up' : 'DOWN'}  vxlan tx ${h.vxlanTx ?? '-'} rx ${h.vxlanRx ?? '-'}`,
     );
+    // What `condis node <request> --control` needs, and whom to call.
+    out(`      mac ${h.mac ?? '-'}  control ${h.control}`);
   }
   return 0;
 }

@@ -84,9 +84,11 @@ node processes in network namespaces whose TAPs are joined by the kernel's bridg
 B's client holds its receives while A pings again, and A closes the call with RELEASE: B's call
 manager deactivates B's VC under that traffic and it drains (the held receives come back);
 RELEASE COMPLETE, A's VC drains, both VCs are deleted. The demo drives the nodes only with their
-control requests (call, ping, hold, close, trace: \`condis node --help\`). Then a report: frames
-each way, the drain of both deactivations and the NDIS sequence of both sides. Everything the demo
-creates is removed at the end, also on Ctrl-C (exit status 130), SIGTERM (143) or SIGHUP (129).`,
+control requests (call, ping, hold, close, calls, trace, mark: \`condis node --help\`). Then a
+report: frames each way, the drain of both deactivations and the NDIS sequence of both sides.
+Everything the demo creates is removed at the end, also on Ctrl-C (exit status 130), SIGTERM
+(143), SIGHUP (129) or a closed stdout (141); a demo killed with SIGKILL leaves its cluster, and
+the next demo removes it first.`,
       options: [
         {
           name: 'backend',

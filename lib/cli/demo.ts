@@ -21,7 +21,7 @@ import {
   runDemo,
 } from '../scenarios/demo';
 import { Interrupts } from './interrupts';
-import { choice, intFlag, type Values } from './usage';
+import { choice, intFlag, UsageError, type Values } from './usage';
 
 /** What `--json` prints: the scenario's report, with the Mermaid file written instead of its text. */
 export type DemoJson = Omit<DemoReport, 'diagram'> & { mermaid?: string };
@@ -30,6 +30,10 @@ export type DemoJson = Omit<DemoReport, 'diagram'> & { mermaid?: string };
 export async function demo(f: Values): Promise<number> {
   const backend = choice('backend', f.backend, ['auto', 'hosts', 'wire'] as const, 'auto');
   const pings = intFlag('pings', f.pings, 5, 1, 1000);
+  if (backend === 'hosts' && typeof f.pcap === 'string')
+    throw new UsageError(
+      "--pcap is for the wire backend (between hosts, capture on a host's bridge with tcpdump)",
+    );
   const pauseAt =
     f['pause-at'] === undefined ? undefined : choice('pause-at', f['pause-at'], DEMO_STEPS, 'call');
   const mermaid = typeof f.mermaid === 'string' ? f.mermaid : undefined;
@@ -126,12 +130,15 @@ function renderEvent(e: DemoEvent, say: (s: string) => void): void {
 function renderReport(r: DemoJson, say: (s: string) => void): void {
   const { frames } = r;
   say('');
-  say(`frames on the call's VC (VID ${r.call.vid})  sent    received  lost`);
+  const W = 36;
+  say(`${`frames on the call's VC (VID ${r.call.vid})`.padEnd(W)}sent    received  lost`);
   const row = (label: string, v: { sent: number; received: number; lost: number }) =>
-    say(`${label.padEnd(34)}${String(v.sent).padEnd(8)}${String(v.received).padEnd(10)}${v.lost}`);
+    say(`${label.padEnd(W)}${String(v.sent).padEnd(8)}${String(v.received).padEnd(10)}${v.lost}`);
   row('A -> B', frames.aToB);
   row('B -> A', frames.bToA);
-  say("  (each side's miniport VC counters: sends completed, receives indicated)");
+  say("  (each side's miniport VC counters: sends completed, receives indicated. Beside the echoes:");
+  say('  each side announces its address with one ARP, and each ping command starts with an ARP');
+  say('  request and its reply)');
   const msgs = (m: Record<string, number>) =>
     Object.entries(m)
       .filter(([, n]) => n > 0)

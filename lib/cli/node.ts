@@ -163,7 +163,8 @@ async function request(word: string, values: Values, n: ReturnType<typeof ints>)
   if (word === 'trace' && n.since !== undefined) req.since = n.since;
   if (word === 'mark') {
     const t = text(values.text);
-    if (t === undefined) throw new UsageError('mark: --text TEXT is required');
+    if (t === undefined || t === '')
+      throw new UsageError('mark: --text TEXT is required (1 to 200 characters)');
     req.text = t;
   }
   const reply = await controlRequest(path, req);

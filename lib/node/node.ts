@@ -267,7 +267,7 @@ export class CondisNode {
     if (!t)
       throw new CondisError(
         'ERR_CONDIS_INVALID_ARG',
-        'trace: this node does not record its trace; start it with --trace',
+        'trace: this node does not record its trace; start it with --trace (the nodes of a cluster: condis cluster up N --node-args=--trace)',
       );
     const from = since === undefined ? 0 : since;
     if (typeof from !== 'number' || !Number.isInteger(from) || from < 0)
@@ -297,7 +297,7 @@ export class CondisNode {
     if (!t)
       throw new CondisError(
         'ERR_CONDIS_INVALID_ARG',
-        'mark: this node does not record its trace; start it with --trace',
+        'mark: this node does not record its trace; start it with --trace (the nodes of a cluster: condis cluster up N --node-args=--trace)',
       );
     if (typeof text !== 'string' || text.length === 0 || text.length > 200)
       throw new CondisError('ERR_CONDIS_INVALID_ARG', 'mark: "text" must be a string of 1 to 200 characters');

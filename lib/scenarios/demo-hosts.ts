@@ -94,7 +94,7 @@ export async function openHostsNodes(
     backend: 'hosts',
     a,
     b,
-    note: `hosts backend: two node processes in namespaces ${ha.namespace} and ${hb.namespace}; A ${ha.mac} calls B ${hb.mac} across bridge + VXLAN (VNI ${state.vni}) over a veth underlay${warm ? '; each node ran warmUp() before it opened its TAP (--cold skips it)' : ''}${swept.length ? `; removed first what killed demos left: cluster ${swept.join(', ')}` : ''}`,
+    note: `two node processes in namespaces ${ha.namespace} and ${hb.namespace}; A ${ha.mac} calls B ${hb.mac} across bridge + VXLAN (VNI ${state.vni}) over a veth underlay${warm ? '; each node ran warmUp() before it opened its TAP (--cold skips it)' : ''}${swept.length ? `; removed first what killed demos left: cluster ${swept.join(', ')}` : ''}`,
     topology: `node A (pid ${ha.pid}, ${ha.tap} + ${NODE_STACK}, ${ha.ip}) -> ${ha.bridge} -> ${ha.vxlan} -> underlay -> ${hb.vxlan} -> ${hb.bridge} -> node B (pid ${hb.pid}, ${hb.tap} + ${NODE_STACK}, ${hb.ip}, SAP ${DEMO_SAP}); signalling on VID 0, the call on its own VID (802.1Q inside VXLAN)`,
   };
 }

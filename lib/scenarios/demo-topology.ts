@@ -49,7 +49,7 @@ export interface DemoNodes {
   readonly backend: DemoBackend;
   readonly a: DemoEnd;
   readonly b: DemoEnd;
-  /** One line: where the nodes run. */
+  /** One line: where the nodes run (runDemo puts the backend and why before it). */
   readonly note: string;
   /** The layers of both ends, for the report. */
   readonly topology: string;
@@ -101,7 +101,7 @@ export async function openWireNodes(run: DemoRun, pcap: PcapWriter | null): Prom
     backend: 'wire',
     a: end('A', a),
     b: end('B', b),
-    note: `wire backend: two nodes in this process, A ${WIRE_CALLER.mac} calls B ${WIRE_CALLEE.mac} over the in-process wire`,
+    note: `two nodes in this process, A ${WIRE_CALLER.mac} calls B ${WIRE_CALLEE.mac} over the in-process wire`,
     topology: `node A (wire + ${NODE_STACK}, ${WIRE_CALLER.ip}) <-> node B (wire + ${NODE_STACK}, ${WIRE_CALLEE.ip}, SAP ${DEMO_SAP}); signalling on VID 0 (pair 0), the call on its own VID (pair 1)`,
   };
 }

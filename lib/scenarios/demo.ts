@@ -219,19 +219,25 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       `runDemo: pings must be an integer from 1 to 1000 (got ${pings})`,
     );
   const backend = options.backend ?? 'auto';
-  const no = backend === 'wire' ? null : hostsUnavailable();
-  const use: DemoBackend = backend === 'auto' ? (no ? 'wire' : 'hosts') : backend;
-  if (use === 'hosts' && options.pcap !== undefined)
+  if (backend === 'hosts' && options.pcap !== undefined)
     throw new CondisError(
       'ERR_CONDIS_INVALID_ARG',
-      "runDemo: pcap is for the wire backend (between hosts, capture on a host's bridge with tcpdump)",
+      "the pcap is for the wire backend (between hosts, capture on a host's bridge with tcpdump)",
     );
+  // auto: hosts when this process may, unless a pcap is asked for (wire only).
+  const no = backend === 'wire' ? null : hostsUnavailable();
+  const use: DemoBackend =
+    backend === 'auto' ? (no || options.pcap !== undefined ? 'wire' : 'hosts') : backend;
   const why =
     backend === 'wire'
-      ? 'asked for (--backend wire)'
-      : backend === 'auto' && no
-        ? `hosts unavailable: ${no.why}`
-        : '';
+      ? 'chosen with --backend wire'
+      : backend === 'hosts'
+        ? 'chosen with --backend hosts'
+        : no
+          ? `auto: hosts unavailable, ${no.why}`
+          : use === 'wire'
+            ? 'auto: a pcap is asked for, which only the wire backend writes'
+            : 'auto: this process is root';
   const emit = options.onEvent ?? (() => {});
   const run = new DemoRun<DemoStep>(options.signal, (what, error) =>
     emit({ kind: 'cleanup-failed', what, error }),
@@ -277,7 +283,7 @@ async function demoSteps(
       ? await openHostsNodes(run, options.warmUp === true)
       : await guard(openWireNodes(run, pcap));
   const { a, b } = nodes;
-  const note = why ? `${nodes.note} (${why})` : nodes.note;
+  const note = `${backend} backend (${why}): ${nodes.note}`;
   emit({ kind: 'topology', backend, note });
   const both = async (step: string) => {
     await a.request({ cmd: 'mark', text: `${STEP_NOTE}${step}` });

@@ -72,7 +72,7 @@ describe('condis demo: two nodes, the signalling call manager, on the wire', () 
   it('--json: the call, the pings, B drained under traffic, RELEASE, both NDIS sequences, nothing left', () => {
     const rep = report(['--backend', 'wire']);
     expect(rep.backend).toBe('wire');
-    expect(rep.note).toMatch(/^wire backend: two nodes in this process/);
+    expect(rep.note).toMatch(/^wire backend \(chosen with --backend wire\): two nodes in this process/);
     expectDemoReport(rep, 5);
     expect(rep.removed).toEqual([]);
     // warmUp() ran first (the default), so the drains above were the path's warm ones.
@@ -82,7 +82,9 @@ describe('condis demo: two nodes, the signalling call manager, on the wire', () 
   it('--cold skips warmUp(): no warm-up line, the backend first, warmUp null in the JSON', () => {
     const r = condis(['demo', '--backend', 'wire', '--pings', '1', '--cold']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout.split('\n')[0]).toMatch(/^wire backend: two nodes in this process/);
+    expect(r.stdout.split('\n')[0]).toMatch(
+      /^wire backend \(chosen with --backend wire\): two nodes in this process/,
+    );
     expect(r.stdout).not.toMatch(/^warm-up/m);
     expect(report(['--backend', 'wire', '--pings', '1', '--cold']).warmUp).toBeNull();
   }, 60_000);
@@ -92,7 +94,7 @@ describe('condis demo: two nodes, the signalling call manager, on the wire', () 
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.split('\n');
     expect(lines[0]).toMatch(/^warm-up {5}warmUp\(\): 300 deactivations on private wire pairs in \d+ ms/);
-    expect(lines[1]).toMatch(/^wire backend: .*\(asked for \(--backend wire\)\)$/);
+    expect(lines[1]).toMatch(/^wire backend \(chosen with --backend wire\): two nodes in this process/);
     expectPhaseLines(r.stdout, '02:cd:00:00:00:0b', 2);
     expect(r.stdout).toMatch(/^A -> B +\d+ +\d+ +0$/m);
     expect(r.stdout).toMatch(/^B -> A +\d+ +\d+ +0$/m);
@@ -142,6 +144,11 @@ describe('condis demo: two nodes, the signalling call manager, on the wire', () 
     expect(h.stdout).toMatch(/example: /);
     expect(condis(['demo', '--pings', '0']).stderr).toMatch(/--pings must be from 1 to 1000/);
     expect(condis(['demo', '--backend', 'tap']).stderr).toMatch(/--backend must be one of/);
+    // Only the wire writes a pcap: a usage error (exit 2), before anything is made.
+    const p = condis(['demo', '--backend', 'hosts', '--pcap', '/tmp/condis-demo-never.pcap']);
+    expect(p.code).toBe(2);
+    expect(p.stderr).toMatch(/--pcap is for the wire backend .*\(try condis demo --help\)/);
+    expect(fs.existsSync('/tmp/condis-demo-never.pcap')).toBe(false);
     // demo is the first command of condis --help.
     expect(condis(['--help']).stdout).toMatch(/commands:\n {2}demo /);
   }, 60_000);
@@ -157,7 +164,9 @@ describe.skipIf(!hostsEnabled)(
       const r = condis(['demo', '--pings', '3']);
       expect(r.code, r.stderr + r.stdout).toBe(0);
       const lines = r.stdout.split('\n');
-      expect(lines[0]).toMatch(/^hosts backend: two node processes in namespaces cd\d+-h1 and cd\d+-h2; /);
+      expect(lines[0]).toMatch(
+        /^hosts backend \(auto: this process is root\): two node processes in namespaces cd\d+-h1 and cd\d+-h2; /,
+      );
       expectPhaseLines(r.stdout, '02:cc:00:00:00:02', 3);
       expect(r.stdout).toMatch(/^A -> B +\d+ +\d+ +0$/m);
       expect(r.stdout).toMatch(/^B -> A +\d+ +\d+ +0$/m);
@@ -210,7 +219,9 @@ describe.skipIf(!hostsEnabled)(
     it('the report of the wire, from two processes: the call, pings, B drained on RELEASE, both sequences', async () => {
       const r = await runDemo({ backend: 'hosts', pings: 2, diagram: true, warmUp: true });
       expect(r.backend).toBe('hosts');
-      expect(r.note).toMatch(/^hosts backend: two node processes in namespaces /);
+      expect(r.note).toMatch(
+        /^hosts backend \(chosen with --backend hosts\): two node processes in namespaces /,
+      );
       expect(r.topology).toMatch(/vxlan0 -> underlay -> vxlan0/);
       expectDemoReport(r, 2);
       expect(demoPassed(r)).toBe(true);
@@ -246,11 +257,18 @@ describe.skipIf(!hostsEnabled)(
       expect(mine()).toEqual([]);
     }, 120_000);
 
-    it('--pcap is refused with the hosts backend, before anything is made', () => {
-      const r = condis(['demo', '--backend', 'hosts', '--pcap', '/tmp/condis-demo-never.pcap']);
-      expect(r.code).not.toBe(0);
-      expect(r.stderr).toMatch(/ERR_CONDIS_INVALID_ARG.*pcap is for the wire backend/);
-      expect(fs.existsSync('/tmp/condis-demo-never.pcap')).toBe(false);
-    });
+    it('--pcap with auto picks the wire even as root (only the wire writes one), and says why', () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'condis-demo-pcap-'));
+      try {
+        const rep = report(['--pings', '1', '--pcap', path.join(dir, 'a.pcap')]);
+        expect(rep.backend).toBe('wire');
+        expect(rep.note).toMatch(
+          /^wire backend \(auto: a pcap is asked for, which only the wire backend writes\): /,
+        );
+        expect(rep.pcap!.frames).toBeGreaterThan(0);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }, 60_000);
   },
 );
