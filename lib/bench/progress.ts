@@ -37,3 +37,24 @@ export class ProgressBar {
     this.drawn = false;
   }
 }
+
+/**
+ * The two callbacks a long benchmark's CLI hands its runner: `log` prints a line on stderr under
+ * the command's name (the bar erased first); `onProgress` moves the bar, and off a terminal (where
+ * the bar draws nothing) prints each step's label as a line instead.
+ */
+export function progressLines(
+  command: string,
+  bar: ProgressBar,
+): { log: (line: string) => void; onProgress: (done: number, total: number, label: string) => void } {
+  return {
+    log: (line) => {
+      bar.done();
+      process.stderr.write(`${command}: ${line}\n`);
+    },
+    onProgress: (done, total, label) => {
+      if (!process.stderr.isTTY) process.stderr.write(`${command}: ${label}\n`);
+      bar.update(done / total, label);
+    },
+  };
+}

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { busyWarning, machineLine } from '../bench/machine';
-import { ProgressBar } from '../bench/progress';
+import { ProgressBar, progressLines } from '../bench/progress';
 import { fmtInt, fmtRatio, formatTable } from '../bench/table';
 import { checkId } from '../cluster/plan';
 import { CALL_PATHS, type CallsBenchReport, CallsInterrupted, runCallsBench } from '../scenarios/calls-bench';
@@ -85,14 +85,7 @@ export async function benchCalls(f: Values): Promise<number> {
       queuePairs,
       id,
       signal: interrupts.signal,
-      log: (s) => {
-        bar.done();
-        process.stderr.write(`condis bench calls: ${s}\n`);
-      },
-      onProgress: (done, total, label) => {
-        if (!process.stderr.isTTY) process.stderr.write(`condis bench calls: ${label}\n`);
-        bar.update(done / total, label);
-      },
+      ...progressLines('condis bench calls', bar),
     });
   } catch (e) {
     if (e instanceof CallsInterrupted) {

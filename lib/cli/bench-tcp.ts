@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { busyWarning, machineLine } from '../bench/machine';
-import { ProgressBar } from '../bench/progress';
+import { ProgressBar, progressLines } from '../bench/progress';
 import { barChartSvg } from '../bench/svg-chart';
 import { fmtInt, fmtRatio, formatTable } from '../bench/table';
 import { runTcpBench, TCP_PATHS, type TcpBenchReport, TcpInterrupted } from '../scenarios/tcp-bench';
@@ -37,6 +37,7 @@ export async function benchTcp(f: Values): Promise<number> {
 
   const interrupts = new Interrupts();
   const bar = new ProgressBar(1, process.stderr as NodeJS.WriteStream);
+  const lines = progressLines('condis bench tcp', bar);
   let report: TcpBenchReport;
   try {
     report = await runTcpBench({
@@ -44,14 +45,8 @@ export async function benchTcp(f: Values): Promise<number> {
       seconds,
       reps,
       signal: interrupts.signal,
-      log: (s) => {
-        bar.done();
-        process.stderr.write(`condis bench tcp: ${s}\n`);
-      },
-      onRep: (done, total, label) => {
-        if (!process.stderr.isTTY) process.stderr.write(`condis bench tcp: ${label}\n`);
-        bar.update(done / total, label);
-      },
+      log: lines.log,
+      onRep: lines.onProgress,
     });
   } catch (e) {
     if (e instanceof TcpInterrupted) {

@@ -51,6 +51,18 @@ export interface UpOptions {
   log?: (line: string) => void;
 }
 
+/**
+ * Why clusterUp cannot run here (with the code to fail with), or null: what `condis demo`'s auto
+ * backend and `condis bench calls`' hosts path check before they build a cluster of their own.
+ */
+export function hostsUnavailable(): { code: string; why: string } | null {
+  if (process.platform !== 'linux') return { code: 'ENOTSUP', why: 'Linux only' };
+  if (typeof process.getuid === 'function' && process.getuid() !== 0)
+    return { code: 'EPERM', why: 'needs root (network namespaces, bridges, VXLAN, TAPs)' };
+  if (!fs.existsSync('/dev/net/tun')) return { code: 'ENOENT', why: 'no /dev/net/tun' };
+  return null;
+}
+
 /** The node command `up` uses when none is given. */
 export function resolveNodeCommand(given: string[] | null | undefined): string[] | null {
   if (given !== undefined) return given;

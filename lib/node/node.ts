@@ -39,7 +39,7 @@ import { type DeactivationRecord, Ndis, type NdisOptions } from '../ndis/ndis';
 import { NDIS_STATUS_SUCCESS, statusName } from '../ndis/status';
 import type { TraceEvent } from '../ndis/trace';
 import { type PingResult, pingOverCall } from './call-pinger';
-import { NodeClient } from './client';
+import { type NodeCall, NodeClient } from './client';
 import type { NodeEvent } from './events';
 import type { ResolvedNodeOptions } from './options';
 
@@ -240,7 +240,7 @@ export class CondisNode {
       dir: c.dir,
       peerIp: c.peerIp ? c.peerIp.join('.') : null,
       foreignFrames: c.foreignFrames,
-      held: c.held ? c.held.reduce((n, head) => n + nblCount(head), 0) : 0,
+      held: heldCount(c),
       slot: this.ndis.vcInfo(c.vc)?.slot ?? -1,
     }));
   }
@@ -255,7 +255,7 @@ export class CondisNode {
       throw new CondisError('ERR_CONDIS_INVALID_STATE', `hold: call ${c.id} is ${c.phase}, not connected`);
     c.held ??= [];
     c.returnHeldOnClose = true;
-    return { call: c.id, held: c.held.reduce((n, head) => n + nblCount(head), 0) };
+    return { call: c.id, held: heldCount(c) };
   }
 
   /**
@@ -422,3 +422,8 @@ export const ENDED_CALLS = 32;
 export const NODE_QUEUE_SIZE = 256;
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
+
+/** The NBLs a call holds (`hold`): each NBL of every indicated chain, 0 when not holding. */
+function heldCount(c: NodeCall): number {
+  return c.held ? c.held.reduce((n, head) => n + nblCount(head), 0) : 0;
+}

@@ -52,15 +52,6 @@ export interface CallPair {
 
 const bad = (m: string) => new CondisError('ERR_CONDIS_BENCH_FAILED', m);
 
-/** Why the hosts path cannot run here, or null. */
-export function hostsUnavailable(): string | null {
-  if (process.platform !== 'linux') return 'Linux only';
-  if (typeof process.getuid === 'function' && process.getuid() !== 0)
-    return 'needs root (network namespaces, bridges, VXLAN, TAPs)';
-  if (!fs.existsSync('/dev/net/tun')) return 'no /dev/net/tun';
-  return null;
-}
-
 /** The wire path: two node stacks in this process on the ends of one in-process wire. */
 export async function openWirePath(queuePairs: number): Promise<CallPair> {
   const [da, db] = openWirePair({ queuePairs, queueSize: NODE_QUEUE_SIZE });
@@ -137,9 +128,8 @@ export interface HostsPathOptions {
 export async function openHostsPath(o: HostsPathOptions): Promise<CallPair> {
   // A bench killed with SIGKILL left its cluster (cb<pid>, the pid runs no more): remove it first.
   for (const s of await removeStaleClusters('cb')) o.log?.(`removed cluster ${s}, left by a killed run`);
-  // A run directory of its own: the bench's cluster never meets the user's (their state files are
-  // /run/condis/cluster-<id>.json).
-  // Named by the id (/run/condis/<id>): a run killed before it could remove it is found again.
+  // A run directory of its own, named by the id (/run/condis/<id>, ownRunDir): the bench's cluster
+  // never meets the user's, and a run killed before it could remove it is found again.
   const runDir = ownRunDir(o.id);
   fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
   const down = async () => {

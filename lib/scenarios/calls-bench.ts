@@ -22,15 +22,9 @@
 import { Histogram } from '../bench/histogram';
 import { describeMachine, type MachineInfo } from '../bench/machine';
 import { ratio, round } from '../bench/stats';
+import { hostsUnavailable } from '../cluster/up';
 import { CondisError } from '../errors';
-import {
-  CALL_PATHS,
-  type CallPair,
-  type CallPath,
-  hostsUnavailable,
-  openHostsPath,
-  openWirePath,
-} from './calls-bench-paths';
+import { CALL_PATHS, type CallPair, type CallPath, openHostsPath, openWirePath } from './calls-bench-paths';
 
 export { CALL_PATHS, type CallPath } from './calls-bench-paths';
 
@@ -255,8 +249,8 @@ export async function runCallsBench(o: CallsBenchOptions): Promise<CallsBenchRep
     for (const path of wanted) {
       checkAbort(o.signal);
       if (path === 'hosts') {
-        const why = hostsUnavailable();
-        if (why !== null) {
+        const why = hostsUnavailable()?.why;
+        if (why !== undefined) {
           skipped.push({ path, reason: why });
           o.log?.(`hosts path skipped: ${why}; only the wire path runs`);
           continue;

@@ -16,20 +16,11 @@ import * as fs from 'node:fs';
 import { teardown } from '../cluster/down';
 import { ownRunDir, removeStaleClusters } from '../cluster/stale';
 import { readState } from '../cluster/state';
-import { clusterUp } from '../cluster/up';
+import { clusterUp, hostsUnavailable } from '../cluster/up';
 import { CondisError } from '../errors';
 import { ControlClient } from '../node/control-client';
 import type { DemoRun } from './demo-run';
 import { DEMO_SAP, type DemoEnd, type DemoNodes, NODE_STACK } from './demo-topology';
-
-/** Why the hosts backend cannot run here (with the code `--backend hosts` fails with), or null. */
-export function hostsUnavailable(): { code: string; why: string } | null {
-  if (process.platform !== 'linux') return { code: 'ENOTSUP', why: 'Linux only' };
-  if (typeof process.getuid === 'function' && process.getuid() !== 0)
-    return { code: 'EPERM', why: 'needs root (network namespaces, bridges, VXLAN, TAPs)' };
-  if (!fs.existsSync('/dev/net/tun')) return { code: 'ENOENT', why: 'no /dev/net/tun' };
-  return null;
-}
 
 /**
  * Builds the 2-host cluster with traced nodes (each warmed up first when `warm`: its drains are

@@ -38,12 +38,14 @@
  *
  * Layer: scenarios — a user's program of the whole stack; below the CLI only.
  */
+
+import { hostsUnavailable } from '../cluster/up';
 import { CondisError } from '../errors';
 import { afterPendingSignals } from '../host/namespace';
 import type { TraceEvent } from '../ndis/trace';
 import type { CallRow, EndedCall } from '../node/node';
 import { PcapWriter } from '../pcap/writer';
-import { hostsUnavailable, openHostsNodes } from './demo-hosts';
+import { openHostsNodes } from './demo-hosts';
 import { bothSidesMermaid } from './demo-mermaid';
 import { DemoRun } from './demo-run';
 import { compactSequence, deactivationOutcome, keptEvents, STEP_NOTE } from './demo-sequence';
