@@ -77,24 +77,18 @@ export class NodeCall {
   /** Frames on the VC that were not from the peer to us: dropped. */
   foreignFrames = 0;
   /**
-   * Non-null: every NBL the VC indicates is kept here, not returned (the chains as indicated).
-   * Its receive ring then runs dry and, the in-process wire being lossless, the peer's further
-   * frames wait on the peer's transmit ring: how `condis demo` has sends in flight at the peer's
-   * deactivation. NodeClient.returnHeld gives them back.
+   * Non-null (`condis node hold`): every NBL the VC indicates is kept here, not returned (the
+   * chains as indicated), until the call's close gives them back at its start (doClose), so a
+   * close never waits for its own holding. Why hold at all: a peer's RELEASE makes the call
+   * manager dispatch ProtocolClIncomingCloseCall and start NdisCmDeactivateVc in the same turn,
+   * while our close runs a turn later (onIncomingClose): the deactivation finds the held receives
+   * outstanding and pends until they come back (spec §2.4: the drain waits for every receive
+   * indicated to a protocol), which is what `condis demo` shows.
    */
   held: NetBufferList[] | null = null;
   /** When the call connected (performance.now()). */
   setupMs = 0;
   closing: Promise<NdisStatus> | null = null;
-  /**
-   * The close gives the held receives back at its start (before it waits for our own sends), so
-   * a close never waits for its own holding. `condis node hold` sets it: a peer's RELEASE makes
-   * the call manager dispatch ProtocolClIncomingCloseCall and start NdisCmDeactivateVc in the
-   * same turn, while our close runs a turn later (onIncomingClose): the deactivation finds the
-   * held receives outstanding and pends until this returns them (spec §2.4: the drain waits for
-   * every receive indicated to a protocol). False: whoever set `held` returns them (the demo).
-   */
-  returnHeldOnClose = false;
   private waiters: (() => void)[] = [];
 
   constructor(
@@ -406,7 +400,7 @@ export class NodeClient {
 
   private async doClose(c: NodeCall, by: 'local' | 'peer', cause: NdisStatus): Promise<NdisStatus> {
     c.phase = 'closing';
-    if (c.returnHeldOnClose) this.returnHeld(c);
+    this.returnHeld(c);
     c.changed();
     // E31: no send of ours may be outstanding at NdisClCloseCall.
     await c.until(() => c.ownInFlight.size === 0, 10_000);

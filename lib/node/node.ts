@@ -247,14 +247,13 @@ export class CondisNode {
 
   /**
    * `hold`: keep every receive the call's VC indicates from now on (NodeCall.held), still
-   * answering them, until the call closes (returnHeldOnClose). Returns the NBLs held now.
+   * answering them, until the call closes (NodeCall.held). Returns the NBLs held now.
    */
   hold(call: unknown): { call: number; held: number } {
     const c = this.client.call(call);
     if (c.phase !== 'connected')
       throw new CondisError('ERR_CONDIS_INVALID_STATE', `hold: call ${c.id} is ${c.phase}, not connected`);
     c.held ??= [];
-    c.returnHeldOnClose = true;
     return { call: c.id, held: heldCount(c) };
   }
 
